@@ -1,0 +1,360 @@
+// The canonical printed form of an expression, as `nix-instantiate --parse`
+// shows it (CppNix's Expr::show), and the small printing helpers shared with
+// the rest of the project (string literals, identifiers, floats).
+//
+// All strings are byte strings (see ast.ts).
+
+import type { AttrName, EAttrs, Expr } from './ast.js';
+
+const RESERVED = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit']);
+
+/** A string literal: `"…"` with `"`, `\`, newline, CR, tab and `${` escaped. */
+export function escapeString(s: string): string {
+  // Fast path: nothing to escape.
+  let i = 0;
+  const n = s.length;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 || c === 92 || c === 10 || c === 13 || c === 9 || (c === 36 && s.charCodeAt(i + 1) === 123)) break;
+  }
+  if (i === n) return '"' + s + '"';
+  let out = '"' + s.slice(0, i);
+  let start = i;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    let rep: string;
+    if (c === 34) rep = '\\"';
+    else if (c === 92) rep = '\\\\';
+    else if (c === 10) rep = '\\n';
+    else if (c === 13) rep = '\\r';
+    else if (c === 9) rep = '\\t';
+    else if (c === 36 && s.charCodeAt(i + 1) === 123) rep = '\\$';
+    else continue;
+    out += s.slice(start, i) + rep;
+    start = i + 1;
+  }
+  return out + s.slice(start) + '"';
+}
+
+/** An attribute name / variable name, quoted when it is not a plain identifier or is a keyword. */
+export function printIdentifier(s: string): string {
+  if (s.length === 0) return '""';
+  if (RESERVED.has(s)) return '"' + s + '"';
+  const c = s.charCodeAt(0);
+  if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95)) return escapeString(s);
+  for (let i = 1; i < s.length; i++) {
+    const d = s.charCodeAt(i);
+    if (
+      !(
+        (d >= 97 && d <= 122) ||
+        (d >= 65 && d <= 90) ||
+        (d >= 48 && d <= 57) ||
+        d === 95 ||
+        d === 39 ||
+        d === 45
+      )
+    ) {
+      return escapeString(s);
+    }
+  }
+  return s;
+}
+
+/**
+ * A float as C++'s `std::ostream << double` prints it (the `%g` format with
+ * precision 6): `1`, `0.1`, `1e+06`, `1.5e-07`, `123457`, `inf`, `nan`.
+ */
+export function formatFloat(v: number): string {
+  if (v === 0) return Object.is(v, -0) ? '-0' : '0';
+  if (Number.isNaN(v)) {
+    const dv = new DataView(new ArrayBuffer(8));
+    dv.setFloat64(0, v);
+    return dv.getUint8(0) & 0x80 ? '-nan' : 'nan';
+  }
+  if (!isFinite(v)) return v < 0 ? '-inf' : 'inf';
+  const neg = v < 0;
+  const [digits, exp] = roundTo6(neg ? -v : v);
+  let out: string;
+  if (exp < -4 || exp >= 6) {
+    out =
+      stripZeros(digits[0]! + '.' + digits.slice(1)) + 'e' + (exp < 0 ? '-' : '+') + String(Math.abs(exp)).padStart(2, '0');
+  } else if (exp >= 0) {
+    out = stripZeros(digits.slice(0, exp + 1) + '.' + digits.slice(exp + 1));
+  } else {
+    out = stripZeros('0.' + '0'.repeat(-exp - 1) + digits);
+  }
+  return neg ? '-' + out : out;
+}
+
+function stripZeros(s: string): string {
+  if (s.indexOf('.') < 0) return s;
+  let e = s.length;
+  while (s.charCodeAt(e - 1) === 48) e--;
+  if (s.charCodeAt(e - 1) === 46) e--;
+  return s.slice(0, e);
+}
+
+/** Six significant digits of a positive finite double, rounded half-to-even on the exact value. */
+function roundTo6(a: number): [string, number] {
+  const s = a.toExponential(5); // d.ddddde±x, rounded (ties away from zero on the exact value)
+  let digits = s[0]! + s.slice(2, 7);
+  let exp = parseInt(s.slice(s.indexOf('e') + 1), 10);
+  // toExponential resolves exact ties upwards; printf rounds them to even.
+  const longer = a.toExponential(25);
+  const lexp = parseInt(longer.slice(longer.indexOf('e') + 1), 10);
+  const ld = longer[0]! + longer.slice(2, longer.indexOf('e'));
+  if (ld[6] === '5' && /^0*$/.test(ld.slice(7)) && isExactTie(a, lexp)) {
+    // Exact tie: round to even.
+    const base = ld.slice(0, 6);
+    if (Number(base[5]) % 2 === 0) {
+      digits = base;
+      exp = lexp;
+    } else {
+      // round up
+      const up = String(Number(base) + 1);
+      if (up.length > 6) {
+        digits = up.slice(0, 6);
+        exp = lexp + 1;
+      } else {
+        digits = up;
+        exp = lexp;
+      }
+    }
+  }
+  return [digits, exp];
+}
+
+/** Whether a * 10^(5 - exp) has a fractional part of exactly one half. */
+function isExactTie(a: number, exp: number): boolean {
+  // a = m * 2^e exactly.
+  const buf = new DataView(new ArrayBuffer(8));
+  buf.setFloat64(0, a);
+  const hi = buf.getUint32(0);
+  const lo = buf.getUint32(4);
+  const bexp = (hi >>> 20) & 0x7ff;
+  let m = (BigInt(hi & 0xfffff) << 32n) | BigInt(lo);
+  let e: number;
+  if (bexp === 0) e = -1074;
+  else {
+    m |= 1n << 52n;
+    e = bexp - 1075;
+  }
+  // value * 10^k * 2, with k = 5 - exp, must be an odd integer.
+  const k = 5 - exp;
+  let num = m * 2n;
+  let den = 1n;
+  if (e >= 0) num <<= BigInt(e);
+  else den <<= BigInt(-e);
+  if (k >= 0) num *= 10n ** BigInt(k);
+  else den *= 10n ** BigInt(-k);
+  if (num % den !== 0n) return false;
+  return (num / den) % 2n === 1n;
+}
+
+function showAttrName(a: AttrName): string {
+  return 'name' in a ? printIdentifier(a.name) : '"${' + printExpr(a.expr) + '}"';
+}
+
+/** An attribute path as CppNix shows it in messages and in `--parse` output. */
+export function showAttrPath(path: readonly AttrName[]): string {
+  let s = '';
+  for (let i = 0; i < path.length; i++) {
+    if (i) s += '.';
+    s += showAttrName(path[i]!);
+  }
+  return s;
+}
+
+function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function showBindings(e: EAttrs, out: string[]): void {
+  const names = [...e.attrs.keys()].sort(compareBytes);
+  const inherits: string[] = [];
+  const inheritsFrom = new Map<number, string[]>();
+  for (const name of names) {
+    const d = e.attrs.get(name)!;
+    if (d.kind === 'inherit') inherits.push(name);
+    else if (d.kind === 'inheritFrom') {
+      let l = inheritsFrom.get(d.from);
+      if (!l) inheritsFrom.set(d.from, (l = []));
+      l.push(name);
+    }
+  }
+  if (inherits.length) {
+    out.push('inherit');
+    for (const n of inherits) out.push(' ', printIdentifier(n));
+    out.push('; ');
+  }
+  for (const from of [...inheritsFrom.keys()].sort((a, b) => a - b)) {
+    out.push('inherit (');
+    show(e.inheritFrom[from]!, out);
+    out.push(')');
+    for (const n of inheritsFrom.get(from)!) out.push(' ', printIdentifier(n));
+    out.push('; ');
+  }
+  for (const name of names) {
+    const d = e.attrs.get(name)!;
+    if (d.kind === 'plain') {
+      out.push(printIdentifier(name), ' = ');
+      show(d.expr, out);
+      out.push('; ');
+    }
+  }
+  for (const d of e.dynamic) {
+    out.push('"${');
+    show(d.name, out);
+    out.push('}" = ');
+    show(d.value, out);
+    out.push('; ');
+  }
+}
+
+function show(e: Expr, out: string[]): void {
+  switch (e.kind) {
+    case 'int':
+      out.push(String(e.value));
+      return;
+    case 'float':
+      out.push(formatFloat(e.value));
+      return;
+    case 'str':
+      out.push(escapeString(e.value));
+      return;
+    case 'path':
+      out.push(e.value);
+      return;
+    case 'var':
+      out.push(printIdentifier(e.name));
+      return;
+    case 'curPos':
+      out.push('__curPos');
+      return;
+    case 'select':
+      out.push('(');
+      show(e.expr, out);
+      out.push(').', showAttrPath(e.path));
+      if (e.def) {
+        out.push(' or (');
+        show(e.def, out);
+        out.push(')');
+      }
+      return;
+    case 'hasAttr':
+      out.push('((');
+      show(e.expr, out);
+      out.push(') ? ', showAttrPath(e.path), ')');
+      return;
+    case 'attrs':
+      if (e.rec) out.push('rec ');
+      out.push('{ ');
+      showBindings(e, out);
+      out.push('}');
+      return;
+    case 'list':
+      out.push('[ ');
+      for (const x of e.elems) {
+        out.push('(');
+        show(x, out);
+        out.push(') ');
+      }
+      out.push(']');
+      return;
+    case 'lambda': {
+      out.push('(');
+      if (e.formals) {
+        out.push('{ ');
+        let first = true;
+        for (const f of e.formals.formals) {
+          if (first) first = false;
+          else out.push(', ');
+          out.push(printIdentifier(f.name));
+          if (f.def) {
+            out.push(' ? ');
+            show(f.def, out);
+          }
+        }
+        if (e.formals.ellipsis) {
+          if (!first) out.push(', ');
+          out.push('...');
+        }
+        out.push(' }');
+        if (e.arg !== undefined) out.push(' @ ');
+      }
+      if (e.arg !== undefined) out.push(printIdentifier(e.arg));
+      out.push(': ');
+      show(e.body, out);
+      out.push(')');
+      return;
+    }
+    case 'call':
+      out.push('(');
+      show(e.fn, out);
+      for (const a of e.args) {
+        out.push(' ');
+        show(a, out);
+      }
+      out.push(')');
+      return;
+    case 'let':
+      out.push('(let ');
+      showBindings(e.attrs, out);
+      out.push('in ');
+      show(e.body, out);
+      out.push(')');
+      return;
+    case 'with':
+      out.push('(with ');
+      show(e.attrs, out);
+      out.push('; ');
+      show(e.body, out);
+      out.push(')');
+      return;
+    case 'if':
+      out.push('(if ');
+      show(e.cond, out);
+      out.push(' then ');
+      show(e.then, out);
+      out.push(' else ');
+      show(e.else, out);
+      out.push(')');
+      return;
+    case 'assert':
+      out.push('assert ');
+      show(e.cond, out);
+      out.push('; ');
+      show(e.body, out);
+      return;
+    case 'not':
+      out.push('(! ');
+      show(e.expr, out);
+      out.push(')');
+      return;
+    case 'binary':
+      out.push('(');
+      show(e.lhs, out);
+      out.push(' ', e.op, ' ');
+      show(e.rhs, out);
+      out.push(')');
+      return;
+    case 'concat': {
+      out.push('(');
+      let first = true;
+      for (const p of e.parts) {
+        if (first) first = false;
+        else out.push(' + ');
+        show(p, out);
+      }
+      out.push(')');
+      return;
+    }
+  }
+}
+
+/** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
+export function printExpr(e: Expr): string {
+  const out: string[] = [];
+  show(e, out);
+  return out.join('');
+}

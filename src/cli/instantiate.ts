@@ -1,0 +1,130 @@
+// `tsnix instantiate`: nix-instantiate's flags and output.
+
+import path from 'node:path';
+import { Source } from '../../grammar/ast.js';
+import { toBytes } from '../../grammar/errors.js';
+import { printExpr } from '../../grammar/print.js';
+import { forceDeep } from '../eval/ops.js';
+import { printInstantiate } from '../eval/print.js';
+import { valueToJSON } from '../eval/builtins/json.js';
+import { valueToXML } from '../eval/builtins/xml.js';
+import { autoCall, cwdBytes, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
+import { UsageError, needValue, readStdin, writeOut } from './util.js';
+
+export async function instantiate(args: string[]): Promise<number> {
+  const o = newCommonOptions();
+  let mode: 'instantiate' | 'eval' | 'parse' = 'instantiate';
+  let strict = false;
+  let json = false;
+  let xml = false;
+  let location = true;
+  let readFromExpr = false;
+  const attrPaths: string[] = [];
+  const files: string[] = [];
+  for (let i = 0; i < args.length; ) {
+    const a = args[i]!;
+    const n = parseCommonFlag(args, i, o);
+    if (n) {
+      i += n;
+      continue;
+    }
+    switch (a) {
+      case '--parse':
+        mode = 'parse';
+        break;
+      case '--eval':
+      case '--eval-only':
+        mode = 'eval';
+        break;
+      case '--strict':
+        strict = true;
+        break;
+      case '--json':
+        json = true;
+        break;
+      case '--xml':
+        xml = true;
+        break;
+      case '--no-location':
+        location = false;
+        break;
+      case '-E':
+      case '--expr':
+        readFromExpr = true;
+        break;
+      case '-A':
+      case '--attr':
+        attrPaths.push(needValue(args, i, a));
+        i++;
+        break;
+      case '--read-write-mode':
+      case '--readonly-mode':
+      case '--indirect':
+      case '--dry-run':
+        break;
+      case '--add-root':
+        needValue(args, i, a);
+        i++;
+        break;
+      default:
+        if (a.startsWith('-') && a !== '-') throw new UsageError(`unrecognised flag '${a}'`);
+        files.push(a);
+    }
+    i++;
+  }
+  const settings = makeSettings(o);
+  const showTrace = settings.showTrace;
+
+  if (mode === 'parse') {
+    const state = makeState(o, settings);
+    try {
+      const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['-']).map((f) => ({ file: f }));
+      for (const inp of inputs) {
+        let src: Source;
+        let base: string;
+        if ('expr' in inp) {
+          src = new Source(null, toBytes('«string»'), toBytes(inp.expr!));
+          base = cwdBytes();
+        } else if (inp.file === '-') {
+          src = new Source(null, toBytes('«stdin»'), readStdin());
+          base = cwdBytes();
+        } else {
+          const p = toBytes(path.resolve(inp.file!));
+          src = new Source(p, p, (await import('node:fs')).readFileSync(path.resolve(inp.file!)).toString('latin1'));
+          base = toBytes(path.dirname(path.resolve(inp.file!)));
+        }
+        const e = state.parseSource(src, base);
+        writeOut(printExpr(e) + '\n');
+      }
+      return 0;
+    } catch (e) {
+      return reportError(e, showTrace);
+    }
+  }
+
+  if (mode === 'instantiate') {
+    throw new UsageError('instantiating derivations needs the store, which is not implemented yet; use --eval or --parse');
+  }
+
+  const state = makeState(o, settings);
+  try {
+    const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['default.nix']).map((f) => ({ file: f }));
+    for (const inp of inputs) {
+      const root = evalInput(state, inp);
+      for (const ap of attrPaths.length ? attrPaths : ['']) {
+        let v = selectAttrPath(state, root, ap, o);
+        v = autoCall(state, v, o);
+        if (xml) {
+          writeOut(valueToXML(v, { location, strict }));
+          continue;
+        }
+        if (strict) v = forceDeep(v);
+        if (json) writeOut(valueToJSON(v, null, false, { ctx: new Set() }) + '\n');
+        else writeOut(printInstantiate(v) + '\n');
+      }
+    }
+    return 0;
+  } catch (e) {
+    return reportError(e, showTrace);
+  }
+}

@@ -1,0 +1,56 @@
+// The `tsnix` command: dispatches to subcommands, each loaded only when used
+// so that start-up stays small.
+
+import { UsageError, writeErr } from './util.js';
+
+export const VERSION = '0.1.0';
+
+const USAGE = `usage: tsnix <command> [options]
+
+commands:
+  instantiate   evaluate Nix expressions / instantiate derivations (nix-instantiate)
+  eval          evaluate an expression and print the result (-E EXPR | --file FILE)
+  show-config   print the settings in force
+  --version     print the version
+  --help        this text
+`;
+
+type Command = (args: string[]) => Promise<number> | number;
+
+const commands: Record<string, () => Promise<Command>> = {
+  instantiate: async () => (await import('./instantiate.js')).instantiate,
+  eval: async () => (await import('./eval.js')).evalCommand,
+  'show-config': async () => (await import('./show-config.js')).showConfig,
+};
+
+export async function main(argv: string[]): Promise<void> {
+  let code: number;
+  try {
+    code = await run(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      writeErr(`error: ${e.message}\nTry 'tsnix --help' for more information.\n`);
+      code = 1;
+    } else {
+      writeErr(`error: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      code = 1;
+    }
+  }
+  process.exitCode = code;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd === undefined ? 1 : 0;
+  }
+  if (cmd === '--version') {
+    process.stdout.write(`tsnix (Nix) ${VERSION}\n`);
+    return 0;
+  }
+  const load = commands[cmd];
+  if (!load) throw new UsageError(`unknown command '${cmd}'`);
+  const fn = await load();
+  return await fn(rest);
+}

@@ -1,0 +1,41 @@
+// Small helpers shared by the subcommands: output of byte strings, usage errors.
+import fs from 'node:fs';
+
+/** A command-line usage error: printed with a hint, exit code 1. */
+export class UsageError extends Error {}
+
+/** Write a byte string (see grammar/ast.ts) to stdout. */
+export function writeOut(s: string): void {
+  writeAll(1, Buffer.from(s, 'latin1'));
+}
+
+/** Write a byte string to stderr. */
+export function writeErr(s: string): void {
+  writeAll(2, Buffer.from(s, 'latin1'));
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      if (code === 'EPIPE') return;
+      throw e;
+    }
+  }
+}
+
+/** Read all of standard input as a byte string. */
+export function readStdin(): string {
+  return fs.readFileSync(0).toString('latin1');
+}
+
+/** The value of an option that needs one, or a usage error. */
+export function needValue(args: string[], i: number, flag: string): string {
+  const v = args[i + 1];
+  if (v === undefined) throw new UsageError(`flag '${flag}' requires an argument`);
+  return v;
+}

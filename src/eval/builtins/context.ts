@@ -1,0 +1,135 @@
+// String contexts: getContext, appendContext, hasContext,
+// unsafeDiscardStringContext, unsafeDiscardOutputDependency,
+// addDrvOutputDependencies.
+//
+// Context elements use CppNix's encoding: `/nix/store/…` (an opaque path),
+// `=/nix/store/….drv` (a derivation with all its outputs),
+// `!OUT!/nix/store/….drv` (one output of a derivation).
+
+import { NixError } from '../errors.js';
+import { forceAttrs, forceBool, forceList, forceString, forceStringValue } from '../ops.js';
+import { Attrs, EMPTY_CTX, mkStr, type Value } from '../value.js';
+import { argCtx, type Registry } from './registry.js';
+
+export function register(r: Registry): void {
+  const storeDir = () => '/nix/store';
+
+  r.add({
+    name: 'getContext',
+    args: ['s'],
+    doc: 'Return the string context of *s*.\n\nThe string context tracks references to derivations within a string. It is represented as an attribute set of store derivation paths mapping to output names.',
+    fn: ([s], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('getContext', 0));
+      if (typeof v === 'string') return Attrs.EMPTY;
+      const acc = new Map<string, { path: boolean; all: boolean; outputs: string[] }>();
+      const get = (p: string) => {
+        let e = acc.get(p);
+        if (!e) acc.set(p, (e = { path: false, all: false, outputs: [] }));
+        return e;
+      };
+      for (const c of v.ctx) {
+        if (c.startsWith('=')) get(c.slice(1)).all = true;
+        else if (c.startsWith('!')) {
+          const i = c.indexOf('!', 1);
+          get(c.slice(i + 1)).outputs.push(c.slice(1, i));
+        } else get(c).path = true;
+      }
+      const m = new Map<string, Value>();
+      for (const [p, e] of acc) {
+        const inner = new Map<string, Value>();
+        if (e.all) inner.set('allOutputs', true);
+        if (e.outputs.length) inner.set('outputs', [...e.outputs].sort());
+        if (e.path) inner.set('path', true);
+        m.set(p, new Attrs(inner));
+      }
+      return new Attrs(m);
+    },
+  });
+
+  r.add({
+    name: 'hasContext',
+    args: ['s'],
+    doc: 'Return `true` if string *s* has a non-empty context. The context can be obtained with `getContext`.',
+    fn: ([s], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('hasContext', 0));
+      return typeof v !== 'string' && v.ctx.size > 0;
+    },
+  });
+
+  r.add({
+    name: 'unsafeDiscardStringContext',
+    args: ['s'],
+    doc: 'Discard the string context from a value that can be coerced to a string.',
+    fn: ([s], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('unsafeDiscardStringContext', 0));
+      return typeof v === 'string' ? v : v.s;
+    },
+  });
+
+  r.add({
+    name: 'unsafeDiscardOutputDependency',
+    args: ['s'],
+    doc: 'Create a copy of the given string where every "derivation deep" string context element is turned into a constant string context element.\n\nThis is the opposite of `builtins.addDrvOutputDependencies`.',
+    fn: ([s], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('unsafeDiscardOutputDependency', 0));
+      if (typeof v === 'string') return v;
+      const ctx = new Set<string>();
+      for (const c of v.ctx) ctx.add(c.startsWith('=') ? c.slice(1) : c);
+      return mkStr(v.s, ctx);
+    },
+  });
+
+  r.add({
+    name: 'addDrvOutputDependencies',
+    args: ['s'],
+    doc: 'Create a copy of the given string where a single constant string context element is turned into a "derivation deep" string context element.\n\nThe store path that is the constant string context element should point to a valid derivation, and end in `.drv`.\n\nThe original string context element must not be empty or have multiple elements, and it must not have any other type of element other than a constant or derivation deep element. The latter is supported so this function is idempotent.\n\nThis is the opposite of `builtins.unsafeDiscardOutputDependency`.',
+    fn: ([s], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('addDrvOutputDependencies', 0));
+      const ctx = typeof v === 'string' ? EMPTY_CTX : v.ctx;
+      const str = typeof v === 'string' ? v : v.s;
+      if (ctx.size !== 1) {
+        throw new NixError(`context of string '${str}' must have exactly one element, but has ${ctx.size}`, site.pos);
+      }
+      const c = [...ctx][0]!;
+      if (c.startsWith('=')) return v;
+      if (c.startsWith('!')) {
+        const i = c.indexOf('!', 1);
+        throw new NixError(`\`addDrvOutputDependencies\` can only act on derivations, not on a derivation output such as '${c.slice(1, i)}'`, site.pos);
+      }
+      if (!c.endsWith('.drv')) throw new NixError(`path '${c}' is not a derivation`, site.pos);
+      return mkStr(str, new Set(['=' + c]));
+    },
+  });
+
+  r.add({
+    name: 'appendContext',
+    args: ['s', 'context'],
+    doc: 'Append the given context to a string, in the format returned by `builtins.getContext`.',
+    fn: ([s, c], site) => {
+      const v = forceStringValue(s!, site.pos, argCtx('appendContext', 0));
+      const str = typeof v === 'string' ? v : v.s;
+      const ctx = new Set(typeof v === 'string' ? [] : v.ctx);
+      const attrs = forceAttrs(c!, site.pos, argCtx('appendContext', 1));
+      for (const p of attrs.keys()) {
+        if (!p.startsWith(storeDir() + '/') || p.slice(storeDir().length + 1).includes('/')) {
+          throw new NixError(`context key '${p}' is not a store path`, site.pos);
+        }
+        const info = forceAttrs(attrs.get(p)!, site.pos, 'while evaluating the value of a string context');
+        const pathV = info.get('path');
+        if (pathV !== undefined && forceBool(pathV, site.pos, 'while evaluating the `path` attribute of a string context')) ctx.add(p);
+        const allV = info.get('allOutputs');
+        if (allV !== undefined && forceBool(allV, site.pos, 'while evaluating the `allOutputs` attribute of a string context')) {
+          if (!p.endsWith('.drv')) throw new NixError(`tried to add all-outputs context of ${p}, which is not a derivation, to a string`, site.pos);
+          ctx.add('=' + p);
+        }
+        const outsV = info.get('outputs');
+        if (outsV !== undefined) {
+          const outs = forceList(outsV, site.pos, 'while evaluating the `outputs` attribute of a string context');
+          if (outs.length && !p.endsWith('.drv')) throw new NixError(`tried to add derivation output context of ${p}, which is not a derivation, to a string`, site.pos);
+          for (const o of outs) ctx.add(`!${forceString(o, site.pos, 'while evaluating an output name within a string context')}!${p}`);
+        }
+      }
+      return mkStr(str, ctx);
+    },
+  });
+}

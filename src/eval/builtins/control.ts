@@ -1,0 +1,172 @@
+// Control flow, errors, tracing, type predicates: abort, throw, seq, deepSeq,
+// tryEval, trace, warn, addErrorContext, typeOf, is*, functionArgs, break.
+
+import { AbortError, AssertionError, NixError, ThrownError } from '../errors.js';
+import { coerceToString, forceDeep, forceFunction, forceString } from '../ops.js';
+import { printValue } from '../print.js';
+import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, isFunction, typeOf, type Value } from '../value.js';
+import { argCtx, type Registry } from './registry.js';
+
+export function register(r: Registry): void {
+  const { state } = r;
+
+  r.add({
+    name: 'abort',
+    args: ['s'],
+    global: true,
+    doc: 'Abort Nix expression evaluation and print the error message *s*.',
+    fn: ([s], site) => {
+      const msg = coerceToString(s!, site.pos, { errCtx: argCtx('abort', 0) }).s;
+      throw new AbortError(`evaluation aborted with the following error message: '${msg}'`);
+    },
+  });
+
+  r.add({
+    name: 'throw',
+    args: ['s'],
+    global: true,
+    doc: 'Throw an error message *s*. This usually aborts Nix expression evaluation, but in `nix-env -qa` and other commands that try to evaluate a set of derivations to get information about those derivations, a derivation that throws an error is silently skipped (which is not the case for `abort`).',
+    fn: ([s], site) => {
+      const msg = coerceToString(s!, site.pos, { errCtx: argCtx('throw', 0) }).s;
+      throw new ThrownError(msg);
+    },
+  });
+
+  r.add({
+    name: 'seq',
+    args: ['e1', 'e2'],
+    doc: 'Evaluate *e1*, then evaluate and return *e2*. This ensures that a computation is strict in the value of *e1*.',
+    fn: ([a, b]) => {
+      force(a!);
+      return force(b!);
+    },
+  });
+
+  r.add({
+    name: 'deepSeq',
+    args: ['e1', 'e2'],
+    doc: 'This is like `seq e1 e2`, except that *e1* is evaluated *deeply*: if it’s a list or set, its elements or attributes are also evaluated recursively.',
+    fn: ([a, b]) => {
+      forceDeep(a!);
+      return force(b!);
+    },
+  });
+
+  r.add({
+    name: 'tryEval',
+    args: ['e'],
+    doc: 'Try to shallowly evaluate *e*. Return a set containing the attributes `success` (`true` if *e* evaluated successfully, `false` if an error was thrown) and `value`, equalling *e* if successful and `false` otherwise. `tryEval` only prevents errors created by `throw` or `assert` from being thrown.',
+    fn: ([e]) => {
+      try {
+        const v = force(e!);
+        return new Attrs(new Map<string, Value>([['success', true], ['value', v]]));
+      } catch (err) {
+        if (err instanceof ThrownError || err instanceof AssertionError) {
+          return new Attrs(new Map<string, Value>([['success', false], ['value', false]]));
+        }
+        throw err;
+      }
+    },
+  });
+
+  r.add({
+    name: 'trace',
+    args: ['e1', 'e2'],
+    doc: 'Evaluate *e1* and print its abstract syntax representation on standard error. Then return *e2*. This function is useful for debugging.',
+    fn: ([a, b]) => {
+      const v = force(a!);
+      const s = typeof v === 'string' ? v : v instanceof NixStr ? v.s : printValue(v);
+      state.stderr(`trace: ${s}\n`);
+      return force(b!);
+    },
+  });
+
+  r.add({
+    name: 'traceVerbose',
+    args: ['e1', 'e2'],
+    doc: 'Evaluate *e1* and print its abstract syntax representation on standard error if `--trace-verbose` is enabled. Then return *e2*.',
+    fn: ([, b]) => force(b!),
+  });
+
+  r.add({
+    name: 'warn',
+    args: ['msg', 'e'],
+    doc: 'Evaluate *msg* and print it on standard error as a warning. Then return *e*. If the `abort-on-warn` setting is enabled, the warning is an error.',
+    fn: ([m, e], site) => {
+      const mv = force(m!);
+      if (!(typeof mv === 'string' || mv instanceof NixStr)) {
+        forceString(mv, site.pos, argCtx('warn', 0));
+      }
+      const msg = typeof mv === 'string' ? mv : (mv as NixStr).s;
+      if (state.settings.bool('abort-on-warn')) {
+        const err = new NixError(msg);
+        err.hint = '(aborting on warning because abort-on-warn is set)';
+        throw err;
+      }
+      state.stderr(`evaluation warning: ${msg}\n`);
+      return force(e!);
+    },
+  });
+
+  r.add({
+    name: 'addErrorContext',
+    args: ['ctx', 'e'],
+    doc: 'Evaluate *e*; if that fails, add *ctx* to the error trace.',
+    fn: ([c, e], site) => {
+      try {
+        return force(e!);
+      } catch (err) {
+        if (err instanceof NixError) {
+          const msg = coerceToString(c!, site.pos, {}).s;
+          err.addTrace(msg);
+        }
+        throw err;
+      }
+    },
+  });
+
+  r.add({
+    name: 'break',
+    args: ['v'],
+    doc: 'In debug mode (enabled with `--debugger`), pause Nix expression evaluation and enter the REPL. Otherwise, return the argument `v`.',
+    fn: ([v]) => force(v!),
+  });
+
+  r.add({
+    name: 'typeOf',
+    args: ['e'],
+    doc: 'Return a string representing the type of the value *e*, namely `"int"`, `"bool"`, `"string"`, `"path"`, `"null"`, `"set"`, `"list"`, `"lambda"` or `"float"`.',
+    fn: ([e]) => typeOf(force(e!)),
+  });
+
+  const pred = (name: string, what: string, test: (v: Value) => boolean, global = false) =>
+    r.add({ name, args: ['e'], global, doc: `Return \`true\` if *e* evaluates to ${what}, and \`false\` otherwise.`, fn: ([e]) => test(force(e!)) });
+  pred('isNull', '`null`', (v) => v === null, true);
+  pred('isBool', 'a Boolean', (v) => typeof v === 'boolean');
+  pred('isInt', 'an integer', (v) => typeof v === 'number' || typeof v === 'bigint');
+  pred('isFloat', 'a float', (v) => v instanceof NixFloat);
+  pred('isString', 'a string', (v) => typeof v === 'string' || v instanceof NixStr);
+  pred('isPath', 'a path', (v) => v instanceof NixPath);
+  pred('isList', 'a list', (v) => Array.isArray(v));
+  pred('isAttrs', 'a set', (v) => v instanceof Attrs);
+  pred('isFunction', 'a function', (v) => isFunction(v));
+
+  r.add({
+    name: 'functionArgs',
+    args: ['f'],
+    doc: 'Return a set containing the names of the formal arguments expected by the function *f*. The value of each attribute is a Boolean denoting whether the corresponding argument has a default value.',
+    fn: ([f], site) => {
+      const v = forceFunction(f!, site.pos, argCtx('functionArgs', 0));
+      if (v instanceof PrimOp || v instanceof PrimOpApp) return Attrs.EMPTY;
+      if (!(v instanceof Lambda) || v.info.formals === null) return Attrs.EMPTY;
+      const m = new Map<string, Value>();
+      const offsets = new Map<string, number>();
+      const fm = v.info.formals;
+      for (let i = 0; i < fm.names.length; i++) {
+        m.set(fm.names[i]!, fm.defaults[i] !== null);
+        offsets.set(fm.names[i]!, fm.poses[i]!);
+      }
+      return new Attrs(m, { src: v.info.pos.src, offsets });
+    },
+  });
+}

@@ -1,0 +1,360 @@
+// JSON: toJSON, fromJSON, and the `--json` output of the CLI.
+
+import type { Pos } from '../../../grammar/ast.js';
+import { NixError } from '../errors.js';
+import { callN, coerceToString, forceStringValue, mergeContexts, normInt } from '../ops.js';
+import { printForError } from '../print.js';
+import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, mkStr, typeName, type Context, type Value } from '../value.js';
+import { argCtx, type Registry } from './registry.js';
+
+export function register(r: Registry): void {
+  r.add({
+    name: 'toJSON',
+    args: ['e'],
+    doc: 'Return a string containing a JSON representation of *e*. Strings, integers, floats, Booleans, nulls and lists are mapped to their JSON equivalents. Sets (except derivations) are represented as objects. Derivations are translated to a JSON string containing the derivation’s output path. Paths are copied to the store and represented as a JSON string of the resulting store path.',
+    fn: ([e], site) => {
+      const acc = { ctx: EMPTY_CTX as Context };
+      const s = valueToJSON(e!, site.pos, true, acc);
+      return mkStr(s, acc.ctx);
+    },
+  });
+
+  r.add({
+    name: 'fromJSON',
+    args: ['e'],
+    doc: 'Convert a JSON string to a Nix value. For example,\n\n```nix\nbuiltins.fromJSON \'\'{"x": [1, 2, 3], "y": null}\'\'\n```\n\nreturns the value `{ x = [ 1 2 3 ]; y = null; }`.',
+    fn: ([e], site) => {
+      const v = forceStringValue(e!, site.pos, argCtx('fromJSON', 0));
+      return parseJSON(typeof v === 'string' ? v : v.s, site.pos);
+    },
+  });
+}
+
+/** The JSON text of a value, as CppNix's printValueAsJSON (strict: forces everything). */
+export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
+  const out: string[] = [];
+  const go = (v: Value, pos: Pos | null, depth: number): void => {
+    if (depth > 5000) throw new NixError('stack overflow; max-call-depth exceeded', pos);
+    if (v instanceof Thunk) v = v.force();
+    if (v === null) out.push('null');
+    else if (v === true) out.push('true');
+    else if (v === false) out.push('false');
+    else if (typeof v === 'number' || typeof v === 'bigint') out.push(String(v));
+    else if (typeof v === 'string') out.push(jsonString(v));
+    else if (v instanceof NixStr) {
+      acc.ctx = mergeContexts(acc.ctx, v.ctx);
+      out.push(jsonString(v.s));
+    } else if (v instanceof NixFloat) out.push(jsonFloat(v.v));
+    else if (v instanceof NixPath) {
+      const r = coerceToString(v, pos, { copyToStore });
+      acc.ctx = mergeContexts(acc.ctx, r.ctx);
+      out.push(jsonString(r.s));
+    } else if (Array.isArray(v)) {
+      out.push('[');
+      for (let i = 0; i < v.length; i++) {
+        if (i) out.push(',');
+        try {
+          go(v[i]!, pos, depth + 1);
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`, pos);
+          throw e;
+        }
+      }
+      out.push(']');
+    } else if (v instanceof Attrs) {
+      const ts = v.get('__toString');
+      if (ts !== undefined) {
+        const r = callN(ts, [v], pos);
+        const rf = r instanceof Thunk ? r.force() : r;
+        if (!(typeof rf === 'string' || rf instanceof NixStr)) {
+          throw new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, pos);
+        }
+        go(rf, pos, depth + 1);
+        return;
+      }
+      const op = v.get('outPath');
+      if (op !== undefined) {
+        go(op, pos, depth + 1);
+        return;
+      }
+      out.push('{');
+      let first = true;
+      for (const k of v.keys()) {
+        if (!first) out.push(',');
+        first = false;
+        out.push(jsonString(k), ':');
+        const apos = v.posOf(k) ?? pos;
+        try {
+          go(v.get(k)!, apos, depth + 1);
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+          throw e;
+        }
+      }
+      out.push('}');
+    } else if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) {
+      throw new NixError(`cannot convert ${typeName(v)} to JSON`, pos);
+    }
+  };
+  go(v, pos, 0);
+  return out.join('');
+}
+
+/** A JSON string literal of a byte string that must be valid UTF-8 (as nlohmann::json requires). */
+export function jsonString(s: string): string {
+  let r = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) r += '\\"';
+    else if (c === 0x5c) r += '\\\\';
+    else if (c < 0x20) {
+      switch (c) {
+        case 8:
+          r += '\\b';
+          break;
+        case 9:
+          r += '\\t';
+          break;
+        case 10:
+          r += '\\n';
+          break;
+        case 12:
+          r += '\\f';
+          break;
+        case 13:
+          r += '\\r';
+          break;
+        default:
+          r += '\\u' + c.toString(16).padStart(4, '0');
+      }
+    } else if (c < 0x80) r += s[i];
+    else {
+      const n = utf8SeqLen(s, i);
+      if (n === 0) throw new NixError(`JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index ${i}: 0x${c.toString(16).toUpperCase().padStart(2, '0')}`);
+      r += s.slice(i, i + n);
+      i += n - 1;
+    }
+  }
+  return r + '"';
+}
+
+/** Length of the valid UTF-8 sequence starting at i, or 0. */
+function utf8SeqLen(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  let n: number;
+  let min: number;
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+    min = 0x80;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    min = 0x800;
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    min = 0x10000;
+  } else return 0;
+  let cp = c & (0xff >> (n + 1));
+  for (let k = 1; k < n; k++) {
+    const d = s.charCodeAt(i + k);
+    if (!(d >= 0x80 && d <= 0xbf)) return 0;
+    cp = (cp << 6) | (d & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return n;
+}
+
+/** A float as nlohmann::json prints it: shortest round-trip digits, `1.0` for integral values. */
+export function jsonFloat(x: number): string {
+  if (!Number.isFinite(x)) return 'null';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const neg = x < 0;
+  const e = Math.abs(x).toExponential(); // shortest digits: d.ddddde±N
+  const [mant, expS] = e.split('e') as [string, string];
+  const digits = mant.replace('.', '');
+  const k = digits.length;
+  const n = Number(expS) + 1; // position of the decimal point relative to the digits
+  let s: string;
+  if (k <= n && n <= 15) s = digits + '0'.repeat(n - k) + '.0';
+  else if (0 < n && n <= 15) s = digits.slice(0, n) + '.' + digits.slice(n);
+  else if (-4 < n && n <= 0) s = '0.' + '0'.repeat(-n) + digits;
+  else {
+    const ex = n - 1;
+    s = (k === 1 ? digits : digits[0] + '.' + digits.slice(1)) + 'e' + (ex < 0 ? '-' : '+') + String(Math.abs(ex)).padStart(2, '0');
+  }
+  return neg ? '-' + s : s;
+}
+
+/** Parses JSON text (a byte string) into a Nix value. */
+export function parseJSON(text: string, pos: Pos | null): Value {
+  let i = 0;
+  const n = text.length;
+  const fail = (what: string): never => {
+    const line = text.slice(0, i).split('\n').length;
+    const col = i - text.lastIndexOf('\n', i - 1);
+    throw new NixError(`[json.exception.parse_error.101] parse error at line ${line}, column ${col}: syntax error while parsing value - ${what}`, pos);
+  };
+  const ws = () => {
+    while (i < n) {
+      const c = text.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      else break;
+    }
+  };
+  const str = (): string => {
+    i++; // opening quote
+    let r = '';
+    for (;;) {
+      if (i >= n) fail("invalid string: missing closing quote; last read: '\"'");
+      const c = text[i]!;
+      if (c === '"') {
+        i++;
+        return r;
+      }
+      if (c === '\\') {
+        const d = text[i + 1];
+        i += 2;
+        switch (d) {
+          case '"':
+            r += '"';
+            break;
+          case '\\':
+            r += '\\';
+            break;
+          case '/':
+            r += '/';
+            break;
+          case 'b':
+            r += '\b';
+            break;
+          case 'f':
+            r += '\f';
+            break;
+          case 'n':
+            r += '\n';
+            break;
+          case 'r':
+            r += '\r';
+            break;
+          case 't':
+            r += '\t';
+            break;
+          case 'u': {
+            const hex = text.slice(i, i + 4);
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail("invalid string: '\\u' must be followed by 4 hex digits");
+            let cp = parseInt(hex, 16);
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff && text[i] === '\\' && text[i + 1] === 'u') {
+              const lo = parseInt(text.slice(i + 2, i + 6), 16);
+              if (lo >= 0xdc00 && lo <= 0xdfff) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+              }
+            }
+            r += Buffer.from(String.fromCodePoint(cp), 'utf8').toString('latin1');
+            break;
+          }
+          default:
+            fail("invalid string: forbidden character after backslash");
+        }
+        continue;
+      }
+      if (c.charCodeAt(0) < 0x20) fail('invalid string: control character must be escaped');
+      r += c;
+      i++;
+    }
+  };
+  const value = (): Value => {
+    ws();
+    if (i >= n) fail('unexpected end of input; expected \'[\', \'{\', or a literal');
+    const c = text[i]!;
+    if (c === '{') {
+      i++;
+      const m = new Map<string, Value>();
+      ws();
+      if (text[i] === '}') {
+        i++;
+        return new Attrs(m);
+      }
+      for (;;) {
+        ws();
+        if (text[i] !== '"') fail('invalid literal');
+        const k = str();
+        if (k.includes('\0')) throw new NixError(`input string '${k.replace(/\0/g, '\xe2\x90\x80')}' cannot be represented as Nix string because it contains null bytes`, pos);
+        ws();
+        if (text[i] !== ':') fail("unexpected character; expected ':'");
+        i++;
+        m.set(k, value());
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === '}') {
+          i++;
+          return new Attrs(m);
+        }
+        fail("unexpected character; expected '}'");
+      }
+    }
+    if (c === '[') {
+      i++;
+      const l: Value[] = [];
+      ws();
+      if (text[i] === ']') {
+        i++;
+        return l;
+      }
+      for (;;) {
+        l.push(value());
+        ws();
+        if (text[i] === ',') {
+          i++;
+          continue;
+        }
+        if (text[i] === ']') {
+          i++;
+          return l;
+        }
+        fail("unexpected character; expected ']'");
+      }
+    }
+    if (c === '"') {
+      const s = str();
+      if (s.includes('\0')) throw new NixError(`input string '${s.replace(/\0/g, '\xe2\x90\x80')}' cannot be represented as Nix string because it contains null bytes`, pos);
+      return s;
+    }
+    if (text.startsWith('true', i)) {
+      i += 4;
+      return true;
+    }
+    if (text.startsWith('false', i)) {
+      i += 5;
+      return false;
+    }
+    if (text.startsWith('null', i)) {
+      i += 4;
+      return null;
+    }
+    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    if (!m) fail('invalid literal');
+    const tok = m![0];
+    i += tok.length;
+    if (m![2] === undefined && m![3] === undefined) {
+      const b = BigInt(tok);
+      if (b > 9223372036854775807n) {
+        if (tok.startsWith('-')) throw new NixError(`number ${tok} outside of Nix integer range`, pos);
+        if (b > 18446744073709551615n) return new NixFloat(Number(tok));
+        throw new NixError(`unsigned json number ${tok} outside of Nix integer range`, pos);
+      }
+      if (b < -9223372036854775808n) return new NixFloat(Number(tok));
+      return normInt(b);
+    }
+    const x = Number(tok);
+    if (!Number.isFinite(x)) throw new NixError(`[json.exception.out_of_range.406] number overflow parsing '${tok}'`, pos);
+    return new NixFloat(x);
+  };
+  const v = value();
+  ws();
+  if (i < n) fail("unexpected character; expected end of input");
+  return v;
+}

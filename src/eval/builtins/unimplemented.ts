@@ -1,0 +1,49 @@
+// Builtins of CppNix that tsnix does not implement yet.  They exist (so that
+// `builtins ? x` and `builtins.attrNames builtins` agree with CppNix) but
+// calling them is a clear error.
+
+import { NixError } from '../errors.js';
+import type { Registry } from './registry.js';
+
+const MISSING: [name: string, args: string[], global?: boolean][] = [];
+
+/** Registered by other groups as they land; anything in MISSING not yet defined is added here. */
+export function register(r: Registry): void {
+  for (const [name, args, global] of MISSING) {
+    if (r.state.builtinDefs.has(name)) continue;
+    r.add({
+      name,
+      args,
+      global,
+      doc: `Not implemented in tsnix yet.`,
+      fn: () => {
+        throw new NixError(`builtins.${name} is not implemented in tsnix yet`);
+      },
+    });
+  }
+}
+
+export function missing(name: string, args: string[], global = false): void {
+  MISSING.push([name, args, global]);
+}
+
+for (const [n, a, g] of [
+  ['derivationStrict', ['attrs'], true],
+  ['toFile', ['name', 's']],
+  ['path', ['args']],
+  ['filterSource', ['filter', 'path']],
+  ['storePath', ['path']],
+  ['placeholder', ['output'], true],
+  ['outputOf', ['derivation-reference', 'output-name']],
+  ['fetchurl', ['args']],
+  ['fetchTarball', ['args'], true],
+  ['fetchGit', ['args'], true],
+  ['fetchTree', ['input'], true],
+  ['fetchClosure', ['args']],
+  ['fetchMercurial', ['args'], true],
+  ['getFlake', ['args']],
+  ['parseFlakeRef', ['flake-ref']],
+  ['flakeRefToString', ['attrs']],
+] as [string, string[], boolean?][]) {
+  missing(n, a, g ?? false);
+}

@@ -1,0 +1,749 @@
+// Compiles the bound AST (grammar/bind.ts) into JS closures.  `compile(e)`
+// gives code that evaluates `e` to weak head normal form; `lazy(e)` gives
+// code that returns a value or a thunk without evaluating (constants and
+// variables need no thunk).  Environments follow the binder's scope layout.
+
+import type { AttrName, EAttrs, ELambda, Expr, Pos, Source, VarRef } from '../../grammar/ast.js';
+import { printExpr } from '../../grammar/print.js';
+import { AssertionError, NixError } from './errors.js';
+import {
+  arith,
+  call1,
+  callN,
+  coerceToString,
+  didYouMean,
+  eqValues,
+  forceAttrs,
+  forceBool,
+  forceList,
+  lessThan,
+  mergeContexts,
+} from './ops.js';
+import { printForError } from './print.js';
+import {
+  Attrs,
+  EMPTY_CTX,
+  Env,
+  Lambda,
+  NixFloat,
+  NixPath,
+  NixStr,
+  Thunk,
+  mkStr,
+  typeName,
+  type Code,
+  type Context,
+  type LambdaInfo,
+  type Value,
+} from './value.js';
+
+export interface CompileContext {
+  /** The base environment: `builtins`, `true`, `map`, … */
+  globals: Map<string, Value>;
+}
+
+export class Compiler {
+  constructor(
+    private readonly ctx: CompileContext,
+    private readonly src: Source,
+  ) {}
+
+  private pos(offset: number): Pos | null {
+    return offset < 0 ? null : { src: this.src, offset };
+  }
+
+  /** Code returning the value of `e` (possibly a thunk): no evaluation happens. */
+  lazy(e: Expr): Code {
+    switch (e.kind) {
+      case 'int':
+      case 'str': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'float': {
+        const v = new NixFloat(e.value);
+        return () => v;
+      }
+      case 'path': {
+        const v = new NixPath(e.value);
+        return () => v;
+      }
+      case 'var': {
+        const r = e.resolved;
+        if (r && r.type === 'local') {
+          const { level, index } = r;
+          switch (level) {
+            case 0:
+              return (env) => env.vals[index]!;
+            case 1:
+              return (env) => env.up!.vals[index]!;
+            case 2:
+              return (env) => env.up!.up!.vals[index]!;
+            default:
+              return (env) => {
+                let x = env;
+                for (let i = 0; i < level; i++) x = x.up!;
+                return x.vals[index]!;
+              };
+          }
+        }
+        if (r && r.type === 'builtin') {
+          const v = this.ctx.globals.get(r.name);
+          if (v !== undefined) return () => v;
+        }
+        break;
+      }
+      case 'lambda':
+        return this.compile(e);
+    }
+    const code = this.compile(e);
+    const pos = this.pos(e.pos);
+    return (env) => new Thunk(code, env, pos);
+  }
+
+  compile(e: Expr): Code {
+    switch (e.kind) {
+      case 'int':
+      case 'str': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'float': {
+        const v = new NixFloat(e.value);
+        return () => v;
+      }
+      case 'path': {
+        const v = new NixPath(e.value);
+        return () => v;
+      }
+      case 'var':
+        return this.variable(e.name, e.resolved, e.pos);
+      case 'select':
+        return this.select(e.expr, e.path, e.def, e.pos);
+      case 'hasAttr':
+        return this.hasAttr(e.expr, e.path, e.pos);
+      case 'attrs':
+        return this.attrs(e);
+      case 'list': {
+        const elems = e.elems.map((x) => this.lazy(x));
+        const n = elems.length;
+        if (n === 0) return () => [];
+        return (env) => {
+          const r = new Array<Value>(n);
+          for (let i = 0; i < n; i++) r[i] = elems[i]!(env);
+          return r;
+        };
+      }
+      case 'lambda':
+        return this.lambda(e);
+      case 'call':
+        return this.call(e.fn, e.args, e.pos);
+      case 'let': {
+        const bindings = this.recBindings(e.attrs);
+        const body = this.compile(e.body);
+        return (env) => body(bindings(env).env);
+      }
+      case 'with': {
+        const attrs = this.lazy(e.attrs);
+        const body = this.compile(e.body);
+        return (env) => body(new Env(env, [attrs(env)]));
+      }
+      case 'if': {
+        const cond = this.compile(e.cond);
+        const th = this.compile(e.then);
+        const el = this.compile(e.else);
+        const pos = this.pos(e.pos);
+        return (env) => {
+          const c = cond(env);
+          if (c === true) return th(env);
+          if (c === false) return el(env);
+          throw withFrame(() => forceBool(c, pos), 'while evaluating a branch condition', pos);
+        };
+      }
+      case 'assert': {
+        const cond = this.compile(e.cond);
+        const body = this.compile(e.body);
+        const pos = this.pos(e.pos);
+        const text = printExpr(e.cond);
+        const condExpr = e.cond;
+        return (env) => {
+          let c: Value;
+          try {
+            c = cond(env);
+            if (c !== true && c !== false) forceBool(c, pos);
+          } catch (err) {
+            if (err instanceof NixError) err.addTrace(`while evaluating the condition of the assertion '${text}'`, pos);
+            throw err;
+          }
+          if (c === true) return body(env);
+          if (condExpr.kind === 'binary' && condExpr.op === '==') {
+            const err = this.explainInequality(condExpr.lhs, condExpr.rhs, env, pos);
+            if (err) {
+              err.addTrace(`while evaluating the condition of the assertion '${text}'`, pos);
+              throw err;
+            }
+          }
+          throw new AssertionError(`assertion '${text}' failed`, pos);
+        };
+      }
+      case 'not': {
+        const x = this.compile(e.expr);
+        const pos = this.pos(e.pos);
+        return (env) => {
+          const v = x(env);
+          if (typeof v === 'boolean') return !v;
+          throw withFrame(() => forceBool(v, pos), 'in the argument of the not operator', pos);
+        };
+      }
+      case 'binary':
+        return this.binary(e.op, e.lhs, e.rhs, e.pos);
+      case 'concat':
+        return this.concat(e.parts, e.forceString, e.pos);
+      case 'curPos': {
+        const p = this.src.position(e.pos);
+        const v = new Attrs(
+          new Map<string, Value>([
+            ['column', p.column],
+            ['file', this.src.path ?? this.src.origin],
+            ['line', p.line],
+          ]),
+        );
+        return () => v;
+      }
+    }
+  }
+
+  private explainInequality(lhs: Expr, rhs: Expr, env: Env, pos: Pos | null): NixError | null {
+    const a = this.compile(lhs)(env);
+    const b = this.compile(rhs)(env);
+    return explainNotEqual(a, b, pos);
+  }
+
+  private variable(name: string, r: VarRef | undefined, offset: number): Code {
+    const pos = this.pos(offset);
+    if (!r) throw new NixError(`internal error: unbound variable '${name}'`, pos);
+    if (r.type === 'local') {
+      const { level, index } = r;
+      const get = (e: Env): Value => {
+        const v = e.vals[index]!;
+        if (v instanceof Thunk) {
+          const x = v.force();
+          e.vals[index] = x;
+          return x;
+        }
+        return v;
+      };
+      switch (level) {
+        case 0:
+          return get;
+        case 1:
+          return (env) => get(env.up!);
+        case 2:
+          return (env) => get(env.up!.up!);
+        default:
+          return (env) => {
+            let x = env;
+            for (let i = 0; i < level; i++) x = x.up!;
+            return get(x);
+          };
+      }
+    }
+    if (r.type === 'builtin') {
+      const v = this.ctx.globals.get(name);
+      if (v === undefined) throw new NixError(`undefined variable '${name}'`, pos);
+      return () => (v instanceof Thunk ? v.force() : v);
+    }
+    const levels = r.levels;
+    return (env) => {
+      for (const level of levels) {
+        let x = env;
+        for (let i = 0; i < level; i++) x = x.up!;
+        const attrs = forceAttrs(x.vals[0]!, pos);
+        const v = attrs.m.get(name);
+        if (v !== undefined) return v instanceof Thunk ? v.force() : v;
+      }
+      throw new NixError(`undefined variable '${name}'`, pos);
+    };
+  }
+
+  /** Code computing an attribute name (static or dynamic); null for a dynamic name that is null. */
+  private attrName(a: AttrName): (env: Env) => string | null {
+    if ('name' in a) {
+      const n = a.name;
+      return () => n;
+    }
+    const code = this.compile(a.expr);
+    const pos = this.pos(a.pos);
+    return (env) => {
+      let v: Value;
+      try {
+        v = code(env);
+        if (v === null) return null;
+        if (typeof v === 'string') return v;
+        if (v instanceof NixStr) return v.s;
+        throw new NixError(`expected a string but found ${typeName(v)}: ${printForError(v)}`, pos);
+      } catch (err) {
+        if (err instanceof NixError) err.addTrace('while evaluating an attribute name', pos);
+        throw err;
+      }
+    };
+  }
+
+  private static showPath(path: AttrName[]): string {
+    return path.map((a) => ('name' in a ? a.name : `"\${${printExpr(a.expr)}}"`)).join('.');
+  }
+
+  private select(target: Expr, path: AttrName[], def: Expr | undefined, offset: number): Code {
+    const t = this.compile(target);
+    const pos = this.pos(offset);
+    const names = path.map((a) => this.attrName(a));
+    const dflt = def ? this.compile(def) : null;
+    const attrPoses = path.map((a) => this.pos(a.pos));
+    if (path.length === 1 && 'name' in path[0]! && !dflt) {
+      const name = path[0].name;
+      return (env) => {
+        const v = t(env);
+        if (v instanceof Attrs) {
+          const x = v.m.get(name);
+          if (x !== undefined) return x instanceof Thunk ? x.force() : x;
+        }
+        return selectSlow(v, [name], 0, pos, attrPoses, path);
+      };
+    }
+    return (env) => {
+      let v: Value = t(env);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!(env);
+        if (name === null) {
+          if (dflt) return dflt(env);
+          throw new NixError('dynamic attribute name evaluated to null', pos);
+        }
+        if (!(v instanceof Attrs)) {
+          if (dflt) return dflt(env);
+          return selectSlow(v, [name], 0, pos, attrPoses, path);
+        }
+        const x = v.m.get(name);
+        if (x === undefined) {
+          if (dflt) return dflt(env);
+          return selectSlow(v, [name], 0, pos, attrPoses, path);
+        }
+        try {
+          v = x instanceof Thunk ? x.force() : x;
+        } catch (err) {
+          if (err instanceof NixError && i === names.length - 1) {
+            // nothing: the value's own frames say enough
+          }
+          throw err;
+        }
+      }
+      return v;
+    };
+  }
+
+  private hasAttr(target: Expr, path: AttrName[], offset: number): Code {
+    const t = this.compile(target);
+    const names = path.map((a) => this.attrName(a));
+    void offset;
+    return (env) => {
+      let v: Value = t(env);
+      for (let i = 0; i < names.length; i++) {
+        if (!(v instanceof Attrs)) return false;
+        const name = names[i]!(env);
+        if (name === null) return false;
+        const x = v.m.get(name);
+        if (x === undefined) return false;
+        if (i < names.length - 1) v = x instanceof Thunk ? x.force() : x;
+      }
+      return true;
+    };
+  }
+
+  private attrPositions(a: EAttrs): { src: Source; offsets: Map<string, number> } {
+    const offsets = new Map<string, number>();
+    for (const [k, d] of a.attrs) offsets.set(k, d.pos);
+    return { src: this.src, offsets };
+  }
+
+  /**
+   * Code that creates the recursive scope of a `let` or `rec { }`: returns the
+   * new environment and the map of static attributes.
+   */
+  private recBindings(a: EAttrs): (env: Env) => { env: Env; m: Map<string, Value> } {
+    const names = [...a.attrs.keys()];
+    const n = names.length;
+    const defs = [...a.attrs.values()];
+    const fromSrc = a.inheritFrom.map((x) => this.lazy(x));
+    // value code per slot; `outer` = evaluated in the enclosing env (inherit), else in the new one
+    const slotCode: { code: Code; outer: boolean; from: number }[] = defs.map((d, i) => {
+      if (d.kind === 'plain') return { code: this.lazy(d.expr), outer: false, from: -1 };
+      if (d.kind === 'inherit') return { code: this.lazy(d.expr), outer: true, from: -1 };
+      return { code: inheritSelect(names[i]!, this.pos(d.pos)), outer: false, from: d.from };
+    });
+    return (env) => {
+      const vals = new Array<Value>(n);
+      const inner = new Env(env, vals);
+      const srcs = fromSrc.length ? fromSrc.map((f) => f(inner)) : null;
+      const m = new Map<string, Value>();
+      for (let i = 0; i < n; i++) {
+        const s = slotCode[i]!;
+        let v: Value;
+        if (s.from >= 0) v = new Thunk(s.code, new Env(null, [srcs![s.from]!]));
+        else v = s.code(s.outer ? env : inner);
+        vals[i] = v;
+        m.set(names[i]!, v);
+      }
+      return { env: inner, m };
+    };
+  }
+
+  private attrs(a: EAttrs): Code {
+    const positions = this.attrPositions(a);
+    const dyn = a.dynamic.map((d) => ({ name: this.attrName({ expr: d.name, pos: d.pos }), value: this.lazy(d.value), pos: this.pos(d.pos) }));
+    const addDynamic = (env: Env, m: Map<string, Value>, attrs: Attrs) => {
+      for (const d of dyn) {
+        const name = d.name(env);
+        if (name === null) continue;
+        if (m.has(name)) {
+          const prev = attrs.posOf(name);
+          throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : '«unknown»'}`, d.pos);
+        }
+        m.set(name, d.value(env));
+      }
+    };
+    if (a.rec) {
+      const bindings = this.recBindings(a);
+      const hasOverrides = a.attrs.has('__overrides');
+      const names = [...a.attrs.keys()];
+      return (env) => {
+        const { env: inner, m } = bindings(env);
+        const attrs = new Attrs(m, positions);
+        if (hasOverrides) {
+          const ov = forceAttrs(m.get('__overrides')!);
+          for (const [k, v] of ov.m) {
+            m.set(k, v);
+            const idx = names.indexOf(k);
+            if (idx >= 0) inner.vals[idx] = v;
+          }
+        }
+        if (dyn.length) addDynamic(inner, m, attrs);
+        return attrs;
+      };
+    }
+    const names = [...a.attrs.keys()];
+    const defs = [...a.attrs.values()];
+    const fromSrc = a.inheritFrom.map((x) => this.lazy(x));
+    const codes: Code[] = defs.map((d, i) => (d.kind === 'inheritFrom' ? inheritSelect(names[i]!, this.pos(d.pos)) : this.lazy(d.expr)));
+    const froms = defs.map((d) => (d.kind === 'inheritFrom' ? d.from : -1));
+    const n = names.length;
+    if (n === 0 && dyn.length === 0) return () => new Attrs(new Map(), positions);
+    return (env) => {
+      const m = new Map<string, Value>();
+      const srcs = fromSrc.length ? fromSrc.map((f) => f(env)) : null;
+      for (let i = 0; i < n; i++) {
+        const from = froms[i]!;
+        m.set(names[i]!, from >= 0 ? new Thunk(codes[i]!, new Env(null, [srcs![from]!])) : codes[i]!(env));
+      }
+      const attrs = new Attrs(m, positions);
+      if (dyn.length) addDynamic(env, m, attrs);
+      return attrs;
+    };
+  }
+
+  private lambda(e: ELambda): Code {
+    const pos = this.pos(e.pos)!;
+    const formals = e.formals
+      ? {
+          names: e.formals.formals.map((f) => f.name),
+          defaults: e.formals.formals.map((f) => (f.def ? this.compile(f.def) : null)),
+          ellipsis: e.formals.ellipsis,
+          poses: e.formals.formals.map((f) => f.pos),
+        }
+      : null;
+    const info: LambdaInfo = {
+      name: e.name,
+      pos,
+      formals,
+      arg: e.arg,
+      slots: formals ? formals.names.length + (e.arg !== undefined ? 1 : 0) : 1,
+      body: this.compile(e.body),
+    };
+    return (env) => new Lambda(info, env);
+  }
+
+  private call(fnExpr: Expr, argExprs: Expr[], offset: number): Code {
+    const pos = this.pos(offset);
+    // Operators desugared into builtin calls get direct code.
+    if (fnExpr.kind === 'var' && fnExpr.resolved?.type === 'builtin' && argExprs.length === 2) {
+      const op = BINOPS[fnExpr.name];
+      if (op) {
+        const a = this.compile(argExprs[0]!);
+        const b = this.compile(argExprs[1]!);
+        const name = fnExpr.name.slice(2);
+        return (env) => {
+          const x = a(env);
+          const y = b(env);
+          try {
+            return op(x, y, pos);
+          } catch (err) {
+            if (err instanceof NixError) err.addTrace(`while calling the '${name}' builtin`, pos);
+            throw err;
+          }
+        };
+      }
+    }
+    const fn = this.compile(fnExpr);
+    const args = argExprs.map((x) => this.lazy(x));
+    if (args.length === 1) {
+      const a0 = args[0]!;
+      return (env) => call1(fn(env), a0(env), pos);
+    }
+    return (env) => {
+      const f = fn(env);
+      const vs = new Array<Value>(args.length);
+      for (let i = 0; i < args.length; i++) vs[i] = args[i]!(env);
+      return callN(f, vs, pos);
+    };
+  }
+
+  private binary(op: string, lhs: Expr, rhs: Expr, offset: number): Code {
+    const a = this.compile(lhs);
+    const b = this.compile(rhs);
+    const pos = this.pos(offset);
+    switch (op) {
+      case '==':
+        return (env) => eqValues(a(env), b(env), pos);
+      case '!=':
+        return (env) => !eqValues(a(env), b(env), pos);
+      case '&&':
+        return (env) => {
+          if (!boolOperand(a(env), pos, 'in the left operand of the AND (&&) operator')) return false;
+          return boolOperand(b(env), pos, 'in the right operand of the AND (&&) operator');
+        };
+      case '||':
+        return (env) => {
+          if (boolOperand(a(env), pos, 'in the left operand of the OR (||) operator')) return true;
+          return boolOperand(b(env), pos, 'in the right operand of the OR (||) operator');
+        };
+      case '->':
+        return (env) => {
+          if (!boolOperand(a(env), pos, 'in the left operand of the IMPL (->) operator')) return true;
+          return boolOperand(b(env), pos, 'in the right operand of the IMPL (->) operator');
+        };
+      case '//':
+        return (env) => {
+          const x = withFrameV(() => forceAttrs(a(env), pos), 'in the left operand of the update (//) operator', pos);
+          const y = withFrameV(() => forceAttrs(b(env), pos), 'in the right operand of the update (//) operator', pos);
+          return updateAttrs(x, y);
+        };
+      case '++':
+        return (env) => {
+          const x = withFrameV(() => forceList(a(env), pos), 'while evaluating one of the elements to concatenate', pos);
+          const y = withFrameV(() => forceList(b(env), pos), 'while evaluating one of the elements to concatenate', pos);
+          if (x.length === 0) return y;
+          if (y.length === 0) return x;
+          return x.concat(y);
+        };
+    }
+    throw new NixError(`internal error: unknown operator ${op}`, pos);
+  }
+
+  private concat(parts: Expr[], forceString: boolean, offset: number): Code {
+    const codes = parts.map((p) => this.compile(p));
+    const poses = parts.map((p) => this.pos(p.pos));
+    const pos = this.pos(offset);
+    if (!forceString && codes.length === 2) {
+      const [a, b] = codes as [Code, Code];
+      return (env) => {
+        const x = a(env);
+        if (typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat) {
+          const y = b(env);
+          return arith('+', x, y, pos);
+        }
+        return concatValues([x, b], env, pos, poses, false);
+      };
+    }
+    return (env) => concatValues(codes, env, pos, poses, forceString);
+  }
+}
+
+type BinOp = (a: Value, b: Value, pos: Pos | null) => Value;
+
+const BINOPS: Record<string, BinOp> = {
+  __sub: (a, b, pos) => arith('-', a, b, pos, 'while evaluating the first argument passed to builtins.sub', 'while evaluating the second argument passed to builtins.sub'),
+  __mul: (a, b, pos) => arith('*', a, b, pos, 'while evaluating the first argument passed to builtins.mul', 'while evaluating the second argument passed to builtins.mul'),
+  __div: (a, b, pos) => arith('/', a, b, pos, 'while evaluating the first argument passed to builtins.div', 'while evaluating the second argument passed to builtins.div'),
+  __lessThan: (a, b, pos) => lessThan(a, b, pos),
+};
+
+function showPosText(p: Pos): string {
+  const { line, column } = p.src.position(p.offset);
+  return `${p.src.origin}:${line}:${column}`;
+}
+
+/** Code selecting `name` from the inherit source held in slot 0 of its env. */
+function inheritSelect(name: string, pos: Pos | null): Code {
+  return (env) => {
+    const a = forceAttrs(env.vals[0]!, pos);
+    const v = a.m.get(name);
+    if (v === undefined) {
+      const e = new NixError(`attribute '${name}' missing`, pos);
+      e.hint = didYouMean(name, a.keys());
+      throw e;
+    }
+    return v instanceof Thunk ? v.force() : v;
+  };
+}
+
+function boolOperand(v: Value, pos: Pos | null, ctx: string): boolean {
+  if (typeof v === 'boolean') return v;
+  throw withFrame(() => forceBool(v, pos), ctx, pos);
+}
+
+/** Runs `f`, which must throw; returns the error with a frame added. */
+function withFrame(f: () => unknown, msg: string, pos: Pos | null): unknown {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(msg, pos);
+    return e;
+  }
+  return new NixError(msg, pos);
+}
+
+function withFrameV<T>(f: () => T, msg: string, pos: Pos | null): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(msg, pos);
+    throw e;
+  }
+}
+
+export function updateAttrs(x: Attrs, y: Attrs): Attrs {
+  if (y.size === 0) return x;
+  if (x.size === 0) return y;
+  const m = new Map(x.m);
+  for (const [k, v] of y.m) m.set(k, v);
+  return new Attrs(m, null, [y, x]);
+}
+
+function selectSlow(v: Value, names: string[], i: number, pos: Pos | null, attrPoses: (Pos | null)[], path: AttrName[]): never {
+  const name = names[i]!;
+  if (!(v instanceof Attrs)) {
+    const e = new NixError(`expected a set but found ${typeName(v)}: ${printForError(v)}`, pos);
+    e.addTrace('while selecting an attribute', pos);
+    throw e;
+  }
+  void attrPoses;
+  void path;
+  const e = new NixError(`attribute '${name}' missing`, pos);
+  e.hint = didYouMean(name, v.keys());
+  throw e;
+}
+
+/** Interpolation and `+` on strings and paths (ExprConcatStrings). */
+function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses: (Pos | null)[], forceString: boolean): Value {
+  const first = typeof parts[0] === 'function' ? (parts[0] as Code)(env) : parts[0]!;
+  const rest = (i: number): Value => {
+    const p = parts[i]!;
+    return typeof p === 'function' ? (p as Code)(env) : p;
+  };
+  if (first instanceof NixPath) {
+    let s = first.path;
+    for (let i = 1; i < parts.length; i++) {
+      const v = rest(i);
+      let r;
+      try {
+        r = coerceToString(v, pos, {});
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while evaluating a path segment', poses[i] ?? pos);
+        throw e;
+      }
+      if (r.ctx.size) throw new NixError(`a string that refers to a store path cannot be appended to a path`, pos);
+      s += r.s;
+    }
+    return new NixPath(canonPath(s));
+  }
+  if (!forceString && (typeof first === 'number' || typeof first === 'bigint' || first instanceof NixFloat)) {
+    let acc: Value = first;
+    for (let i = 1; i < parts.length; i++) acc = arith('+', acc, rest(i), pos);
+    return acc;
+  }
+  let s = '';
+  let ctx: Context = EMPTY_CTX;
+  for (let i = 0; i < parts.length; i++) {
+    const v = i === 0 ? first : rest(i);
+    if (typeof v === 'string') {
+      s += v;
+      continue;
+    }
+    let r;
+    try {
+      r = coerceToString(v, pos, { copyToStore: true });
+    } catch (e) {
+      if (e instanceof NixError) e.addTrace(forceString ? 'while evaluating a path segment' : 'while evaluating a path segment', poses[i] ?? pos);
+      throw e;
+    }
+    s += r.s;
+    if (r.ctx.size) ctx = mergeContexts(ctx, r.ctx);
+  }
+  return mkStr(s, ctx);
+}
+
+/** Canonicalises an absolute path: removes `.`, `..`, duplicate and trailing slashes. */
+export function canonPath(p: string): string {
+  if (!p.startsWith('/')) return p;
+  const out: string[] = [];
+  for (const c of p.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') out.pop();
+    else out.push(c);
+  }
+  return '/' + out.join('/');
+}
+
+/** The explanation CppNix gives when an `assert a == b` fails. */
+export function explainNotEqual(a: Value, b: Value, pos: Pos | null): NixError | null {
+  if (a instanceof Thunk) a = a.force();
+  if (b instanceof Thunk) b = b.force();
+  const show = (v: Value) => printForError(v);
+  const tn = typeName(a);
+  if (tn !== typeName(b) && !((typeof a === 'number' || typeof a === 'bigint' || a instanceof NixFloat) && (typeof b === 'number' || typeof b === 'bigint' || b instanceof NixFloat))) {
+    return new AssertionError(`${capital(typeName(a))} of value '${show(a)}' is not equal to ${typeName(b)} of value '${show(b)}'`, pos);
+  }
+  if (eqValues(a, b, pos)) return null;
+  if (typeof a === 'string' || a instanceof NixStr) return new AssertionError(`string '${show(a)}' is not equal to string '${show(b)}'`, pos);
+  if (a instanceof NixPath) return new AssertionError(`path '${(a as NixPath).path}' is not equal to path '${(b as NixPath).path}'`, pos);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    if (a.length !== b.length)
+      return new AssertionError(`list of size '${a.length}' is not equal to list of size '${b.length}', left hand side is '${show(a)}', right hand side is '${show(b)}'`, pos);
+    for (let i = 0; i < a.length; i++) {
+      const e = explainNotEqual(a[i]!, b[i]!, pos);
+      if (e) {
+        e.addTrace(`while comparing list element ${i}`);
+        return e;
+      }
+    }
+  }
+  if (a instanceof Attrs && b instanceof Attrs) {
+    for (const k of a.keys()) {
+      if (!b.has(k)) return new AssertionError(`attribute names of attribute set '${show(a)}' differs from attribute set '${show(b)}'`, pos);
+    }
+    if (a.size !== b.size) return new AssertionError(`attribute names of attribute set '${show(a)}' differs from attribute set '${show(b)}'`, pos);
+    for (const k of a.keys()) {
+      const e = explainNotEqual(a.get(k)!, b.get(k)!, pos);
+      if (e) {
+        e.addTrace(`while comparing attribute '${k}'`);
+        return e;
+      }
+    }
+  }
+  if (typeof a === 'number' || typeof a === 'bigint' || a instanceof NixFloat) {
+    return new AssertionError(`${typeName(a)} '${show(a)}' is not equal to ${typeName(b)} '${show(b)}'`, pos);
+  }
+  return new AssertionError(`${typeName(a)} '${show(a)}' is not equal to ${typeName(b)} '${show(b)}'`, pos);
+}
+
+function capital(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}

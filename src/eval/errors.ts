@@ -1,0 +1,88 @@
+// Evaluation errors and their rendering as CppNix prints them:
+//
+//   error:
+//          … while calling the 'abort' builtin
+//            at FILE:1:14:
+//               1| …
+//
+//          error: evaluation aborted with the following error message: 'x'
+//
+// Frames are collected innermost first while the error propagates and printed
+// outermost first.  All text is byte strings.
+
+import type { Pos } from '../../grammar/ast.js';
+import { showPosWithFrame, toBytes } from '../../grammar/errors.js';
+
+export const ELLIPSIS = toBytes('…');
+
+export interface Frame {
+  msg: string;
+  pos: Pos | null;
+}
+
+export class NixError extends Error {
+  readonly frames: Frame[] = [];
+  /** Extra lines after the position (e.g. "Did you mean …?"). */
+  hint: string | null = null;
+  constructor(
+    readonly msg: string,
+    public pos: Pos | null = null,
+  ) {
+    super(msg);
+  }
+
+  addTrace(msg: string, pos: Pos | null = null): this {
+    this.frames.push({ msg, pos });
+    return this;
+  }
+
+  /** Sets the position if the error has none yet. */
+  at(pos: Pos | null): this {
+    if (!this.pos && pos) this.pos = pos;
+    return this;
+  }
+}
+
+/** `throw`: caught by tryEval. */
+export class ThrownError extends NixError {}
+/** A failed `assert`: caught by tryEval. */
+export class AssertionError extends NixError {}
+/** `abort`: never caught. */
+export class AbortError extends NixError {}
+/** Infinite recursion (a thunk forced while being forced). */
+export class InfiniteRecursionError extends NixError {}
+
+export function infiniteRecursion(pos: Pos | null): NixError {
+  return new InfiniteRecursionError('infinite recursion encountered', pos);
+}
+
+export function typeError(msg: string, pos: Pos | null = null): NixError {
+  return new NixError(msg, pos);
+}
+
+/** Renders an error as CppNix does (without a trailing newline). */
+export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): string {
+  const frames = showTrace ? [...e.frames].reverse() : [];
+  const lines: string[] = [];
+  const head = `${prefix}: `;
+  const indent = ' '.repeat(head.length);
+  const body = (first: string) => {
+    const parts = [first + indentRest(e.msg, indent)];
+    if (e.pos) parts.push(showPosWithFrame(e.pos, head.length, head.length));
+    if (e.hint) parts.push(indent + indentRest(e.hint, indent));
+    return parts.join('\n');
+  };
+  if (frames.length === 0) return body(head);
+  lines.push(`${prefix}:`);
+  for (const f of frames) {
+    let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
+    if (f.pos) s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
+    lines.push(s + '\n');
+  }
+  lines.push(body(indent + head));
+  return lines.join('\n');
+}
+
+function indentRest(s: string, indent: string): string {
+  return s.includes('\n') ? s.replace(/\n/g, '\n' + indent) : s;
+}

@@ -1,0 +1,583 @@
+// The operations every part of the evaluator shares: forcing with type
+// checks, calling functions, arithmetic, comparison, equality, coercion to
+// strings.  Builtins are written in terms of these.
+
+import type { Pos } from '../../grammar/ast.js';
+import { NixError } from './errors.js';
+import { formatFloat, printForError } from './print.js';
+import {
+  Attrs,
+  EMPTY_CTX,
+  Env,
+  Lambda,
+  NixFloat,
+  NixPath,
+  NixStr,
+  PrimOp,
+  PrimOpApp,
+  Thunk,
+  compareBytes,
+  isDerivationAttrs,
+  typeName,
+  type CallSite,
+  type Context,
+  type Value,
+} from './value.js';
+
+// ---------------------------------------------------------------- forcing
+
+function expected(what: string, v: Value, pos: Pos | null, ctx: string | undefined): NixError {
+  const e = new NixError(`expected ${what} but found ${typeName(v)}: ${printForError(v)}`, pos);
+  if (ctx) e.addTrace(ctx);
+  return e;
+}
+
+export function forceAttrs(v: Value, pos: Pos | null = null, ctx?: string): Attrs {
+  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Attrs) return v;
+  throw expected('a set', v, pos, ctx);
+}
+
+export function forceList(v: Value, pos: Pos | null = null, ctx?: string): Value[] {
+  if (v instanceof Thunk) v = v.force();
+  if (Array.isArray(v)) return v;
+  throw expected('a list', v, pos, ctx);
+}
+
+export function forceInt(v: Value, pos: Pos | null = null, ctx?: string): number | bigint {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'number' || typeof v === 'bigint') return v;
+  throw expected('an integer', v, pos, ctx);
+}
+
+/** An int as a JS number (for indices and counts); large values saturate. */
+export function forceSmallInt(v: Value, pos: Pos | null = null, ctx?: string): number {
+  const n = forceInt(v, pos, ctx);
+  return typeof n === 'number' ? n : Number(n);
+}
+
+export function forceFloatOrInt(v: Value, pos: Pos | null = null, ctx?: string): number {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'number') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof NixFloat) return v.v;
+  throw expected('a float', v, pos, ctx);
+}
+
+export function forceBool(v: Value, pos: Pos | null = null, ctx?: string): boolean {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'boolean') return v;
+  throw expected('a Boolean', v, pos, ctx);
+}
+
+export function forceFunction(v: Value, pos: Pos | null = null, ctx?: string): Value {
+  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) return v;
+  if (v instanceof Attrs && v.has('__functor')) return v;
+  throw expected('a function', v, pos, ctx);
+}
+
+/** A string value (with its context); no coercion. */
+export function forceStringValue(v: Value, pos: Pos | null = null, ctx?: string): string | NixStr {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'string' || v instanceof NixStr) return v;
+  throw expected('a string', v, pos, ctx);
+}
+
+/** A string's bytes; no coercion; the context is dropped. */
+export function forceString(v: Value, pos: Pos | null = null, ctx?: string): string {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'string') return v;
+  if (v instanceof NixStr) return v.s;
+  throw expected('a string', v, pos, ctx);
+}
+
+/** A string without context, or an error naming the context. */
+export function forceStringNoCtx(v: Value, pos: Pos | null = null, ctx?: string): string {
+  const s = forceStringValue(v, pos, ctx);
+  if (typeof s === 'string') return s;
+  if (s.ctx.size === 0) return s.s;
+  const first = [...s.ctx][0]!;
+  const e = new NixError(`the string '${s.s}' is not allowed to refer to a store path (such as '${decodeCtxPath(first)}')`, pos);
+  if (ctx) e.addTrace(ctx);
+  throw e;
+}
+
+function decodeCtxPath(c: string): string {
+  if (c.startsWith('=')) return c.slice(1);
+  if (c.startsWith('!')) return c.slice(c.indexOf('!', 1) + 1);
+  return c;
+}
+
+/** Deeply forces a value (lists and attribute sets recursively). */
+export function forceDeep(v: Value): Value {
+  const seen = new Set<object>();
+  const go = (v: Value): void => {
+    if (v instanceof Thunk) v = v.force();
+    if (Array.isArray(v)) {
+      if (seen.has(v)) return;
+      seen.add(v);
+      for (const x of v) go(x);
+    } else if (v instanceof Attrs) {
+      if (seen.has(v)) return;
+      seen.add(v);
+      for (const [k, x] of v.m) {
+        try {
+          go(x);
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace(`while evaluating the attribute '${k}'`, v.posOf(k) ?? null);
+          throw e;
+        }
+      }
+    }
+  };
+  go(v);
+  return v instanceof Thunk ? v.force() : v;
+}
+
+// ---------------------------------------------------------------- calling
+
+let callDepth = 0;
+let maxCallDepth = 10000;
+
+export function setMaxCallDepth(n: number): void {
+  maxCallDepth = n;
+}
+
+export function lambdaName(l: Lambda): string {
+  return l.info.name !== undefined ? `'${l.info.name}'` : 'anonymous lambda';
+}
+
+/** Calls a function value with one argument. */
+export function call1(fn: Value, arg: Value, pos: Pos | null): Value {
+  if (fn instanceof Thunk) fn = fn.force();
+  if (fn instanceof Lambda) return callLambda(fn, arg, pos);
+  return callN(fn, [arg], pos);
+}
+
+/** Calls a function value with several arguments (curried application). */
+export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
+  let i = 0;
+  while (i < args.length) {
+    if (fn instanceof Thunk) fn = fn.force();
+    if (fn instanceof Lambda) {
+      fn = callLambda(fn, args[i++]!, pos);
+      continue;
+    }
+    if (fn instanceof PrimOp || fn instanceof PrimOpApp) {
+      const op = fn instanceof PrimOp ? fn : fn.op;
+      const have = fn instanceof PrimOp ? [] : fn.args;
+      const need = op.arity - have.length;
+      const avail = args.length - i;
+      if (avail < need) {
+        return new PrimOpApp(op, have.concat(args.slice(i)));
+      }
+      const all = have.length ? have.concat(args.slice(i, i + need)) : args.slice(i, i + need);
+      i += need;
+      fn = callPrimOp(op, all, pos);
+      continue;
+    }
+    if (fn instanceof Attrs) {
+      const f = fn.get('__functor');
+      if (f !== undefined) {
+        // `f.__functor f arg`
+        const inner = callN(f, [fn], pos);
+        fn = callN(inner, [args[i++]!], pos);
+        continue;
+      }
+    }
+    throw new NixError(`attempt to call something which is not a function but ${typeName(fn)}: ${printForError(fn)}`, pos);
+  }
+  return fn instanceof Thunk ? fn.force() : fn;
+}
+
+export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
+  const site: CallSite = { pos };
+  try {
+    return op.fn(args, site);
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(`while calling the '${op.name}' builtin`, pos);
+    else if (e instanceof RangeError) throw stackOverflow(pos);
+    throw e;
+  }
+}
+
+export function stackOverflow(pos: Pos | null): NixError {
+  return new NixError('stack overflow; max-call-depth exceeded', pos);
+}
+
+export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
+  const info = fn.info;
+  let env: Env;
+  if (info.formals === null) {
+    env = new Env(fn.env, [arg]);
+  } else {
+    const vals: Value[] = new Array(info.slots);
+    env = new Env(fn.env, vals);
+    const f = info.formals;
+    let attrs: Attrs;
+    try {
+      attrs = forceAttrs(arg, pos);
+    } catch (e) {
+      if (e instanceof NixError) e.addTrace(`while evaluating the value passed for the lambda argument`, info.pos);
+      throw e;
+    }
+    let used = 0;
+    for (let i = 0; i < f.names.length; i++) {
+      const v = attrs.m.get(f.names[i]!);
+      if (v !== undefined) {
+        vals[i] = v;
+        used++;
+      } else {
+        const d = f.defaults[i];
+        if (d === null || d === undefined) {
+          const e = new NixError(`function ${lambdaName(fn)} called without required argument '${f.names[i]}'`, info.pos);
+          e.addTrace('from call site', pos);
+          throw e;
+        }
+        vals[i] = new Thunk(d, env);
+      }
+    }
+    if (!f.ellipsis && used < attrs.size) {
+      const allowed = new Set(f.names);
+      for (const k of attrs.keys()) {
+        if (!allowed.has(k)) {
+          const e = new NixError(`function ${lambdaName(fn)} called with unexpected argument '${k}'`, info.pos);
+          e.hint = didYouMean(k, f.names);
+          e.addTrace('from call site', pos);
+          throw e;
+        }
+      }
+    }
+    if (info.arg !== undefined) vals[f.names.length] = attrs;
+  }
+  if (++callDepth > maxCallDepth) {
+    callDepth--;
+    throw stackOverflow(pos);
+  }
+  try {
+    return info.body(env);
+  } catch (e) {
+    if (e instanceof NixError) {
+      e.addTrace(`while calling ${info.name !== undefined ? `'${info.name}'` : 'anonymous lambda'}`, info.pos);
+      e.addTrace('from call site', pos);
+    } else if (e instanceof RangeError) {
+      throw stackOverflow(pos);
+    }
+    throw e;
+  } finally {
+    callDepth--;
+  }
+}
+
+/** CppNix's "Did you mean one of a, b or c?" suggestions (names within a small edit distance). */
+export function didYouMean(name: string, candidates: Iterable<string>): string | null {
+  const scored: [number, string][] = [];
+  for (const c of candidates) {
+    const d = levenshtein(name, c);
+    if (d <= Math.max(1, Math.floor(name.length / 3)) + 1) scored.push([d, c]);
+  }
+  if (scored.length === 0) return null;
+  scored.sort((a, b) => a[0] - b[0] || compareBytes(a[1], b[1]));
+  const names = scored.slice(0, 10).map((s) => s[1]).sort(compareBytes);
+  if (names.length === 1) return `Did you mean ${names[0]}?`;
+  return `Did you mean one of ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}?`;
+}
+
+function levenshtein(a: string, b: string): number {
+  const m = a.length;
+  const n = b.length;
+  let prev = Array.from({ length: n + 1 }, (_, j) => j);
+  for (let i = 1; i <= m; i++) {
+    const cur = [i];
+    for (let j = 1; j <= n; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[n]!;
+}
+
+// ---------------------------------------------------------------- integers
+
+const INT_MAX = 9223372036854775807n;
+const INT_MIN = -9223372036854775808n;
+
+/** Normalises a bigint result into the int representation (number when safe). */
+export function normInt(r: bigint): number | bigint {
+  return r >= -9007199254740991n && r <= 9007199254740991n ? Number(r) : r;
+}
+
+function checked(r: bigint, what: string, a: number | bigint, op: string, b: number | bigint, pos: Pos | null): number | bigint {
+  if (r > INT_MAX || r < INT_MIN) throw new NixError(`integer overflow in ${what} ${a} ${op} ${b}`, pos);
+  return normInt(r);
+}
+
+export function intAdd(a: number | bigint, b: number | bigint, pos: Pos | null): number | bigint {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a + b;
+    if (Number.isSafeInteger(r)) return r;
+  }
+  return checked(BigInt(a) + BigInt(b), 'adding', a, '+', b, pos);
+}
+
+export function intSub(a: number | bigint, b: number | bigint, pos: Pos | null): number | bigint {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a - b;
+    if (Number.isSafeInteger(r)) return r;
+  }
+  return checked(BigInt(a) - BigInt(b), 'subtracting', a, '-', b, pos);
+}
+
+export function intMul(a: number | bigint, b: number | bigint, pos: Pos | null): number | bigint {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const r = a * b;
+    if (Number.isSafeInteger(r)) return r === 0 ? 0 : r;
+  }
+  return checked(BigInt(a) * BigInt(b), 'multiplying', a, '*', b, pos);
+}
+
+export function intDiv(a: number | bigint, b: number | bigint, pos: Pos | null): number | bigint {
+  if (b === 0 || b === 0n) throw new NixError('division by zero', pos);
+  if (typeof a === 'number' && typeof b === 'number' && Math.abs(a) < 2147483648) {
+    const r = Math.trunc(a / b);
+    return r === 0 ? 0 : r;
+  }
+  return checked(BigInt(a) / BigInt(b), 'dividing', a, '/', b, pos);
+}
+
+/** `+`, `-`, `*`, `/` on numbers: ints stay ints, a float operand makes a float. */
+export function arith(op: '+' | '-' | '*' | '/', a: Value, b: Value, pos: Pos | null, ctxA?: string, ctxB?: string): Value {
+  if (a instanceof Thunk) a = a.force();
+  if (b instanceof Thunk) b = b.force();
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
+    switch (op) {
+      case '+':
+        return intAdd(a, b, pos);
+      case '-':
+        return intSub(a, b, pos);
+      case '*':
+        return intMul(a, b, pos);
+      case '/':
+        return intDiv(a, b, pos);
+    }
+  }
+  const x = forceFloatOrInt(a, pos, ctxA);
+  const y = forceFloatOrInt(b, pos, ctxB);
+  switch (op) {
+    case '+':
+      return new NixFloat(x + y);
+    case '-':
+      return new NixFloat(x - y);
+    case '*':
+      return new NixFloat(x * y);
+    case '/':
+      if (y === 0) throw new NixError('division by zero', pos);
+      return new NixFloat(x / y);
+  }
+}
+
+// ---------------------------------------------------------------- comparison
+
+function isNumber(v: Value): boolean {
+  return typeof v === 'number' || typeof v === 'bigint' || v instanceof NixFloat;
+}
+
+function numVal(v: Value): number | bigint {
+  return v instanceof NixFloat ? v.v : (v as number | bigint);
+}
+
+/** `a < b` (numbers, strings, paths, lists lexicographically). */
+export function lessThan(a: Value, b: Value, pos: Pos | null): boolean {
+  if (a instanceof Thunk) a = a.force();
+  if (b instanceof Thunk) b = b.force();
+  if (isNumber(a) && isNumber(b)) {
+    const x = numVal(a);
+    const y = numVal(b);
+    if (typeof x === 'bigint' && typeof y === 'bigint') return x < y;
+    if (typeof x === 'bigint' || typeof y === 'bigint') {
+      // mixed: compare exactly when the other side is integral
+      if (typeof x === 'bigint' && Number.isInteger(y)) return x < BigInt(y as number);
+      if (typeof y === 'bigint' && Number.isInteger(x)) return BigInt(x as number) < y;
+      return Number(x) < Number(y);
+    }
+    return x < y;
+  }
+  const sa = typeof a === 'string' ? a : a instanceof NixStr ? a.s : null;
+  const sb = typeof b === 'string' ? b : b instanceof NixStr ? b.s : null;
+  if (sa !== null && sb !== null) return sa < sb;
+  if (a instanceof NixPath && b instanceof NixPath) return a.path < b.path;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; ; i++) {
+      if (i === b.length) return false;
+      if (i === a.length) return true;
+      if (!eqValues(a[i]!, b[i]!, pos, true)) return lessThan(a[i]!, b[i]!, pos);
+    }
+  }
+  const sameType = typeName(a) === typeName(b);
+  if (sameType) {
+    throw new NixError(
+      `cannot compare ${typeName(a)} with ${typeName(b)}; values of that type are incomparable (values are ${printForError(a)} and ${printForError(b)})`,
+      pos,
+    );
+  }
+  throw new NixError(`cannot compare ${typeName(a)} with ${typeName(b)}; values are ${printForError(a)} and ${printForError(b)}`, pos);
+}
+
+/** `==`.  `inner`: the values are elements of lists or sets (then identical values are equal, as in CppNix). */
+export function eqValues(a: Value, b: Value, pos: Pos | null, inner = false): boolean {
+  if (inner && a === b) return true;
+  if (a instanceof Thunk) a = a.force();
+  if (b instanceof Thunk) b = b.force();
+  if (inner && a === b && !(a instanceof Lambda)) return true;
+  if (isNumber(a) && isNumber(b)) {
+    const x = numVal(a);
+    const y = numVal(b);
+    if (typeof x === typeof y) return x === y;
+    if (typeof x === 'bigint') return Number.isInteger(y) && x === BigInt(y as number);
+    if (typeof y === 'bigint') return Number.isInteger(x) && y === BigInt(x as number);
+    return x === y;
+  }
+  if (a === null || typeof a === 'boolean') return a === b;
+  if (typeof a === 'string' || a instanceof NixStr) {
+    if (typeof b === 'string') return (typeof a === 'string' ? a : a.s) === b;
+    if (b instanceof NixStr) return (typeof a === 'string' ? a : a.s) === b.s;
+    return false;
+  }
+  if (a instanceof NixPath) return b instanceof NixPath && a.path === b.path;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!eqValues(a[i]!, b[i]!, pos, true)) return false;
+    return true;
+  }
+  if (a instanceof Attrs) {
+    if (!(b instanceof Attrs)) return false;
+    if (isDerivationAttrs(a) && isDerivationAttrs(b)) {
+      const oa = a.get('outPath');
+      const ob = b.get('outPath');
+      if (oa !== undefined && ob !== undefined) return eqValues(oa, ob, pos, true);
+    }
+    if (a.size !== b.size) return false;
+    for (const k of a.keys()) {
+      const y = b.get(k);
+      if (y === undefined) return false;
+      if (!eqValues(a.get(k)!, y, pos, true)) return false;
+    }
+    return true;
+  }
+  // functions are never equal
+  return false;
+}
+
+// ---------------------------------------------------------------- strings
+
+export interface CoerceOptions {
+  /** Also coerce ints, floats, booleans, null and lists (toString, interpolation into derivations). */
+  coerceMore?: boolean;
+  /** Copy paths into the store and return their store paths (string interpolation). */
+  copyToStore?: boolean;
+  /** For error frames: what is being coerced. */
+  errCtx?: string;
+}
+
+export interface CoerceResult {
+  s: string;
+  ctx: Context;
+}
+
+/** Hook for copying a path to the store (set by the evaluator when a store is available). */
+export let copyPathToStore: (path: string, pos: Pos | null) => { path: string } = () => {
+  throw new NixError('copying paths to the store is not implemented yet');
+};
+
+export function setCopyPathToStore(f: typeof copyPathToStore): void {
+  copyPathToStore = f;
+}
+
+/** Coerces a value to a string as CppNix's coerceToString does. */
+export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = {}): CoerceResult {
+  if (v instanceof Thunk) v = v.force();
+  if (typeof v === 'string') return { s: v, ctx: EMPTY_CTX };
+  if (v instanceof NixStr) return { s: v.s, ctx: v.ctx };
+  if (v instanceof NixPath) {
+    if (opts.copyToStore) {
+      const p = copyPathToStore(v.path, pos).path;
+      return { s: p, ctx: new Set([p]) };
+    }
+    return { s: v.path, ctx: EMPTY_CTX };
+  }
+  if (v instanceof Attrs) {
+    const ts = v.get('__toString');
+    if (ts !== undefined) {
+      const r = callN(ts, [v], pos);
+      const rf = r instanceof Thunk ? r.force() : r;
+      if (!(typeof rf === 'string' || rf instanceof NixStr)) {
+        const e = new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, pos);
+        throw e;
+      }
+      try {
+        return coerceToString(rf, pos, opts);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', pos);
+        throw e;
+      }
+    }
+    const op = v.get('outPath');
+    if (op !== undefined) {
+      try {
+        return coerceToString(op, pos, opts);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while using the `outPath` attribute', pos);
+        throw e;
+      }
+    }
+  }
+  if (opts.coerceMore) {
+    if (v === null || v === false) return { s: '', ctx: EMPTY_CTX };
+    if (v === true) return { s: '1', ctx: EMPTY_CTX };
+    if (typeof v === 'number' || typeof v === 'bigint') return { s: String(v), ctx: EMPTY_CTX };
+    if (v instanceof NixFloat) return { s: floatToString(v.v), ctx: EMPTY_CTX };
+    if (Array.isArray(v)) {
+      let s = '';
+      let ctx: Context = EMPTY_CTX;
+      for (let i = 0; i < v.length; i++) {
+        let r: CoerceResult;
+        try {
+          r = coerceToString(v[i]!, pos, opts);
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace('while evaluating one element of the list', pos);
+          throw e;
+        }
+        s += r.s;
+        if (r.ctx.size) ctx = mergeContexts(ctx, r.ctx);
+        // CppNix: a space after every element but the last, except after an empty list
+        if (i < v.length - 1) {
+          const el = v[i] instanceof Thunk ? (v[i] as Thunk).force() : v[i];
+          if (!(Array.isArray(el) && el.length === 0)) s += ' ';
+        }
+      }
+      return { s, ctx };
+    }
+  }
+  throw new NixError(`cannot coerce ${typeName(v)} to a string: ${printForError(v)}`, pos);
+}
+
+/** `toString` of a float: C++ std::to_string (six decimals). */
+export function floatToString(x: number): string {
+  if (Number.isNaN(x)) return 'nan';
+  if (!Number.isFinite(x)) return x < 0 ? '-inf' : 'inf';
+  return x.toFixed(6);
+}
+
+export { formatFloat };
+
+export function mergeContexts(a: Context, b: Context): Context {
+  if (a.size === 0) return b;
+  if (b.size === 0 || a === b) return a;
+  const r = new Set(a);
+  for (const x of b) r.add(x);
+  return r;
+}
+
+/** Byte order comparison of strings for sort. */
+export { compareBytes };

@@ -1,0 +1,158 @@
+// The evaluator's state: the base environment, parsing + binding + compiling
+// of sources, the import cache, settings and the output of warnings/traces.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Expr, Pos } from '../../grammar/ast.js';
+import { Source } from '../../grammar/ast.js';
+import { bind } from '../../grammar/bind.js';
+import { NixParseError, fromBytes, showPosWithFrame, toBytes } from '../../grammar/errors.js';
+import { parse } from '../../grammar/parser.js';
+import { registerAll } from './builtins/index.js';
+import type { BuiltinDef, Registry } from './builtins/registry.js';
+import { Compiler } from './compile.js';
+import { NixError } from './errors.js';
+import { setMaxCallDepth } from './ops.js';
+import { Settings } from './settings.js';
+import { Attrs, Env, PrimOp, Thunk, type Value } from './value.js';
+
+export interface EvalOptions {
+  settings?: Settings;
+  /** `-I` entries, in order (`prefix=path` or `path`). */
+  searchPath?: string[];
+  /** Where warnings and traces go (byte strings, without trailing newline handling). */
+  stderr?: (s: string) => void;
+  /** The environment (for getEnv, HOME, NIX_PATH). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export class EvalState {
+  readonly settings: Settings;
+  readonly globals = new Map<string, Value>();
+  readonly builtins: Attrs;
+  readonly searchPath: string[];
+  readonly env: NodeJS.ProcessEnv;
+  private readonly stderrFn: (s: string) => void;
+  private readonly fileCache = new Map<string, Value>();
+  readonly builtinDefs = new Map<string, BuiltinDef>();
+
+  constructor(opts: EvalOptions = {}) {
+    this.settings = opts.settings ?? new Settings();
+    this.env = opts.env ?? process.env;
+    this.stderrFn = opts.stderr ?? ((s) => process.stderr.write(Buffer.from(s, 'latin1')));
+    setMaxCallDepth(this.settings.int('max-call-depth'));
+    const sp = [...(opts.searchPath ?? [])];
+    const nixPath = this.env.NIX_PATH;
+    if (nixPath) sp.push(...nixPath.split(':').filter(Boolean));
+    sp.push(...this.settings.list('nix-path'));
+    this.searchPath = sp;
+
+    const m = new Map<string, Value>();
+    this.builtins = new Attrs(m);
+    const state = this;
+    const reg: Registry = {
+      state,
+      add(def) {
+        const op = new PrimOp(def.name, def.args.length, def.fn, { args: def.args, text: def.doc });
+        state.builtinDefs.set(def.name, def);
+        m.set(def.name, op);
+        state.globals.set(`__${def.name}`, op);
+        if (def.global) state.globals.set(def.name, op);
+      },
+      value(name, v, o) {
+        const val = o?.lazy ? new Thunk(() => o.lazy!(), null) : v;
+        m.set(name, val);
+        state.globals.set(`__${name}`, val);
+        if (o?.global) state.globals.set(name, val);
+        if (o?.doc) state.builtinDefs.set(name, { name, args: [], doc: o.doc, fn: () => v });
+      },
+    };
+    registerAll(reg);
+    m.set('builtins', this.builtins);
+    this.globals.set('builtins', this.builtins);
+    this.globals.set('true', true);
+    this.globals.set('false', false);
+    this.globals.set('null', null);
+  }
+
+  stderr(s: string): void {
+    this.stderrFn(s);
+  }
+
+  /** Prints a warning (`warning: …` with an optional position frame). */
+  warn(msg: string, pos: Pos | null = null): void {
+    if (this.settings.bool('abort-on-warn')) {
+      throw new NixError(`${msg}\n(aborting on warning because abort-on-warn is set)`, pos);
+    }
+    let s = `warning: ${msg}`;
+    if (pos) s += '\n' + showPosWithFrame(pos, 9, 9);
+    this.stderr(s + '\n');
+  }
+
+  /** Parses and binds a source; throws NixParseError. */
+  parseSource(src: Source, basePath: string): Expr {
+    const lint = (name: string) => {
+      const v = this.settings.get(name);
+      return v === 'warn' || v === 'fatal' ? v : 'ignore';
+    };
+    const e = parse(src, {
+      basePath,
+      home: this.env.HOME !== undefined ? toBytes(this.env.HOME) : undefined,
+      experimentalFeatures: this.settings.experimentalFeatures,
+      lint: {
+        absolutePathLiterals: lint('lint-absolute-path-literals'),
+        shortPathLiterals: lint('lint-short-path-literals'),
+      },
+      warn: (msg, offset) => this.warn(msg, { src, offset }),
+    });
+    bind(e, src, { globals: new Set(this.globals.keys()) });
+    return e;
+  }
+
+  /** Compiles and evaluates a parsed expression to weak head normal form. */
+  evalExpr(e: Expr, src: Source): Value {
+    const code = new Compiler({ globals: this.globals }, src).compile(e);
+    return code(new Env(null, []));
+  }
+
+  evalString(text: string, origin: string, basePath: string): Value {
+    const src = new Source(null, origin, text);
+    return this.evalExpr(this.parseSource(src, basePath), src);
+  }
+
+  /** Evaluates a file (a directory means its default.nix), cached per resolved path. */
+  evalFile(file: string, pos: Pos | null = null): Value {
+    let p = file;
+    const cached = this.fileCache.get(p);
+    if (cached !== undefined) return cached instanceof Thunk ? cached.force() : cached;
+    let text: string;
+    try {
+      const st = fs.statSync(fromBytes(p));
+      if (st.isDirectory()) p = p.replace(/\/$/, '') + '/default.nix';
+      text = fs.readFileSync(fromBytes(p)).toString('latin1');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new NixError(`path '${p}' does not exist`, pos);
+      throw new NixError(`cannot read '${p}': ${(e as Error).message}`, pos);
+    }
+    const src = new Source(p, p, text);
+    const thunk = new Thunk(() => {
+      let e: Expr;
+      try {
+        e = this.parseSource(src, path.posix.dirname(p));
+      } catch (err) {
+        if (err instanceof NixParseError) throw parseToEval(err);
+        throw err;
+      }
+      return this.evalExpr(e, src);
+    }, null);
+    this.fileCache.set(file, thunk);
+    if (p !== file) this.fileCache.set(p, thunk);
+    return thunk.force();
+  }
+}
+
+/** A parse error met during evaluation (import) becomes an evaluation error. */
+export function parseToEval(e: NixParseError): NixError {
+  return new NixError(e.msg, e.pos);
+}

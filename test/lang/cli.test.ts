@@ -1,0 +1,51 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = path.resolve(__dirname, '../../bin/tsnix');
+
+export function tsnix(args: string[], opts: { input?: string; env?: Record<string, string>; cwd?: string } = {}) {
+  const r = spawnSync(BIN, args, {
+    input: opts.input,
+    cwd: opts.cwd,
+    env: { ...process.env, NIX_CONFIG: '', NIX_PATH: '', ...opts.env },
+    encoding: 'utf8',
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tsnix command line', () => {
+  it('rejects an unknown subcommand with a usage error', () => {
+    const r = tsnix(['frobnicate']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error: unknown command 'frobnicate'");
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
+  it('rejects an unknown flag with a usage error', () => {
+    const r = tsnix(['instantiate', '--frob']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("unrecognised flag '--frob'");
+  });
+
+  it('prints its version', () => {
+    const r = tsnix(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^tsnix \(Nix\) \d+\.\d+\.\d+\n$/);
+  });
+
+  it('shows a setting', () => {
+    const r = tsnix(['show-config', 'max-call-depth']);
+    expect(r.stdout).toBe('10000\n');
+    const r2 = tsnix(['show-config', 'max-call-depth'], { env: { NIX_CONFIG: 'max-call-depth = 77' } });
+    expect(r2.stdout).toBe('77\n');
+    const r3 = tsnix(['show-config', '--option', 'max-call-depth', '5', 'max-call-depth'], { env: { NIX_CONFIG: 'max-call-depth = 77' } });
+    expect(r3.stdout).toBe('5\n');
+  });
+
+  it('warns about unknown settings', () => {
+    const r = tsnix(['show-config', 'system'], { env: { NIX_CONFIG: 'frobnicity = 3' } });
+    expect(r.stderr).toContain("warning: unknown setting 'frobnicity'");
+    expect(r.stdout).toMatch(/^[a-z0-9_]+-[a-z]+\n$/);
+  });
+});

@@ -52,7 +52,8 @@ export class NixParseError extends Error {
 
   /** The whole report as CppNix prints it (without trailing newline). */
   render(): string {
-    return `error: ${this.msg}\n${showPosWithFrame(this.pos, 7)}`;
+    // Continuation lines of the message are indented like the first one.
+    return `error: ${this.msg.replace(/\n/g, '\n       ')}\n${showPosWithFrame(this.pos, 7)}`;
   }
 }
 

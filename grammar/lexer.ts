@@ -19,7 +19,7 @@ import type { Source } from './ast.js';
 import { toBytes } from './errors.js';
 import { chevrotain } from './chevrotain.js';
 
-const { createToken, createTokenInstance } = chevrotain;
+const { createToken } = chevrotain;
 
 /**
  * The terminals of the grammar, indexed by bison symbol number, with the name
@@ -239,635 +239,383 @@ const MAX_INT = 9223372036854775807n;
 const DBL_MIN = 2.2250738585072014e-308;
 const NUL_SIGN = toBytes('␀');
 
-/** Tokenizes a whole source. Never throws: lexical errors become a final LEXERR token. */
-export function lex(src: Source, opts: LexOptions): LexResult {
-  const text = src.text;
-  const n = text.length;
-  const tokens: IToken[] = [];
-  const stack: number[] = [S_INITIAL];
-  let state = S_INITIAL;
-  let i = 0;
-  let eofOffset = n;
+/**
+ * A Chevrotain token.  (Not made with createTokenInstance: a class with just
+ * the fields Chevrotain reads plus our payload is smaller and keeps one hidden
+ * class, which matters for multi-megabyte inputs.)
+ */
+export class Tok implements IToken {
+  readonly tokenTypeIdx: number;
+  constructor(
+    readonly tokenType: TokenType,
+    readonly image: string,
+    readonly startOffset: number,
+    readonly endOffset: number,
+    /** STR / IND_STR: the (unescaped) value; INT_LIT / FLOAT_LIT: the number; LEXERR: the message. */
+    readonly payload: unknown,
+  ) {
+    this.tokenTypeIdx = tokenType.tokenTypeIdx!;
+  }
+}
 
-  const T_ID = T.ID;
+/**
+ * The tokenizer, producing one token per `next()` call (the parser pulls
+ * tokens on demand, so that tokens do not outlive the parse position).  After
+ * the end of the input (or a lexical error, which becomes a LEXERR token),
+ * `next()` returns the end-of-file token forever.
+ */
+export class Lexer {
+  private readonly text: string;
+  private readonly n: number;
+  private i = 0;
+  private readonly stack: number[] = [S_INITIAL];
+  private state = S_INITIAL;
+  private done = false;
+  /** Start of the previously returned token (PATH_END and trailing-slash errors are located there). */
+  private prevStart = 0;
+  /** Offset reported for "unexpected end of file" (normally the text length). */
+  eofOffset: number;
+  readonly eof: Tok;
 
-  const push = (type: TokenType, image: string, start: number, end: number, payload: unknown): IToken => {
-    const t = createTokenInstance(type, image, start, end, NaN, NaN, NaN, NaN);
-    t.payload = payload;
-    tokens.push(t);
-    return t;
-  };
-  const error = (msg: string, pos: number) => {
-    push(T.LEXERR, '', pos, pos, msg);
-  };
-  const nulCheck = (value: string, pos: number): boolean => {
-    if (value.indexOf('\0') < 0) return true;
-    error(
+  constructor(
+    src: Source,
+    private readonly opts: LexOptions,
+  ) {
+    this.text = src.text;
+    this.n = this.text.length;
+    this.eofOffset = this.n;
+    this.eof = new Tok(chevrotain.EOF, '', this.n, this.n, undefined);
+  }
+
+  private tok(type: TokenType, image: string, start: number, end: number, payload: unknown): Tok {
+    this.prevStart = start;
+    return new Tok(type, image, start, end, payload);
+  }
+
+  private error(msg: string, pos: number): Tok {
+    this.done = true;
+    return new Tok(T.LEXERR, '', pos, pos, msg);
+  }
+
+  private nulCheck(value: string, pos: number): Tok | null {
+    if (value.indexOf('\0') < 0) return null;
+    return this.error(
       `input string '${value.replace(/\0/g, NUL_SIGN)}' cannot be represented as Nix string because it contains null bytes`,
       pos,
     );
-    return false;
-  };
-  const pushState = (s: number) => {
-    stack.push(s);
-    state = s;
-  };
-  const popState = () => {
-    if (stack.length > 1) stack.pop();
-    state = stack[stack.length - 1]!;
-  };
-  const setState = (s: number) => {
-    stack[stack.length - 1] = s;
-    state = s;
-  };
-  /** Scans a run of path characters from j. */
-  const pathRun = (j: number): number => {
+  }
+
+  private pushState(s: number): void {
+    this.stack.push(s);
+    this.state = s;
+  }
+
+  private popState(): void {
+    const st = this.stack;
+    if (st.length > 1) st.pop();
+    this.state = st[st.length - 1]!;
+  }
+
+  private setState(s: number): void {
+    this.stack[this.stack.length - 1] = s;
+    this.state = s;
+  }
+
+  /** End of a run of path characters starting at j. */
+  private pathRun(j: number): number {
+    const text = this.text;
+    const n = this.n;
     while (j < n && (cls[text.charCodeAt(j)]! & C_PATH) !== 0) j++;
     return j;
-  };
-  /**
-   * Length-extends a path literal: given j just after a run of path chars that
-   * is followed by `/` + path char, scans `(/PATH_CHAR+)+/?`.  Returns the end.
-   */
-  const pathSegments = (j: number): number => {
-    while (text.charCodeAt(j) === 47 /* / */ && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
-      j = pathRun(j + 2);
+  }
+
+  /** From j (at a `/`), scans `(/PATH_CHAR+)+/?` and returns the end. */
+  private pathSegments(j: number): number {
+    const text = this.text;
+    const n = this.n;
+    while (text.charCodeAt(j) === 47 && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
+      j = this.pathRun(j + 2);
     }
     if (text.charCodeAt(j) === 47) j++;
     return j;
-  };
+  }
 
-  main: while (true) {
-    if (state === S_INITIAL || state === S_DEFAULT) {
-      // ---- default start condition ----
-      if (i >= n) break;
-      const c = text.charCodeAt(i);
-      switch (c) {
-        case 32: // ' '
-        case 9: // \t
-        case 10: // \n
-        case 13: // \r
-          i++;
-          while (i < n) {
-            const d = text.charCodeAt(i);
-            if (d === 32 || d === 9 || d === 10 || d === 13) i++;
-            else break;
-          }
-          continue;
-        case 35: {
-          // '#': comment up to (not including) the line end
-          let j = i + 1;
-          while (j < n) {
-            const d = text.charCodeAt(j);
-            if (d === 10 || d === 13) break;
-            j++;
-          }
-          i = j;
-          continue;
-        }
-        case 47: {
-          // '/'
-          const d = text.charCodeAt(i + 1);
-          if (d === 42 /* * */) {
-            const end = text.indexOf('*/', i + 2);
-            if (end >= 0) {
-              i = end + 2;
-              continue;
-            }
-            push(T.SLASH, '/', i, i, undefined);
-            i++;
-            continue;
-          }
-          if (d === 47) {
-            push(T.UPDATE, '//', i, i + 1, undefined);
-            i += 2;
-            continue;
-          }
-          if (d === 36 /* $ */ && text.charCodeAt(i + 2) === 123 /* { */) {
-            // `/${`: a path starting with interpolation
-            push(T.PATH, '/', i, i, '/');
-            i++;
-            pushState(S_INPATH_SLASH);
-            continue;
-          }
-          if (i + 1 < n && (cls[d]! & C_PATH) !== 0) {
-            const j = pathSegments(i);
-            const image = text.slice(i, j);
-            push(T.PATH, image, i, j - 1, image);
-            i = j;
-            pushState(text.charCodeAt(j - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
-            continue;
-          }
-          push(T.SLASH, '/', i, i, undefined);
-          i++;
-          continue;
-        }
-        case 126: {
-          // '~'
-          if (text.charCodeAt(i + 1) === 47) {
-            const d = text.charCodeAt(i + 2);
-            if (d === 36 && text.charCodeAt(i + 3) === 123) {
-              push(T.HPATH, '~/', i, i + 1, '~/');
-              i += 2;
-              pushState(S_INPATH_SLASH);
-              continue;
-            }
-            if (i + 2 < n && (cls[d]! & C_PATH) !== 0) {
-              const j = pathSegments(i + 1);
-              const image = text.slice(i, j);
-              push(T.HPATH, image, i, j - 1, image);
-              i = j;
-              pushState(text.charCodeAt(j - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
-              continue;
-            }
-          }
-          push(T.UNDEF, '~', i, i, undefined);
-          i++;
-          continue;
-        }
-        case 60: {
-          // '<'
-          const d = text.charCodeAt(i + 1);
-          if ((cls[d]! & C_PATH) !== 0 && i + 1 < n) {
-            // SPATH: <PATH_CHAR+(/PATH_CHAR+)*>
-            let j = pathRun(i + 1);
-            while (text.charCodeAt(j) === 47 && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
-              j = pathRun(j + 2);
-            }
-            if (text.charCodeAt(j) === 62 /* > */) {
-              const image = text.slice(i, j + 1);
-              push(T.SPATH, image, i, j, image);
-              i = j + 1;
-              continue;
-            }
-          }
-          if (d === 61) {
-            push(T.LEQ, '<=', i, i + 1, undefined);
-            i += 2;
-          } else if (d === 124 /* | */) {
-            if (!opts.pipeOperators) return pipeError(i);
-            push(T.PIPE_FROM, '<|', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.LT, '<', i, i, undefined);
-            i++;
-          }
-          continue;
-        }
-        case 62: // '>'
-          if (text.charCodeAt(i + 1) === 61) {
-            push(T.GEQ, '>=', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.GT, '>', i, i, undefined);
-            i++;
-          }
-          continue;
-        case 61: // '='
-          if (text.charCodeAt(i + 1) === 61) {
-            push(T.EQ, '==', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.EQUALS, '=', i, i, undefined);
-            i++;
-          }
-          continue;
-        case 33: // '!'
-          if (text.charCodeAt(i + 1) === 61) {
-            push(T.NEQ, '!=', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.BANG, '!', i, i, undefined);
-            i++;
-          }
-          continue;
-        case 38: // '&'
-          if (text.charCodeAt(i + 1) === 38) {
-            push(T.AND, '&&', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.UNDEF, '&', i, i, undefined);
-            i++;
-          }
-          continue;
-        case 124: {
-          // '|'
-          const d = text.charCodeAt(i + 1);
-          if (d === 124) {
-            push(T.OR, '||', i, i + 1, undefined);
-            i += 2;
-          } else if (d === 62) {
-            if (!opts.pipeOperators) return pipeError(i);
-            push(T.PIPE_INTO, '|>', i, i + 1, undefined);
-            i += 2;
-          } else {
-            push(T.UNDEF, '|', i, i, undefined);
-            i++;
-          }
-          continue;
-        }
-        case 36: // '$'
-          if (text.charCodeAt(i + 1) === 123) {
-            push(T.DOLLAR_CURLY, '${', i, i + 1, undefined);
-            i += 2;
-            pushState(S_DEFAULT);
-          } else {
-            push(T.UNDEF, '$', i, i, undefined);
-            i++;
-          }
-          continue;
-        case 123: // '{'
-          push(T.LCURLY, '{', i, i, undefined);
-          i++;
-          pushState(S_DEFAULT);
-          continue;
-        case 125: // '}'
-          push(T.RCURLY, '}', i, i, undefined);
-          i++;
-          if (state !== S_INITIAL) popState();
-          continue;
-        case 34: // '"'
-          push(T.DQUOTE, '"', i, i, undefined);
-          i++;
-          pushState(S_STRING);
-          continue;
-        case 39: {
-          // '\''
-          if (text.charCodeAt(i + 1) === 39) {
-            // `''( *\n)?`
-            let j = i + 2;
-            while (text.charCodeAt(j) === 32) j++;
-            if (text.charCodeAt(j) === 10) j++;
-            else j = i + 2;
-            push(T.IND_STRING_OPEN, "''", i, j - 1, undefined);
-            i = j;
-            pushState(S_IND_STRING);
-          } else {
-            push(T.UNDEF, "'", i, i, undefined);
-            i++;
-          }
-          continue;
-        }
-        case 40:
-          push(T.LPAREN, '(', i, i, undefined);
-          i++;
-          continue;
-        case 41:
-          push(T.RPAREN, ')', i, i, undefined);
-          i++;
-          continue;
-        case 91:
-          push(T.LBRACKET, '[', i, i, undefined);
-          i++;
-          continue;
-        case 93:
-          push(T.RBRACKET, ']', i, i, undefined);
-          i++;
-          continue;
-        case 58:
-          push(T.COLON, ':', i, i, undefined);
-          i++;
-          continue;
-        case 59:
-          push(T.SEMI, ';', i, i, undefined);
-          i++;
-          continue;
-        case 44:
-          push(T.COMMA, ',', i, i, undefined);
-          i++;
-          continue;
-        case 64:
-          push(T.AT, '@', i, i, undefined);
-          i++;
-          continue;
-        case 63:
-          push(T.QUESTION, '?', i, i, undefined);
-          i++;
-          continue;
-        case 42:
-          push(T.STAR, '*', i, i, undefined);
-          i++;
-          continue;
-        case 0:
-          // flex hands a NUL byte to bison as token 0, i.e. end of input.
-          eofOffset = i + 1;
-          break main;
-      }
-      const k = cls[c]!;
-      if ((k & C_PATH) === 0) {
-        push(T.UNDEF, text[i]!, i, i, undefined);
-        i++;
-        continue;
-      }
-      // A path character: letters, digits, '.', '_', '-', '+'.  Paths and URIs
-      // compete with identifiers, numbers and operators (longest match).
-      const j = pathRun(i + 1);
-      const after = text.charCodeAt(j);
-      if (after === 47 /* / */) {
-        const d = text.charCodeAt(j + 1);
-        if (d === 36 && text.charCodeAt(j + 2) === 123) {
-          // `seg/${`: the path literal is the first segment, then interpolation follows
-          const image = text.slice(i, j + 1);
-          push(T.PATH, image, i, j, image);
-          i = j + 1;
-          pushState(S_INPATH_SLASH);
-          continue;
-        }
-        if (j + 1 < n && (cls[d]! & C_PATH) !== 0) {
-          const e = pathSegments(j);
-          const image = text.slice(i, e);
-          push(T.PATH, image, i, e - 1, image);
-          i = e;
-          pushState(text.charCodeAt(e - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
-          continue;
-        }
-      } else if (after === 58 /* : */ && (k & C_LETTER) !== 0) {
-        // URI: [a-zA-Z][a-zA-Z0-9+.-]*:[URI chars]+
-        let ok = true;
-        for (let q = i + 1; q < j; q++) {
-          if ((cls[text.charCodeAt(q)]! & C_URI_SCHEME) === 0) {
-            ok = false;
-            break;
-          }
-        }
-        if (ok) {
-          let e = j + 1;
-          while (e < n && (cls[text.charCodeAt(e)]! & C_URI) !== 0) e++;
-          if (e > j + 1) {
-            const image = text.slice(i, e);
-            push(T.URI, image, i, e - 1, image);
-            i = e;
-            continue;
-          }
-        }
-      }
-      if ((k & C_ID_START) !== 0) {
-        let e = i + 1;
-        while (e < n && (cls[text.charCodeAt(e)]! & C_ID) !== 0) e++;
-        const name = text.slice(i, e);
-        let type = T_ID;
-        switch (e - i) {
-          case 2:
-            if (name === 'if') type = T.IF;
-            else if (name === 'in') type = T.IN;
-            else if (name === 'or') type = T.OR_KW;
-            break;
-          case 3:
-            if (name === 'let') type = T.LET;
-            else if (name === 'rec') type = T.REC;
-            break;
-          case 4:
-            if (name === 'then') type = T.THEN;
-            else if (name === 'else') type = T.ELSE;
-            else if (name === 'with') type = T.WITH;
-            break;
-          case 6:
-            if (name === 'assert') type = T.ASSERT;
-            break;
-          case 7:
-            if (name === 'inherit') type = T.INHERIT;
-            break;
-        }
-        push(type, name, i, e - 1, undefined);
-        i = e;
-        continue;
-      }
-      if ((k & C_DIGIT) !== 0) {
-        // INT [0-9]+ or FLOAT (([1-9][0-9]*\.[0-9]*)|(0?\.[0-9]+))([Ee][+-]?[0-9]+)?
-        let e = i + 1;
-        while (e < n && (cls[text.charCodeAt(e)]! & C_DIGIT) !== 0) e++;
-        let fend = -1;
-        if (text.charCodeAt(e) === 46 /* . */) {
-          if (c !== 48 /* 0 */) {
-            let q = e + 1;
-            while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
-            fend = q;
-          } else if (e === i + 1) {
-            let q = e + 1;
-            while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
-            if (q > e + 1) fend = q;
-          }
-        }
-        if (fend >= 0) {
-          if (!lexFloat(i, fend)) break main;
-        } else {
-          const image = text.slice(i, e);
-          let value: number | bigint;
-          if (image.length <= 15) value = +image;
-          else {
-            const b = BigInt(image);
-            if (b > MAX_INT) {
-              error(`invalid integer '${image}'`, i);
-              break main;
-            }
-            value = b <= 9007199254740991n ? Number(b) : b;
-          }
-          push(T.INT_LIT, image, i, e - 1, value);
-          i = e;
-        }
-        continue;
-      }
-      if (c === 46 /* . */) {
-        const d = text.charCodeAt(i + 1);
-        if (d === 46 && text.charCodeAt(i + 2) === 46) {
-          push(T.ELLIPSIS, '...', i, i + 2, undefined);
-          i += 3;
-          continue;
-        }
-        if ((cls[d]! & C_DIGIT) !== 0 && i + 1 < n) {
-          let q = i + 2;
-          while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
-          if (!lexFloat(i, q)) break main;
-          continue;
-        }
-        push(T.DOT, '.', i, i, undefined);
-        i++;
-        continue;
-      }
-      if (c === 45 /* - */) {
-        if (text.charCodeAt(i + 1) === 62) {
-          push(T.IMPL, '->', i, i + 1, undefined);
-          i += 2;
-        } else {
-          push(T.MINUS, '-', i, i, undefined);
-          i++;
-        }
-        continue;
-      }
-      // '+'
-      if (text.charCodeAt(i + 1) === 43) {
-        push(T.CONCAT, '++', i, i + 1, undefined);
-        i += 2;
-      } else {
-        push(T.PLUS, '+', i, i, undefined);
-        i++;
-      }
-      continue;
-    } else if (state === S_STRING) {
-      // ---- inside "…" ----
-      if (i >= n) break;
-      const c = text.charCodeAt(i);
-      if (c === 34) {
-        push(T.DQUOTE, '"', i, i, undefined);
-        i++;
-        popState();
-        continue;
-      }
-      if (c === 36 && text.charCodeAt(i + 1) === 123) {
-        push(T.DOLLAR_CURLY, '${', i, i + 1, undefined);
-        i += 2;
-        pushState(S_DEFAULT);
-        continue;
-      }
-      // ([^$"\\]|\$[^{"\\]|\\ANY|\$\\ANY)* with a trailing '$' allowed before '"'
-      let j = i;
-      let plain = true;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if (d === 34) break;
-        if (d === 92 /* \ */) {
-          if (j + 1 >= n) break;
-          plain = false;
-          j += 2;
-        } else if (d === 36) {
-          if (j + 1 >= n) break;
-          const e = text.charCodeAt(j + 1);
-          if (e === 123) break;
-          if (e === 34) {
-            j++;
-            break;
-          }
-          if (e === 92) {
-            if (j + 2 >= n) break;
-            plain = false;
-            j += 3;
-          } else {
-            if (e === 13) plain = false;
-            j += 2;
-          }
-        } else {
-          if (d === 13) plain = false;
-          j++;
-        }
-      }
-      if (j === i) {
-        // A lone '$', '\' or '$\' at the end of the input: flex returns end of input.
-        break;
-      }
-      const raw = text.slice(i, j);
-      const value = plain ? raw : unescapeStr(raw);
-      if (!nulCheck(value, i)) break main;
-      push(T.STR, raw, i, j - 1, value);
-      i = j;
-      continue;
-    } else if (state === S_IND_STRING) {
-      // ---- inside ''…'' ----
-      if (i >= n) break;
-      const c = text.charCodeAt(i);
-      if (c === 39 /* ' */) {
-        if (text.charCodeAt(i + 1) === 39) {
-          const d = text.charCodeAt(i + 2);
-          if (d === 36 /* $ */) {
-            push(T.IND_STR_ESC, "''$", i, i + 2, '$');
-            i += 3;
-            continue;
-          }
-          if (d === 39) {
-            push(T.IND_STR_ESC, "'''", i, i + 2, "''");
-            i += 3;
-            continue;
-          }
-          if (d === 92 /* \ */ && i + 3 < n) {
-            const value = unescapeStr(text.slice(i + 2, i + 4));
-            if (!nulCheck(value, i)) break main;
-            push(T.IND_STR_ESC, text.slice(i, i + 4), i, i + 3, value);
-            i += 4;
-            continue;
-          }
-          push(T.IND_STRING_CLOSE, "''", i, i + 1, undefined);
-          i += 2;
-          popState();
-          continue;
-        }
-        const d = text.charCodeAt(i + 1);
-        if (d === 36 || i + 1 >= n) {
-          push(T.IND_STR_ESC, "'", i, i, "'");
-          i++;
-          continue;
-        }
-      } else if (c === 36) {
-        const d = text.charCodeAt(i + 1);
-        if (d === 123) {
-          push(T.DOLLAR_CURLY, '${', i, i + 1, undefined);
-          i += 2;
-          pushState(S_DEFAULT);
-          continue;
-        }
-        if (d === 39 || i + 1 >= n) {
-          push(T.IND_STR_ESC, '$', i, i, '$');
-          i++;
-          continue;
-        }
-      }
-      // ([^$']|\$[^{']|'[^'$])+
-      let j = i;
-      while (j < n) {
-        const d = text.charCodeAt(j);
-        if (d === 36 || d === 39) {
-          if (j + 1 >= n) break;
-          const e = text.charCodeAt(j + 1);
-          if (e === 39 || (d === 36 ? e === 123 : e === 36)) break;
-          j += 2;
-        } else j++;
-      }
-      const raw = text.slice(i, j);
-      if (!nulCheck(raw, i)) break main;
-      push(T.IND_STR, raw, i, j - 1, raw);
-      i = j;
-      continue;
-    } else {
-      // ---- after a path literal (S_INPATH or S_INPATH_SLASH) ----
-      const c = i < n ? text.charCodeAt(i) : -1;
-      if (c === 36 && text.charCodeAt(i + 1) === 123) {
-        push(T.DOLLAR_CURLY, '${', i, i + 1, undefined);
-        i += 2;
-        setState(S_INPATH);
-        pushState(S_DEFAULT);
-        continue;
-      }
-      // {PATH}|{PATH_SEG}|{PATH_CHAR}+
-      if (c >= 0) {
-        const j = pathRun(i);
-        let e = -1;
-        if (text.charCodeAt(j) === 47) {
-          if (j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) e = pathSegments(j);
-          else e = j + 1;
-        } else if (j > i) e = j;
-        if (e > 0) {
-          const raw = text.slice(i, e);
-          push(T.STR, raw, i, e - 1, raw);
-          i = e;
-          setState(text.charCodeAt(e - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
-          continue;
-        }
-      }
-      if (state === S_INPATH_SLASH) {
-        // The position is that of the offending character, or (at the end of the
-        // input) the location flex last had, i.e. the previous token.
-        const last = tokens[tokens.length - 1];
-        error('path has a trailing slash', c >= 0 ? i : last ? last.startOffset : i);
-        break main;
-      }
-      // End of the path: a zero-width PATH_END, located (like CppNix's) at the previous token.
-      const prev = tokens[tokens.length - 1]!;
-      push(T.PATH_END, '', prev.startOffset, prev.startOffset - 1, undefined);
-      popState();
-      continue;
+  /** A path literal [start, end): enters the path start conditions. */
+  private pathTok(type: TokenType, start: number, end: number): Tok {
+    const image = this.text.slice(start, end);
+    this.i = end;
+    this.pushState(this.text.charCodeAt(end - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
+    return this.tok(type, image, start, end - 1, image);
+  }
+
+  private op(type: TokenType, image: string, len: number): Tok {
+    const i = this.i;
+    this.i = i + len;
+    return this.tok(type, image, i, i + len - 1, undefined);
+  }
+
+  /** The next token. */
+  next(): Tok {
+    if (this.done) return this.eof;
+    switch (this.state) {
+      case S_INITIAL:
+      case S_DEFAULT:
+        return this.lexDefault();
+      case S_STRING:
+        return this.lexString();
+      case S_IND_STRING:
+        return this.lexIndString();
+      default:
+        return this.lexInPath();
     }
   }
-  return { tokens, eofOffset };
 
-  function lexFloat(start: number, mantEnd: number): boolean {
+  private end(): Tok {
+    this.done = true;
+    return this.eof;
+  }
+
+  private lexDefault(): Tok {
+    const text = this.text;
+    const n = this.n;
+    let i = this.i;
+    let c: number;
+    // Whitespace and comments.
+    for (;;) {
+      if (i >= n) {
+        this.i = i;
+        return this.end();
+      }
+      c = text.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) {
+        i++;
+      } else if (c === 35) {
+        i++;
+        while (i < n) {
+          const d = text.charCodeAt(i);
+          if (d === 10 || d === 13) break;
+          i++;
+        }
+      } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
+        const e = text.indexOf('*/', i + 2);
+        if (e < 0) break;
+        i = e + 2;
+      } else break;
+    }
+    this.i = i;
+    switch (c) {
+      case 47: {
+        // '/'
+        const d = text.charCodeAt(i + 1);
+        if (d === 47) return this.op(T.UPDATE, '//', 2);
+        if (d === 36 && text.charCodeAt(i + 2) === 123) return this.pathTok(T.PATH, i, i + 1); // `/${`
+        if (i + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(i));
+        return this.op(T.SLASH, '/', 1);
+      }
+      case 126: {
+        // '~'
+        if (text.charCodeAt(i + 1) === 47) {
+          const d = text.charCodeAt(i + 2);
+          if (d === 36 && text.charCodeAt(i + 3) === 123) return this.pathTok(T.HPATH, i, i + 2); // `~/${`
+          if (i + 2 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.HPATH, i, this.pathSegments(i + 1));
+        }
+        return this.op(T.UNDEF, '~', 1);
+      }
+      case 60: {
+        // '<'
+        const d = text.charCodeAt(i + 1);
+        if (i + 1 < n && (cls[d]! & C_PATH) !== 0) {
+          // <PATH_CHAR+(/PATH_CHAR+)*>
+          let j = this.pathRun(i + 1);
+          while (text.charCodeAt(j) === 47 && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
+            j = this.pathRun(j + 2);
+          }
+          if (text.charCodeAt(j) === 62) {
+            const image = text.slice(i, j + 1);
+            this.i = j + 1;
+            return this.tok(T.SPATH, image, i, j, image);
+          }
+        }
+        if (d === 61) return this.op(T.LEQ, '<=', 2);
+        if (d === 124) {
+          if (!this.opts.pipeOperators) return this.pipeError(i);
+          return this.op(T.PIPE_FROM, '<|', 2);
+        }
+        return this.op(T.LT, '<', 1);
+      }
+      case 62:
+        return text.charCodeAt(i + 1) === 61 ? this.op(T.GEQ, '>=', 2) : this.op(T.GT, '>', 1);
+      case 61:
+        return text.charCodeAt(i + 1) === 61 ? this.op(T.EQ, '==', 2) : this.op(T.EQUALS, '=', 1);
+      case 33:
+        return text.charCodeAt(i + 1) === 61 ? this.op(T.NEQ, '!=', 2) : this.op(T.BANG, '!', 1);
+      case 38:
+        return text.charCodeAt(i + 1) === 38 ? this.op(T.AND, '&&', 2) : this.op(T.UNDEF, '&', 1);
+      case 124: {
+        const d = text.charCodeAt(i + 1);
+        if (d === 124) return this.op(T.OR, '||', 2);
+        if (d === 62) {
+          if (!this.opts.pipeOperators) return this.pipeError(i);
+          return this.op(T.PIPE_INTO, '|>', 2);
+        }
+        return this.op(T.UNDEF, '|', 1);
+      }
+      case 36:
+        if (text.charCodeAt(i + 1) === 123) {
+          this.pushState(S_DEFAULT);
+          return this.op(T.DOLLAR_CURLY, '${', 2);
+        }
+        return this.op(T.UNDEF, '$', 1);
+      case 123:
+        this.pushState(S_DEFAULT);
+        return this.op(T.LCURLY, '{', 1);
+      case 125:
+        if (this.state !== S_INITIAL) this.popState();
+        return this.op(T.RCURLY, '}', 1);
+      case 34:
+        this.pushState(S_STRING);
+        return this.op(T.DQUOTE, '"', 1);
+      case 39: {
+        if (text.charCodeAt(i + 1) === 39) {
+          // `''( *\n)?`
+          let j = i + 2;
+          while (text.charCodeAt(j) === 32) j++;
+          if (text.charCodeAt(j) === 10) j++;
+          else j = i + 2;
+          this.pushState(S_IND_STRING);
+          return this.op(T.IND_STRING_OPEN, "''", j - i);
+        }
+        return this.op(T.UNDEF, "'", 1);
+      }
+      case 40:
+        return this.op(T.LPAREN, '(', 1);
+      case 41:
+        return this.op(T.RPAREN, ')', 1);
+      case 91:
+        return this.op(T.LBRACKET, '[', 1);
+      case 93:
+        return this.op(T.RBRACKET, ']', 1);
+      case 58:
+        return this.op(T.COLON, ':', 1);
+      case 59:
+        return this.op(T.SEMI, ';', 1);
+      case 44:
+        return this.op(T.COMMA, ',', 1);
+      case 64:
+        return this.op(T.AT, '@', 1);
+      case 63:
+        return this.op(T.QUESTION, '?', 1);
+      case 42:
+        return this.op(T.STAR, '*', 1);
+      case 0:
+        // flex hands a NUL byte to bison as token 0, i.e. the end of the input.
+        this.eofOffset = i + 1;
+        return this.end();
+    }
+    const k = cls[c]!;
+    if ((k & C_PATH) === 0) return this.op(T.UNDEF, text[i]!, 1);
+    // A path character: letters, digits, '.', '_', '-', '+'.  Paths and URIs
+    // compete with identifiers, numbers and operators (longest match).
+    const j = this.pathRun(i + 1);
+    const after = text.charCodeAt(j);
+    if (after === 47) {
+      const d = text.charCodeAt(j + 1);
+      if (d === 36 && text.charCodeAt(j + 2) === 123) return this.pathTok(T.PATH, i, j + 1); // `seg/${`
+      if (j + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(j));
+    } else if (after === 58 && (k & C_LETTER) !== 0) {
+      // URI: [a-zA-Z][a-zA-Z0-9+.-]*:[URI chars]+
+      let ok = true;
+      for (let q = i + 1; q < j; q++) {
+        if ((cls[text.charCodeAt(q)]! & C_URI_SCHEME) === 0) {
+          ok = false;
+          break;
+        }
+      }
+      if (ok) {
+        let e = j + 1;
+        while (e < n && (cls[text.charCodeAt(e)]! & C_URI) !== 0) e++;
+        if (e > j + 1) {
+          const image = text.slice(i, e);
+          this.i = e;
+          return this.tok(T.URI, image, i, e - 1, image);
+        }
+      }
+    }
+    if ((k & C_ID_START) !== 0) {
+      let e = i + 1;
+      while (e < n && (cls[text.charCodeAt(e)]! & C_ID) !== 0) e++;
+      const name = text.slice(i, e);
+      let type = T.ID;
+      switch (e - i) {
+        case 2:
+          if (name === 'if') type = T.IF;
+          else if (name === 'in') type = T.IN;
+          else if (name === 'or') type = T.OR_KW;
+          break;
+        case 3:
+          if (name === 'let') type = T.LET;
+          else if (name === 'rec') type = T.REC;
+          break;
+        case 4:
+          if (name === 'then') type = T.THEN;
+          else if (name === 'else') type = T.ELSE;
+          else if (name === 'with') type = T.WITH;
+          break;
+        case 6:
+          if (name === 'assert') type = T.ASSERT;
+          break;
+        case 7:
+          if (name === 'inherit') type = T.INHERIT;
+          break;
+      }
+      this.i = e;
+      return this.tok(type, name, i, e - 1, undefined);
+    }
+    if ((k & C_DIGIT) !== 0) {
+      // INT [0-9]+ or FLOAT (([1-9][0-9]*\.[0-9]*)|(0?\.[0-9]+))([Ee][+-]?[0-9]+)?
+      let e = i + 1;
+      while (e < n && (cls[text.charCodeAt(e)]! & C_DIGIT) !== 0) e++;
+      if (text.charCodeAt(e) === 46) {
+        if (c !== 48) {
+          let q = e + 1;
+          while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+          return this.lexFloat(i, q);
+        }
+        if (e === i + 1) {
+          let q = e + 1;
+          while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+          if (q > e + 1) return this.lexFloat(i, q);
+        }
+      }
+      const image = text.slice(i, e);
+      let value: number | bigint;
+      if (image.length <= 15) value = +image;
+      else {
+        const b = BigInt(image);
+        if (b > MAX_INT) return this.error(`invalid integer '${image}'`, i);
+        value = b <= 9007199254740991n ? Number(b) : b;
+      }
+      this.i = e;
+      return this.tok(T.INT_LIT, image, i, e - 1, value);
+    }
+    if (c === 46) {
+      // '.'
+      const d = text.charCodeAt(i + 1);
+      if (d === 46 && text.charCodeAt(i + 2) === 46) return this.op(T.ELLIPSIS, '...', 3);
+      if (i + 1 < n && (cls[d]! & C_DIGIT) !== 0) {
+        let q = i + 2;
+        while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+        return this.lexFloat(i, q);
+      }
+      return this.op(T.DOT, '.', 1);
+    }
+    if (c === 45) return text.charCodeAt(i + 1) === 62 ? this.op(T.IMPL, '->', 2) : this.op(T.MINUS, '-', 1);
+    // '+'
+    return text.charCodeAt(i + 1) === 43 ? this.op(T.CONCAT, '++', 2) : this.op(T.PLUS, '+', 1);
+  }
+
+  private lexFloat(start: number, mantEnd: number): Tok {
+    const text = this.text;
     let e = mantEnd;
     const d = text.charCodeAt(e);
     if (d === 69 || d === 101) {
@@ -875,27 +623,186 @@ export function lex(src: Source, opts: LexOptions): LexResult {
       const s = text.charCodeAt(q);
       if (s === 43 || s === 45) q++;
       const q0 = q;
-      while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+      while (q < this.n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
       if (q > q0) e = q;
     }
     const image = text.slice(start, e);
     const v = parseFloat(image);
+    // strtod's ERANGE: overflow, or underflow to a subnormal number or zero.
     if (!isFinite(v) || (v !== 0 && v < DBL_MIN) || (v === 0 && /[1-9]/.test(image.slice(0, mantissaLength(image))))) {
-      error(`invalid float '${image}'`, start);
-      return false;
+      return this.error(`invalid float '${image}'`, start);
     }
-    push(T.FLOAT_LIT, image, start, e - 1, v);
-    i = e;
-    return true;
+    this.i = e;
+    return this.tok(T.FLOAT_LIT, image, start, e - 1, v);
   }
 
-  function pipeError(pos: number): LexResult {
-    error(
+  private pipeError(pos: number): Tok {
+    return this.error(
       "experimental Nix feature 'pipe-operators' is disabled; add '--extra-experimental-features pipe-operators' to enable it",
       pos,
     );
-    return { tokens, eofOffset };
   }
+
+  /** Inside "…". */
+  private lexString(): Tok {
+    const text = this.text;
+    const n = this.n;
+    const i = this.i;
+    if (i >= n) return this.end();
+    const c = text.charCodeAt(i);
+    if (c === 34) {
+      this.popState();
+      return this.op(T.DQUOTE, '"', 1);
+    }
+    if (c === 36 && text.charCodeAt(i + 1) === 123) {
+      this.pushState(S_DEFAULT);
+      return this.op(T.DOLLAR_CURLY, '${', 2);
+    }
+    // ([^$"\\]|\$[^{"\\]|\\ANY|\$\\ANY)* with a trailing '$' allowed before '"'
+    let j = i;
+    let plain = true;
+    while (j < n) {
+      const d = text.charCodeAt(j);
+      if (d === 34) break;
+      if (d === 92) {
+        if (j + 1 >= n) break;
+        plain = false;
+        j += 2;
+      } else if (d === 36) {
+        if (j + 1 >= n) break;
+        const e = text.charCodeAt(j + 1);
+        if (e === 123) break;
+        if (e === 34) {
+          j++;
+          break;
+        }
+        if (e === 92) {
+          if (j + 2 >= n) break;
+          plain = false;
+          j += 3;
+        } else {
+          if (e === 13) plain = false;
+          j += 2;
+        }
+      } else {
+        if (d === 13) plain = false;
+        j++;
+      }
+    }
+    // Nothing matched: a lone '$', '\' or '$\' at the end of the input, for
+    // which flex returns the end of the input.
+    if (j === i) return this.end();
+    const raw = text.slice(i, j);
+    const value = plain ? raw : unescapeStr(raw);
+    const err = this.nulCheck(value, i);
+    if (err) return err;
+    this.i = j;
+    return this.tok(T.STR, raw, i, j - 1, value);
+  }
+
+  /** Inside ''…''. */
+  private lexIndString(): Tok {
+    const text = this.text;
+    const n = this.n;
+    const i = this.i;
+    if (i >= n) return this.end();
+    const c = text.charCodeAt(i);
+    if (c === 39) {
+      if (text.charCodeAt(i + 1) === 39) {
+        const d = text.charCodeAt(i + 2);
+        if (d === 36) return this.indEsc("''$", 3, '$');
+        if (d === 39) return this.indEsc("'''", 3, "''");
+        if (d === 92 && i + 3 < n) {
+          const value = unescapeStr(text.slice(i + 2, i + 4));
+          const err = this.nulCheck(value, i);
+          if (err) return err;
+          return this.indEsc(text.slice(i, i + 4), 4, value);
+        }
+        this.popState();
+        return this.op(T.IND_STRING_CLOSE, "''", 2);
+      }
+      const d = text.charCodeAt(i + 1);
+      if (d === 36 || i + 1 >= n) return this.indEsc("'", 1, "'");
+    } else if (c === 36) {
+      const d = text.charCodeAt(i + 1);
+      if (d === 123) {
+        this.pushState(S_DEFAULT);
+        return this.op(T.DOLLAR_CURLY, '${', 2);
+      }
+      if (d === 39 || i + 1 >= n) return this.indEsc('$', 1, '$');
+    }
+    // ([^$']|\$[^{']|'[^'$])+
+    let j = i;
+    while (j < n) {
+      const d = text.charCodeAt(j);
+      if (d === 36 || d === 39) {
+        if (j + 1 >= n) break;
+        const e = text.charCodeAt(j + 1);
+        if (e === 39 || (d === 36 ? e === 123 : e === 36)) break;
+        j += 2;
+      } else j++;
+    }
+    const raw = text.slice(i, j);
+    const err = this.nulCheck(raw, i);
+    if (err) return err;
+    this.i = j;
+    return this.tok(T.IND_STR, raw, i, j - 1, raw);
+  }
+
+  private indEsc(image: string, len: number, value: string): Tok {
+    const i = this.i;
+    this.i = i + len;
+    return this.tok(T.IND_STR_ESC, image, i, i + len - 1, value);
+  }
+
+  /** After a path literal (INPATH / INPATH_SLASH). */
+  private lexInPath(): Tok {
+    const text = this.text;
+    const n = this.n;
+    const i = this.i;
+    const c = i < n ? text.charCodeAt(i) : -1;
+    if (c === 36 && text.charCodeAt(i + 1) === 123) {
+      this.setState(S_INPATH);
+      this.pushState(S_DEFAULT);
+      return this.op(T.DOLLAR_CURLY, '${', 2);
+    }
+    // {PATH}|{PATH_SEG}|{PATH_CHAR}+
+    if (c >= 0) {
+      const j = this.pathRun(i);
+      let e = -1;
+      if (text.charCodeAt(j) === 47) {
+        if (j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) e = this.pathSegments(j);
+        else e = j + 1;
+      } else if (j > i) e = j;
+      if (e > 0) {
+        const raw = text.slice(i, e);
+        this.i = e;
+        this.setState(text.charCodeAt(e - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
+        return this.tok(T.STR, raw, i, e - 1, raw);
+      }
+    }
+    if (this.state === S_INPATH_SLASH) {
+      // Located at the offending character, or (at the end of the input)
+      // where flex's location last was: the previous token.
+      return this.error('path has a trailing slash', c >= 0 ? i : this.prevStart);
+    }
+    // End of the path: a zero-width PATH_END, located (as in CppNix) at the previous token.
+    this.popState();
+    const p = this.prevStart;
+    return new Tok(T.PATH_END, '', p, p - 1, undefined);
+  }
+}
+
+/** Tokenizes a whole source (the parser itself pulls tokens from a Lexer). */
+export function lex(src: Source, opts: LexOptions): LexResult {
+  const lx = new Lexer(src, opts);
+  const tokens: IToken[] = [];
+  for (;;) {
+    const t = lx.next();
+    if (t === lx.eof) break;
+    tokens.push(t);
+  }
+  return { tokens, eofOffset: lx.eofOffset };
 }
 
 function mantissaLength(image: string): number {

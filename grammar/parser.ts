@@ -35,7 +35,7 @@ import { NixParseError, showPos } from './errors.js';
 import { replay } from './lalr.js';
 import { ALL_TOKEN_TYPES, BinOp, IndStrPart, PathStart, PrefixOp, SYMBOLS, T, bisonSymbolOf, lex } from './lexer.js';
 import type { LexResult } from './lexer.js';
-import { printExpr, showAttrPath } from './print.js';
+import { showAttrPath } from './print.js';
 
 export type LintLevel = 'ignore' | 'warn' | 'fatal';
 
@@ -298,6 +298,8 @@ const CURSED_OR: SelectTail = { path: [], def: undefined };
 interface StrParts {
   parts: Expr[];
   partPos: number[];
+  /** Whether there is an interpolation (`${…}`) among the parts. */
+  interp: boolean;
 }
 
 interface IndPart {
@@ -318,6 +320,8 @@ class NixParser extends EmbeddedActionsParser {
   opts: ParseOptions = { basePath: '/' };
   /** Set by `select`: the result is `e or` (CppNix's "cursed or" call). */
   lastCursed = false;
+  /** The end offset of that `or`. */
+  lastCursedEnd = 0;
 
   constructor() {
     super(ALL_TOKEN_TYPES, {
@@ -345,12 +349,13 @@ class NixParser extends EmbeddedActionsParser {
     this.opts.warn?.(msg, offset);
   }
 
+  /** CppNix's warning about `e or` used as an argument, list element or default. */
   warnCursedOr(e: Expr): void {
     if (!this.opts.warn) return;
     this.opts.warn(
       `at ${showPos({ src: this.src, offset: e.pos })}: This expression uses \`or\` as an identifier in a way that will change in a future Nix release.\n` +
         `Wrap this entire expression in parentheses to preserve its current meaning:\n` +
-        `    ${printExpr(e)}\n` +
+        `    (${this.src.text.slice(e.pos, this.lastCursedEnd)})\n` +
         `Give feedback at https://github.com/NixOS/nix/pull/11121`,
       -1,
     );
@@ -714,7 +719,8 @@ class NixParser extends EmbeddedActionsParser {
     {
       // e or: a call of e with the variable `or` (kept for backwards compatibility)
       ALT: (): SelectTail | null => {
-        this.CONSUME2(T.OR_KW);
+        const t = this.CONSUME2(T.OR_KW);
+        this.lastCursedEnd = t.startOffset + 2;
         return CURSED_OR;
       },
     },
@@ -954,6 +960,7 @@ class NixParser extends EmbeddedActionsParser {
   public stringParts = this.RULE('stringParts', (): StrParts => {
     const parts: Expr[] = [];
     const partPos: number[] = [];
+    const sp: StrParts = { parts, partPos, interp: false };
     this.MANY(() => {
       this.OR([
         {
@@ -969,11 +976,12 @@ class NixParser extends EmbeddedActionsParser {
             parts.push(this.SUBRULE(this.expr));
             partPos.push(d.startOffset);
             this.CONSUME(T.RCURLY);
+            sp.interp = true;
           },
         },
       ]);
     });
-    return { parts, partPos };
+    return sp;
   });
 
   /** An attribute path `a.b."c".${d}`. */
@@ -1015,6 +1023,8 @@ class NixParser extends EmbeddedActionsParser {
         const d = this.CONSUME(T.DOLLAR_CURLY);
         const e = this.SUBRULE(this.expr);
         this.CONSUME(T.RCURLY);
+        // `${"a"}` (a plain string literal) is a static name.
+        if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: d.startOffset };
         return { expr: e, pos: d.startOffset };
       },
     },
@@ -1199,15 +1209,13 @@ class NixParser extends EmbeddedActionsParser {
 
 function stringExpr(sp: StrParts, quotePos: number): Expr {
   const { parts, partPos } = sp;
-  if (parts.length === 0) return { kind: 'str', pos: quotePos, value: '' };
-  if (parts.length === 1 && parts[0]!.kind === 'str') return { kind: 'str', pos: quotePos, value: (parts[0] as EStr).value };
+  if (!sp.interp) return { kind: 'str', pos: quotePos, value: parts.length ? (parts[0] as EStr).value : '' };
   return { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos };
 }
 
 function stringAttrName(sp: StrParts, quotePos: number): AttrName {
   const { parts, partPos } = sp;
-  if (parts.length === 0) return { name: '', pos: quotePos };
-  if (parts.length === 1 && parts[0]!.kind === 'str') return { name: (parts[0] as EStr).value, pos: quotePos };
+  if (!sp.interp) return { name: parts.length ? (parts[0] as EStr).value : '', pos: quotePos };
   return { expr: { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos }, pos: quotePos };
 }
 

@@ -101,6 +101,20 @@ export class Compiler {
     return (env) => new Thunk(code, env, pos);
   }
 
+  /**
+   * Like `lazy`, for values created while their recursive scope is being
+   * filled: a variable of that same scope may not have its slot yet, so it
+   * gets a thunk instead of the slot's current content.
+   */
+  lazyRec(e: Expr): Code {
+    if (e.kind === 'var' && e.resolved?.type === 'local' && e.resolved.level === 0) {
+      const code = this.compile(e);
+      const pos = this.pos(e.pos);
+      return (env) => new Thunk(code, env, pos);
+    }
+    return this.lazy(e);
+  }
+
   compile(e: Expr): Code {
     switch (e.kind) {
       case 'int':
@@ -372,10 +386,10 @@ export class Compiler {
     const names = [...a.attrs.keys()];
     const n = names.length;
     const defs = [...a.attrs.values()];
-    const fromSrc = a.inheritFrom.map((x) => this.lazy(x));
+    const fromSrc = a.inheritFrom.map((x) => this.lazyRec(x));
     // value code per slot; `outer` = evaluated in the enclosing env (inherit), else in the new one
     const slotCode: { code: Code; outer: boolean; from: number }[] = defs.map((d, i) => {
-      if (d.kind === 'plain') return { code: this.lazy(d.expr), outer: false, from: -1 };
+      if (d.kind === 'plain') return { code: this.lazyRec(d.expr), outer: false, from: -1 };
       if (d.kind === 'inherit') return { code: this.lazy(d.expr), outer: true, from: -1 };
       return { code: inheritSelect(names[i]!, this.pos(d.pos)), outer: false, from: d.from };
     });

@@ -74,9 +74,14 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   };
   if (frames.length === 0) return body(head);
   lines.push(`${prefix}:`);
+  let last: Pos | null = null;
   for (const f of frames) {
     let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
-    if (f.pos) s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
+    // a frame at the same position as the one before shows no position again
+    if (f.pos && !(last && last.src === f.pos.src && last.offset === f.pos.offset)) {
+      s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
+    }
+    if (f.pos) last = f.pos;
     lines.push(s + '\n');
   }
   lines.push(body(indent + head));

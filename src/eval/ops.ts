@@ -26,26 +26,38 @@ import {
 
 // ---------------------------------------------------------------- forcing
 
+/** A type error.  With an error context, the position goes to the context's frame (as CppNix does). */
 function expected(what: string, v: Value, pos: Pos | null, ctx: string | undefined): NixError {
-  const e = new NixError(`expected ${what} but found ${typeName(v)}: ${printForError(v)}`, pos);
-  if (ctx) e.addTrace(ctx);
+  const e = new NixError(`expected ${what} but found ${typeName(v)}: ${printForError(v)}`, ctx ? null : pos);
+  if (ctx) e.addTrace(ctx, pos);
   return e;
 }
 
+/** Forces a thunk; errors get the context frame. */
+function forceCtx(t: Thunk, pos: Pos | null, ctx: string | undefined): Value {
+  if (!ctx) return t.force();
+  try {
+    return t.force();
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(ctx, pos);
+    throw e;
+  }
+}
+
 export function forceAttrs(v: Value, pos: Pos | null = null, ctx?: string): Attrs {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (v instanceof Attrs) return v;
   throw expected('a set', v, pos, ctx);
 }
 
 export function forceList(v: Value, pos: Pos | null = null, ctx?: string): Value[] {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (Array.isArray(v)) return v;
   throw expected('a list', v, pos, ctx);
 }
 
 export function forceInt(v: Value, pos: Pos | null = null, ctx?: string): number | bigint {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (typeof v === 'number' || typeof v === 'bigint') return v;
   throw expected('an integer', v, pos, ctx);
 }
@@ -57,7 +69,7 @@ export function forceSmallInt(v: Value, pos: Pos | null = null, ctx?: string): n
 }
 
 export function forceFloatOrInt(v: Value, pos: Pos | null = null, ctx?: string): number {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
   if (v instanceof NixFloat) return v.v;
@@ -65,13 +77,13 @@ export function forceFloatOrInt(v: Value, pos: Pos | null = null, ctx?: string):
 }
 
 export function forceBool(v: Value, pos: Pos | null = null, ctx?: string): boolean {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (typeof v === 'boolean') return v;
   throw expected('a Boolean', v, pos, ctx);
 }
 
 export function forceFunction(v: Value, pos: Pos | null = null, ctx?: string): Value {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) return v;
   if (v instanceof Attrs && v.has('__functor')) return v;
   throw expected('a function', v, pos, ctx);
@@ -79,14 +91,14 @@ export function forceFunction(v: Value, pos: Pos | null = null, ctx?: string): V
 
 /** A string value (with its context); no coercion. */
 export function forceStringValue(v: Value, pos: Pos | null = null, ctx?: string): string | NixStr {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (typeof v === 'string' || v instanceof NixStr) return v;
   throw expected('a string', v, pos, ctx);
 }
 
 /** A string's bytes; no coercion; the context is dropped. */
 export function forceString(v: Value, pos: Pos | null = null, ctx?: string): string {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, ctx);
   if (typeof v === 'string') return v;
   if (v instanceof NixStr) return v.s;
   throw expected('a string', v, pos, ctx);
@@ -232,7 +244,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
         const d = f.defaults[i];
         if (d === null || d === undefined) {
           const e = new NixError(`function ${lambdaName(fn)} called without required argument '${f.names[i]}'`, info.pos);
-          e.addTrace('from call site', pos);
+          if (pos) e.addTrace('from call site', pos);
           throw e;
         }
         vals[i] = new Thunk(d, env);
@@ -244,7 +256,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
         if (!allowed.has(k)) {
           const e = new NixError(`function ${lambdaName(fn)} called with unexpected argument '${k}'`, info.pos);
           e.hint = didYouMean(k, f.names);
-          e.addTrace('from call site', pos);
+          if (pos) e.addTrace('from call site', pos);
           throw e;
         }
       }
@@ -260,7 +272,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   } catch (e) {
     if (e instanceof NixError) {
       e.addTrace(`while calling ${info.name !== undefined ? `'${info.name}'` : 'anonymous lambda'}`, info.pos);
-      e.addTrace('from call site', pos);
+      if (pos) e.addTrace('from call site', pos);
     } else if (e instanceof RangeError) {
       throw stackOverflow(pos);
     }
@@ -478,6 +490,8 @@ export interface CoerceOptions {
   copyToStore?: boolean;
   /** For error frames: what is being coerced. */
   errCtx?: string;
+  /** `__toString` must return something string-like (toJSON's rule). */
+  strictToString?: boolean;
 }
 
 export interface CoerceResult {
@@ -509,16 +523,16 @@ export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = 
   if (v instanceof Attrs) {
     const ts = v.get('__toString');
     if (ts !== undefined) {
+      const tsPos = v.posOf('__toString') ?? pos;
       const r = callN(ts, [v], pos);
       const rf = r instanceof Thunk ? r.force() : r;
-      if (!(typeof rf === 'string' || rf instanceof NixStr)) {
-        const e = new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, pos);
-        throw e;
-      }
       try {
+        if (opts.strictToString && !(typeof rf === 'string' || rf instanceof NixStr || rf instanceof NixPath || (rf instanceof Attrs && (rf.has('__toString') || rf.has('outPath'))))) {
+          throw new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, tsPos);
+        }
         return coerceToString(rf, pos, opts);
       } catch (e) {
-        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', pos);
+        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
         throw e;
       }
     }

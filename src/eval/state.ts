@@ -35,6 +35,7 @@ export class EvalState {
   private readonly stderrFn: (s: string) => void;
   private readonly fileCache = new Map<string, Value>();
   readonly builtinDefs = new Map<string, BuiltinDef>();
+  private globalNames: Set<string> | null = null;
 
   constructor(opts: EvalOptions = {}) {
     this.settings = opts.settings ?? new Settings();
@@ -90,7 +91,7 @@ export class EvalState {
   }
 
   /** Parses and binds a source; throws NixParseError. */
-  parseSource(src: Source, basePath: string): Expr {
+  parseSource(src: Source, basePath: string, outer: Map<string, number> | null = null): Expr {
     const lint = (name: string) => {
       const v = this.settings.get(name);
       return v === 'warn' || v === 'fatal' ? v : 'ignore';
@@ -105,7 +106,7 @@ export class EvalState {
       },
       warn: (msg, offset) => this.warn(msg, { src, offset }),
     });
-    bind(e, src, { globals: new Set(this.globals.keys()) });
+    bind(e, src, { globals: this.globalNames ??= new Set(this.globals.keys()), outer });
     return e;
   }
 
@@ -120,21 +121,41 @@ export class EvalState {
     return this.evalExpr(this.parseSource(src, basePath), src);
   }
 
-  /** Evaluates a file (a directory means its default.nix), cached per resolved path. */
-  evalFile(file: string, pos: Pos | null = null): Value {
+  /** `scopedImport`: evaluates a file (not cached) with the attributes of `scope` as variables. */
+  evalFileScoped(file: string, scope: Attrs, pos: Pos | null): Value {
+    const { p, text } = this.readNixFile(file, pos);
+    const src = new Source(p, p, text);
+    const names = scope.keys();
+    const outer = new Map<string, number>(names.map((n, i) => [n, i]));
+    let e: Expr;
+    try {
+      e = this.parseSource(src, path.posix.dirname(p), outer);
+    } catch (err) {
+      if (err instanceof NixParseError) throw parseToEval(err);
+      throw err;
+    }
+    const code = new Compiler({ globals: this.globals }, src).compile(e);
+    return code(new Env(null, names.map((n) => scope.get(n)!)));
+  }
+
+  private readNixFile(file: string, pos: Pos | null): { p: string; text: string } {
     let p = file;
-    const cached = this.fileCache.get(p);
-    if (cached !== undefined) return cached instanceof Thunk ? cached.force() : cached;
-    let text: string;
     try {
       const st = fs.statSync(fromBytes(p));
       if (st.isDirectory()) p = p.replace(/\/$/, '') + '/default.nix';
-      text = fs.readFileSync(fromBytes(p)).toString('latin1');
+      return { p, text: fs.readFileSync(fromBytes(p)).toString('latin1') };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new NixError(`path '${p}' does not exist`, pos);
       throw new NixError(`cannot read '${p}': ${(e as Error).message}`, pos);
     }
+  }
+
+  /** Evaluates a file (a directory means its default.nix), cached per resolved path. */
+  evalFile(file: string, pos: Pos | null = null): Value {
+    const cached = this.fileCache.get(file);
+    if (cached !== undefined) return cached instanceof Thunk ? cached.force() : cached;
+    const { p, text } = this.readNixFile(file, pos);
     const src = new Source(p, p, text);
     const thunk = new Thunk(() => {
       let e: Expr;

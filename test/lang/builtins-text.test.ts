@@ -243,7 +243,7 @@ describe('builtins.fromTOML', () => {
   });
 
   it('requires a string and reports syntax errors', () => {
-    expect(err('builtins.fromTOML 1')).toContain('… while evaluating the first argument passed to builtins.fromTOML');
+    expect(err('builtins.fromTOML 1')).toContain('… while evaluating the argument passed to builtins.fromTOML');
     expect(err('builtins.fromTOML "a = "')).toContain("… while calling the 'fromTOML' builtin");
     expect(errMsg('builtins.fromTOML "a = "')).toMatch(/^while parsing TOML: /);
   });
@@ -426,6 +426,28 @@ describe('valueToXML (the --xml output)', () => {
     );
     expect(valueToXML(v, { location: false, strict: true })).toContain('<int value="2" />');
   });
+
+  it('without strict, shows a top-level function but not functions inside sets (CppNix has not evaluated them)', () => {
+    const state = mkState();
+    const f = force(state.evalString('{ x, y ? 1 }: x', toBytes('«string»'), '/'));
+    expect(valueToXML(f, { location: false, strict: false })).toBe(
+      [
+        "<?xml version='1.0' encoding='utf-8'?>",
+        '<expr>',
+        '  <function>',
+        '    <attrspat>',
+        '      <attr name="x" />',
+        '      <attr name="y" />',
+        '    </attrspat>',
+        '  </function>',
+        '</expr>',
+        '',
+      ].join('\n'),
+    );
+    const a = force(state.evalString('{ f = x: x; }', toBytes('«string»'), '/'));
+    expect(valueToXML(a, { location: false, strict: false })).toContain('<attr name="f">\n      <unevaluated />');
+    expect(valueToXML(a, { location: false, strict: true })).toContain('<varpat name="x" />');
+  });
 });
 
 // ---------------------------------------------------------------- hashes
@@ -483,7 +505,8 @@ describe('builtins.hashFile', () => {
 
   it('reports a missing file, a relative string and an unknown algorithm', () => {
     const e = err('map (builtins.hashFile "md5") [ /this-file-is-definitely-not-there-7392097 ]');
-    expect(e).toContain("… while calling the 'hashFile' builtin\n\n       error: path '/this-file-is-definitely-not-there-7392097' does not exist");
+    expect(e).toContain("… while calling the 'hashFile' builtin");
+    expect(e).toMatch(/\n\n       error: path '\/this-file-is-definitely-not-there-7392097' does not exist$/);
     expect(err('builtins.hashFile "md5" "rel"')).toContain(
       "… while realising the context of a path\n\n       error: string 'rel' doesn't represent an absolute path",
     );

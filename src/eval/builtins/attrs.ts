@@ -133,7 +133,7 @@ export function register(r: Registry): void {
       const a = forceAttrs(s!, site.pos, argCtx('mapAttrs', 1));
       const fn = f!;
       const m = new Map<string, Value>();
-      for (const [k, v] of a.m) m.set(k, new Thunk(() => callN(fn, [k, v], site.pos), null));
+      for (const [k, v] of a.m) m.set(k, new Thunk(() => callN(fn, [k, v], null), null));
       return new Attrs(m, null, [a]);
     },
   });
@@ -155,7 +155,7 @@ export function register(r: Registry): void {
       }
       const fn = f!;
       const m = new Map<string, Value>();
-      for (const [k, vs] of acc) m.set(k, new Thunk(() => callN(fn, [k, vs], site.pos), null));
+      for (const [k, vs] of acc) m.set(k, new Thunk(() => callN(fn, [k, vs], null), null));
       return new Attrs(m);
     },
   });

@@ -89,9 +89,9 @@ export function register(r: Registry): void {
     doc:
       'Return a base-16 representation of the cryptographic hash of string *s*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"` or `"sha512"` (or `"blake3"` in CppNix).\n\n' +
       'For example, `builtins.hashString "sha256" ""` evaluates to `"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`.',
-    fn: ([type, s], site) => {
-      const algo = parseAlgo(forceStringNoCtx(type!, site.pos, argCtx('hashString', 0)));
-      const str = forceString(s!, site.pos, argCtx('hashString', 1));
+    fn: ([type, s]) => {
+      const algo = parseAlgo(forceStringNoCtx(type!, null, argCtx('hashString', 0)));
+      const str = forceString(s!, null, argCtx('hashString', 1));
       return base16Digest(algo, str);
     },
   });
@@ -101,9 +101,9 @@ export function register(r: Registry): void {
     args: ['type', 'p'],
     doc:
       'Return a base-16 representation of the cryptographic hash of the file at path *p*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"` or `"sha512"` (or `"blake3"` in CppNix).',
-    fn: ([type, p], site) => {
-      const algo = parseAlgo(forceStringNoCtx(type!, site.pos, argCtx('hashFile', 0)));
-      const file = realisePath(state, p!, site.pos, 'while realising the context of a path');
+    fn: ([type, p]) => {
+      const algo = parseAlgo(forceStringNoCtx(type!, null, argCtx('hashFile', 0)));
+      const file = realisePath(state, p!, null, 'while realising the context of a path');
       return base16Digest(algo, readFileBytes(file, null));
     },
   });
@@ -118,20 +118,20 @@ export function register(r: Registry): void {
       '- `toHashFormat`: the format of the result, one of `"base16"`, `"nix32"` (`"base32"` is a deprecated alias), `"base64"` or `"sri"`.\n\n' +
       'For example,\n\n```nix\nbuiltins.convertHash {\n  hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";\n  toHashFormat = "base16";\n}\n```\n\nevaluates to `"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`, and\n\n' +
       '```nix\nbuiltins.convertHash {\n  hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";\n  hashAlgo = "sha256";\n  toHashFormat = "nix32";\n}\n```\n\nevaluates to `"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"`.',
-    fn: ([args], site) => {
-      const a = forceAttrs(args!, site.pos, argCtx('convertHash', 0));
-      const hash = forceStringNoCtx(requireAttr(a, 'hash'), site.pos, "while evaluating the attribute 'hash'");
+    fn: ([args]) => {
+      const a = forceAttrs(args!, null, argCtx('convertHash', 0));
+      const hash = forceStringNoCtx(requireAttr(a, 'hash'), null, "while evaluating the attribute 'hash'");
       const algoV = a.get('hashAlgo');
       let algo: HashAlgo | undefined;
       if (algoV !== undefined) {
-        const name = forceStringNoCtx(algoV, site.pos, "while evaluating the attribute 'hashAlgo'");
+        const name = forceStringNoCtx(algoV, null, "while evaluating the attribute 'hashAlgo'");
         const parsed = parseAlgo(name);
         if (parsed === 'blake3') throw blake3Unsupported();
         algo = parsed;
       }
       const format = parseFormat(
         state,
-        forceStringNoCtx(requireAttr(a, 'toHashFormat'), site.pos, "while evaluating the attribute 'toHashFormat'"),
+        forceStringNoCtx(requireAttr(a, 'toHashFormat'), null, "while evaluating the attribute 'toHashFormat'"),
       );
       if (/^blake3[:-]/.test(hash)) throw blake3Unsupported();
       try {

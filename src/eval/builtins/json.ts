@@ -62,14 +62,10 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       }
       out.push(']');
     } else if (v instanceof Attrs) {
-      const ts = v.get('__toString');
-      if (ts !== undefined) {
-        const r = callN(ts, [v], pos);
-        const rf = r instanceof Thunk ? r.force() : r;
-        if (!(typeof rf === 'string' || rf instanceof NixStr)) {
-          throw new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, pos);
-        }
-        go(rf, pos, depth + 1);
+      if (v.has('__toString')) {
+        const r = coerceToString(v, pos, { copyToStore, strictToString: true });
+        acc.ctx = mergeContexts(acc.ctx, r.ctx);
+        out.push(jsonString(r.s));
         return;
       }
       const op = v.get('outPath');

@@ -20,7 +20,7 @@ export function register(r: Registry): void {
       const out = new Array<Value>(n);
       for (let i = 0; i < n; i++) {
         const x = list[i]!;
-        out[i] = new Thunk(() => call1(fn, x, site.pos), null);
+        out[i] = new Thunk(() => call1(fn, x, null), null);
       }
       return out;
     },
@@ -35,7 +35,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('filter', 1));
       const out: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, site.pos), site.pos, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
+        if (forceBool(call1(fn, x, null), site.pos, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
       }
       return out.length === list.length ? list : out;
     },
@@ -102,7 +102,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx("foldl'", 2));
       let acc: Value = z!;
       if (list.length === 0) return force(acc);
-      for (const x of list) acc = callN(fn, [acc, x], site.pos);
+      for (const x of list) acc = callN(fn, [acc, x], null);
       return force(acc);
     },
   });
@@ -116,7 +116,7 @@ export function register(r: Registry): void {
       if (len < 0) throw new NixError(`cannot create list of size ${len}`, site.pos);
       const fn = f!;
       const out = new Array<Value>(len);
-      for (let i = 0; i < len; i++) out[i] = new Thunk(() => call1(fn, i, site.pos), null);
+      for (let i = 0; i < len; i++) out[i] = new Thunk(() => call1(fn, i, null), null);
       return out;
     },
   });
@@ -131,7 +131,7 @@ export function register(r: Registry): void {
       if (list.length <= 1) return list.length ? [force(list[0]!)] : list;
       const items = list.map((x) => force(x));
       const lt = (a: Value, b: Value) =>
-        forceBool(callN(fn, [a, b], site.pos), site.pos, 'while evaluating the return value of the sorting function passed to builtins.sort');
+        forceBool(callN(fn, [a, b], null), site.pos, 'while evaluating the return value of the sorting function passed to builtins.sort');
       return mergeSort(items, lt);
     },
   });
@@ -160,7 +160,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('concatMap', 1));
       const out: Value[] = [];
       for (const x of list) {
-        const inner = forceList(call1(fn, x, site.pos), site.pos, 'while evaluating the return value of the function passed to builtins.concatMap');
+        const inner = forceList(call1(fn, x, null), site.pos, 'while evaluating the return value of the function passed to builtins.concatMap');
         for (const y of inner) out.push(y);
       }
       return out;
@@ -179,7 +179,7 @@ export function register(r: Registry): void {
         const fn = forceFunction(f!, site.pos, argCtx(name, 0));
         const list = forceList(l!, site.pos, argCtx(name, 1));
         for (const x of list) {
-          const b = forceBool(call1(fn, x, site.pos), site.pos, `while evaluating the return value of the function passed to builtins.${name}`);
+          const b = forceBool(call1(fn, x, null), site.pos, `while evaluating the return value of the function passed to builtins.${name}`);
           if (name === 'any' && b) return true;
           if (name === 'all' && !b) return false;
         }
@@ -199,7 +199,7 @@ export function register(r: Registry): void {
       const right: Value[] = [];
       const wrong: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, site.pos), site.pos, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
+        if (forceBool(call1(fn, x, null), site.pos, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
         else wrong.push(x);
       }
       return new Attrs(
@@ -220,7 +220,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('groupBy', 1));
       const groups = new Map<string, Value[]>();
       for (const x of list) {
-        const k = forceString(call1(fn, x, site.pos), site.pos, 'while evaluating the return value of the grouping function passed to builtins.groupBy');
+        const k = forceString(call1(fn, x, null), site.pos, 'while evaluating the return value of the grouping function passed to builtins.groupBy');
         let g = groups.get(k);
         if (!g) groups.set(k, (g = []));
         g.push(x);
@@ -262,7 +262,7 @@ export function register(r: Registry): void {
         if (dup) continue;
         keys.push(kv);
         res.push(e);
-        const next = forceList(call1(op, e, site.pos), site.pos, 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
+        const next = forceList(call1(op, e, null), site.pos, 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
         for (const x of next) work.push(x);
       }
       return res;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
-import { NixError } from '../errors.js';
+import { NixError, ThrownError } from '../errors.js';
 import { coerceToString, forceAttrs, forceList, forceString, forceStringValue } from '../ops.js';
 import { Attrs, NixPath, NixStr, force, mkStr, type Value } from '../value.js';
 import type { EvalState } from '../state.js';
@@ -67,8 +67,10 @@ export function register(r: Registry): void {
     args: ['scope', 'path'],
     global: true,
     doc: 'Like `import`, but the expression in *path* sees the attributes of *scope* as variables (taking precedence over builtins).',
-    fn: () => {
-      throw new NixError('builtins.scopedImport is not implemented yet');
+    fn: ([sc, p], site) => {
+      const scope = forceAttrs(sc!, site.pos, argCtx('scopedImport', 0));
+      const file = realisePath(state, p!, site.pos, argCtx('scopedImport', 1));
+      return state.evalFileScoped(file, scope, site.pos);
     },
   });
 
@@ -236,10 +238,7 @@ export function register(r: Registry): void {
         const abs = cand.startsWith('/') ? cand : path.posix.resolve(toBytes(process.cwd()), cand);
         if (fs.existsSync(fsPath(abs))) return new NixPath(canonPath(abs));
       }
-      throw new NixError(
-        `file '${want}' was not found in the Nix search path (add it using $NIX_PATH or -I)`,
-        site.pos,
-      );
+      throw new ThrownError(`file '${want}' was not found in the Nix search path (add it using $NIX_PATH or -I)`, site.pos);
     },
   });
 

@@ -31,10 +31,10 @@ export function register(r: Registry): void {
       'Returns a list if the [extended POSIX regular expression](https://pubs.opengroup.org/onlinepubs/9699919799/basedefs/V1_chap09.html#tag_09_04) *regex* matches the whole of *str*, and `null` otherwise. ' +
       'Each element of the list is the text matched by the corresponding capture group of *regex* (or `null` when that group did not take part in the match); a regex without groups gives the empty list when it matches.\n\n' +
       'For example,\n\n```nix\nbuiltins.match "ab" "abc"\n```\n\nevaluates to `null`,\n\n```nix\nbuiltins.match "abc" "abc"\n```\n\nevaluates to `[ ]`,\n\n```nix\nbuiltins.match "a(b)(c)" "abc"\n```\n\nevaluates to `[ "b" "c" ]`, and\n\n```nix\nbuiltins.match "[[:space:]]+([[:upper:]]+)[[:space:]]+" "  FOO   "\n```\n\nevaluates to `[ "FOO" ]`.',
-    fn: ([re, str], site) => {
-      const pattern = forceStringNoCtx(re!, site.pos, argCtx('match', 0));
+    fn: ([re, str]) => {
+      const pattern = forceStringNoCtx(re!, null, argCtx('match', 0));
       const regex = compile(pattern);
-      const s = forceString(str!, site.pos, argCtx('match', 1));
+      const s = forceString(str!, null, argCtx('match', 1));
       const m = matchFull(regex, s);
       return m === null ? null : groupsToList(m);
     },
@@ -47,10 +47,10 @@ export function register(r: Registry): void {
       'Returns a list made by splitting *str* at every match of the [extended POSIX regular expression](https://pubs.opengroup.org/onlinepubs/9699919799/basedefs/V1_chap09.html#tag_09_04) *regex*. ' +
       'The pieces of *str* between the matches are strings; in their place each match contributes a list of the texts its capture groups matched (`null` for a group that did not take part).\n\n' +
       'For example,\n\n```nix\nbuiltins.split "(a)b" "abc"\n```\n\nevaluates to `[ "" [ "a" ] "c" ]`,\n\n```nix\nbuiltins.split "([ac])" "abc"\n```\n\nevaluates to `[ "" [ "a" ] "b" [ "c" ] "" ]`,\n\n```nix\nbuiltins.split "(a)|(c)" "abc"\n```\n\nevaluates to `[ "" [ "a" null ] "b" [ null "c" ] "" ]`, and\n\n```nix\nbuiltins.split "([[:upper:]]+)" " FOO "\n```\n\nevaluates to `[ " " [ "FOO" ] " " ]`.',
-    fn: ([re, str], site) => {
-      const pattern = forceStringNoCtx(re!, site.pos, argCtx('split', 0));
+    fn: ([re, str]) => {
+      const pattern = forceStringNoCtx(re!, null, argCtx('split', 0));
       const regex = compile(pattern);
-      const s = forceString(str!, site.pos, argCtx('split', 1));
+      const s = forceString(str!, null, argCtx('split', 1));
       return splitAll(regex, s).map((part) => (typeof part === 'string' ? part : groupsToList(part)));
     },
   });

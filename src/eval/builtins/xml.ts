@@ -14,7 +14,9 @@
 // their names.  Derivations are written as <derivation drvPath=… outPath=…>
 // and their attributes only the first time a drvPath is met (later:
 // <repeated />).  Functions show their argument pattern; built-in functions
-// and values not evaluated (without `strict`) show as <unevaluated />.
+// and values not evaluated (without `strict`) show as <unevaluated />.  Without
+// `strict`, functions inside sets and lists count as not evaluated, as they
+// are in CppNix (which creates them lazily).
 
 import type { Pos } from '../../../grammar/ast.js';
 import { formatFloat, isDerivation } from '../print.js';
@@ -126,7 +128,13 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
     return undefined;
   };
 
-  const go = (v: Value): void => {
+  const go = (v: Value, root = false): void => {
+    if (v instanceof Lambda && !opts.strict && !root) {
+      // CppNix keeps a function that is an element of a set or list as a thunk
+      // until something forces it; tsnix builds lambdas eagerly.
+      doc.empty('unevaluated');
+      return;
+    }
     if (v instanceof Thunk) {
       if (opts.strict) v = v.force();
       else if (v.code === null) v = v.v as Value;
@@ -187,7 +195,7 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
   };
 
   doc.open('expr');
-  go(v);
+  go(v, true);
   doc.close('expr');
   return doc.text();
 }

@@ -5,7 +5,7 @@
 
 import type { AttrName, EAttrs, ELambda, Expr, Pos, Source, VarRef } from '../../grammar/ast.js';
 import { printExpr } from '../../grammar/print.js';
-import { AssertionError, NixError } from './errors.js';
+import { AssertionError, InfiniteRecursionError, NixError } from './errors.js';
 import {
   arith,
   call1,
@@ -15,11 +15,13 @@ import {
   eqValues,
   forceAttrs,
   forceBool,
+  forceInt,
   forceList,
   lessThan,
   mergeContexts,
 } from './ops.js';
 import { printForError } from './print.js';
+import { argCtx } from './builtins/registry.js';
 import {
   Attrs,
   EMPTY_CTX,
@@ -30,6 +32,7 @@ import {
   NixStr,
   Thunk,
   mkStr,
+  isDerivationAttrs,
   typeName,
   type Code,
   type Context,
@@ -108,9 +111,11 @@ export class Compiler {
    */
   lazyRec(e: Expr): Code {
     if (e.kind === 'var' && e.resolved?.type === 'local' && e.resolved.level === 0) {
+      // a slot filled already is shared (as CppNix does); a later one needs a thunk
       const code = this.compile(e);
       const pos = this.pos(e.pos);
-      return (env) => new Thunk(code, env, pos);
+      const index = e.resolved.index;
+      return (env) => env.vals[index] ?? new Thunk(code, env, pos);
     }
     return this.lazy(e);
   }
@@ -191,7 +196,7 @@ export class Compiler {
           }
           if (c === true) return body(env);
           if (condExpr.kind === 'binary' && condExpr.op === '==') {
-            const err = this.explainInequality(condExpr.lhs, condExpr.rhs, env, pos);
+            const err = this.explainInequality(condExpr.lhs, condExpr.rhs, env, this.pos(condExpr.pos));
             if (err) {
               err.addTrace(`while evaluating the condition of the assertion '${text}'`, pos);
               throw err;
@@ -201,12 +206,12 @@ export class Compiler {
         };
       }
       case 'not': {
-        const x = this.compile(e.expr);
-        const pos = this.pos(e.pos);
+        const x = this.operand(e.expr, "in the argument of '!'");
+        const pos = this.pos(e.expr.pos);
         return (env) => {
           const v = x(env);
           if (typeof v === 'boolean') return !v;
-          throw withFrame(() => forceBool(v, pos), 'in the argument of the not operator', pos);
+          throw withFrame(() => forceBool(v, pos), "in the argument of '!'", pos);
         };
       }
       case 'binary':
@@ -227,10 +232,10 @@ export class Compiler {
     }
   }
 
-  private explainInequality(lhs: Expr, rhs: Expr, env: Env, pos: Pos | null): NixError | null {
+  private explainInequality(lhs: Expr, rhs: Expr, env: Env, opPos: Pos | null): NixError | null {
     const a = this.compile(lhs)(env);
     const b = this.compile(rhs)(env);
-    return explainNotEqual(a, b, pos);
+    return explainNotEqual(a, b, opPos);
   }
 
   private variable(name: string, r: VarRef | undefined, offset: number): Code {
@@ -241,7 +246,13 @@ export class Compiler {
       const get = (e: Env): Value => {
         const v = e.vals[index]!;
         if (v instanceof Thunk) {
-          const x = v.force();
+          let x: Value;
+          try {
+            x = v.force();
+          } catch (err) {
+            if (err instanceof InfiniteRecursionError) err.at(pos);
+            throw err;
+          }
           e.vals[index] = x;
           return x;
         }
@@ -312,50 +323,80 @@ export class Compiler {
     const pos = this.pos(offset);
     const names = path.map((a) => this.attrName(a));
     const dflt = def ? this.compile(def) : null;
-    const attrPoses = path.map((a) => this.pos(a.pos));
+    const shown = Compiler.showPath(path);
+    const subject = (env: Env): Value => {
+      try {
+        return t(env);
+      } catch (err) {
+        if (err instanceof NixError) err.addTrace('while selecting an attribute', pos);
+        throw err;
+      }
+    };
+    // Frames CppNix adds when evaluating a selected attribute fails.
+    const frames = (err: unknown, found: Attrs | null, foundName: string, i: number, env: Env) => {
+      if (!(err instanceof NixError) || err instanceof SelectError) return;
+      if (found) {
+        const so = path.slice(0, i + 1).map((a, j) => ('name' in a ? a.name : j === i ? foundName : `"\${${printExpr(a.expr)}}"`));
+        err.addTrace(`from the definition of '${so.join('.')}'`, found.posOf(foundName) ?? null);
+      }
+      err.addTrace(`while evaluating the attribute '${shown}'`, pos);
+      void env;
+    };
     if (path.length === 1 && 'name' in path[0]! && !dflt) {
       const name = path[0].name;
       return (env) => {
-        const v = t(env);
+        const v = subject(env);
         if (v instanceof Attrs) {
           const x = v.m.get(name);
-          if (x !== undefined) return x instanceof Thunk ? x.force() : x;
+          if (x !== undefined) {
+            if (!(x instanceof Thunk)) return x;
+            try {
+              return x.force();
+            } catch (err) {
+              frames(err, v, name, 0, env);
+              throw err;
+            }
+          }
         }
-        return selectSlow(v, [name], 0, pos, attrPoses, path);
+        return selectFail(v, name, pos);
       };
     }
     return (env) => {
-      let v: Value = t(env);
-      for (let i = 0; i < names.length; i++) {
-        const name = names[i]!(env);
-        if (name === null) {
-          if (dflt) return dflt(env);
-          throw new NixError('dynamic attribute name evaluated to null', pos);
-        }
-        if (!(v instanceof Attrs)) {
-          if (dflt) return dflt(env);
-          return selectSlow(v, [name], 0, pos, attrPoses, path);
-        }
-        const x = v.m.get(name);
-        if (x === undefined) {
-          if (dflt) return dflt(env);
-          return selectSlow(v, [name], 0, pos, attrPoses, path);
-        }
-        try {
-          v = x instanceof Thunk ? x.force() : x;
-        } catch (err) {
-          if (err instanceof NixError && i === names.length - 1) {
-            // nothing: the value's own frames say enough
+      let v: Value = subject(env);
+      let found: Attrs | null = null;
+      let foundName = '';
+      let at = -1;
+      try {
+        for (let i = 0; i < names.length; i++) {
+          const name = names[i]!(env);
+          if (name === null) {
+            if (dflt) return dflt(env);
+            throw new SelectError('dynamic attribute name evaluated to null', pos);
           }
-          throw err;
+          if (!(v instanceof Attrs)) {
+            if (dflt) return dflt(env);
+            return selectFail(v, name, pos);
+          }
+          const x = v.m.get(name);
+          if (x === undefined) {
+            if (dflt) return dflt(env);
+            return selectFail(v, name, pos);
+          }
+          found = v;
+          foundName = name;
+          at = i;
+          v = x instanceof Thunk ? x.force() : x;
         }
+      } catch (err) {
+        frames(err, found, foundName, at, env);
+        throw err;
       }
       return v;
     };
   }
 
   private hasAttr(target: Expr, path: AttrName[], offset: number): Code {
-    const t = this.compile(target);
+    const t = this.operand(target, "in the argument of '?'");
     const names = path.map((a) => this.attrName(a));
     void offset;
     return (env) => {
@@ -494,10 +535,8 @@ export class Compiler {
         const b = this.compile(argExprs[1]!);
         const name = fnExpr.name.slice(2);
         return (env) => {
-          const x = a(env);
-          const y = b(env);
           try {
-            return op(x, y, pos);
+            return op(a(env), b(env), pos);
           } catch (err) {
             if (err instanceof NixError) err.addTrace(`while calling the '${name}' builtin`, pos);
             throw err;
@@ -519,10 +558,28 @@ export class Compiler {
     };
   }
 
+  /** Code for an operand: errors get CppNix's "in the left operand of 'OP'" frame at the operand. */
+  private operand(e: Expr, frame: string): Code {
+    const code = this.compile(e);
+    const pos = this.pos(e.pos);
+    return (env) => {
+      try {
+        return code(env);
+      } catch (err) {
+        if (err instanceof NixError) err.addTrace(frame, pos);
+        throw err;
+      }
+    };
+  }
+
   private binary(op: string, lhs: Expr, rhs: Expr, offset: number): Code {
-    const a = this.compile(lhs);
-    const b = this.compile(rhs);
+    const a = this.operand(lhs, `in the left operand of '${op}'`);
+    const b = this.operand(rhs, `in the right operand of '${op}'`);
+    const pa = this.pos(lhs.pos);
+    const pb = this.pos(rhs.pos);
     const pos = this.pos(offset);
+    const la = `in the left operand of '${op}'`;
+    const rb = `in the right operand of '${op}'`;
     switch (op) {
       case '==':
         return (env) => eqValues(a(env), b(env), pos);
@@ -530,29 +587,34 @@ export class Compiler {
         return (env) => !eqValues(a(env), b(env), pos);
       case '&&':
         return (env) => {
-          if (!boolOperand(a(env), pos, 'in the left operand of the AND (&&) operator')) return false;
-          return boolOperand(b(env), pos, 'in the right operand of the AND (&&) operator');
+          if (!boolOperand(a(env), pa, la)) return false;
+          return boolOperand(b(env), pb, rb);
         };
       case '||':
         return (env) => {
-          if (boolOperand(a(env), pos, 'in the left operand of the OR (||) operator')) return true;
-          return boolOperand(b(env), pos, 'in the right operand of the OR (||) operator');
+          if (boolOperand(a(env), pa, la)) return true;
+          return boolOperand(b(env), pb, rb);
         };
       case '->':
         return (env) => {
-          if (!boolOperand(a(env), pos, 'in the left operand of the IMPL (->) operator')) return true;
-          return boolOperand(b(env), pos, 'in the right operand of the IMPL (->) operator');
+          if (!boolOperand(a(env), pa, la)) return true;
+          return boolOperand(b(env), pb, rb);
         };
       case '//':
         return (env) => {
-          const x = withFrameV(() => forceAttrs(a(env), pos), 'in the left operand of the update (//) operator', pos);
-          const y = withFrameV(() => forceAttrs(b(env), pos), 'in the right operand of the update (//) operator', pos);
-          return updateAttrs(x, y);
+          const x = a(env);
+          const y = b(env);
+          return updateAttrs(
+            x instanceof Attrs ? x : forceAttrs(x, pa, la),
+            y instanceof Attrs ? y : forceAttrs(y, pb, rb),
+          );
         };
       case '++':
         return (env) => {
-          const x = withFrameV(() => forceList(a(env), pos), 'while evaluating one of the elements to concatenate', pos);
-          const y = withFrameV(() => forceList(b(env), pos), 'while evaluating one of the elements to concatenate', pos);
+          const x0 = a(env);
+          const y0 = b(env);
+          const x = Array.isArray(x0) ? x0 : forceList(x0, pa, la);
+          const y = Array.isArray(y0) ? y0 : forceList(y0, pb, rb);
           if (x.length === 0) return y;
           if (y.length === 0) return x;
           return x.concat(y);
@@ -582,10 +644,21 @@ export class Compiler {
 
 type BinOp = (a: Value, b: Value, pos: Pos | null) => Value;
 
+/** `a - b` etc. call these directly; type errors read as the builtins' (CppNix desugars to them). */
+function arithOp(op: '-' | '*' | '/', name: string): BinOp {
+  return (a, b, pos) => {
+    const x = a instanceof Thunk ? a.force() : a;
+    const y = b instanceof Thunk ? b.force() : b;
+    if (!(typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat)) forceInt(x, pos, argCtx(name, 0));
+    if (!(typeof y === 'number' || typeof y === 'bigint' || y instanceof NixFloat)) forceInt(y, pos, argCtx(name, 1));
+    return arith(op, x, y, pos);
+  };
+}
+
 const BINOPS: Record<string, BinOp> = {
-  __sub: (a, b, pos) => arith('-', a, b, pos, 'while evaluating the first argument passed to builtins.sub', 'while evaluating the second argument passed to builtins.sub'),
-  __mul: (a, b, pos) => arith('*', a, b, pos, 'while evaluating the first argument passed to builtins.mul', 'while evaluating the second argument passed to builtins.mul'),
-  __div: (a, b, pos) => arith('/', a, b, pos, 'while evaluating the first argument passed to builtins.div', 'while evaluating the second argument passed to builtins.div'),
+  __sub: arithOp('-', 'sub'),
+  __mul: arithOp('*', 'mul'),
+  __div: arithOp('/', 'div'),
   __lessThan: (a, b, pos) => lessThan(a, b, pos),
 };
 
@@ -610,6 +683,7 @@ function inheritSelect(name: string, pos: Pos | null): Code {
 
 function boolOperand(v: Value, pos: Pos | null, ctx: string): boolean {
   if (typeof v === 'boolean') return v;
+  // CppNix reports these type errors at the operand, with the operand frame too
   throw withFrame(() => forceBool(v, pos), ctx, pos);
 }
 
@@ -641,38 +715,39 @@ export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   return new Attrs(m, null, [y, x]);
 }
 
-function selectSlow(v: Value, names: string[], i: number, pos: Pos | null, attrPoses: (Pos | null)[], path: AttrName[]): never {
-  const name = names[i]!;
+/** Errors raised by a select itself (no "while evaluating the attribute" frames). */
+class SelectError extends NixError {}
+
+function selectFail(v: Value, name: string, pos: Pos | null): never {
   if (!(v instanceof Attrs)) {
-    const e = new NixError(`expected a set but found ${typeName(v)}: ${printForError(v)}`, pos);
+    const e = new SelectError(`expected a set but found ${typeName(v)}: ${printForError(v)}`, null);
     e.addTrace('while selecting an attribute', pos);
     throw e;
   }
-  void attrPoses;
-  void path;
-  const e = new NixError(`attribute '${name}' missing`, pos);
+  const e = new SelectError(`attribute '${name}' missing`, pos);
   e.hint = didYouMean(name, v.keys());
   throw e;
 }
 
 /** Interpolation and `+` on strings and paths (ExprConcatStrings). */
 function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses: (Pos | null)[], forceString: boolean): Value {
-  const first = typeof parts[0] === 'function' ? (parts[0] as Code)(env) : parts[0]!;
-  const rest = (i: number): Value => {
+  const get = (i: number): Value => {
     const p = parts[i]!;
-    return typeof p === 'function' ? (p as Code)(env) : p;
+    if (typeof p !== 'function') return p;
+    if (forceString) return (p as Code)(env);
+    try {
+      return (p as Code)(env);
+    } catch (e) {
+      if (e instanceof NixError) e.addTrace("in an operand of '+'", poses[i] ?? pos);
+      throw e;
+    }
   };
+  const first = get(0);
+  const segCtx = 'while evaluating a path segment';
   if (first instanceof NixPath) {
     let s = first.path;
     for (let i = 1; i < parts.length; i++) {
-      const v = rest(i);
-      let r;
-      try {
-        r = coerceToString(v, pos, {});
-      } catch (e) {
-        if (e instanceof NixError) e.addTrace('while evaluating a path segment', poses[i] ?? pos);
-        throw e;
-      }
+      const r = coerceToString(get(i), poses[i] ?? pos, { errCtx: segCtx });
       if (r.ctx.size) throw new NixError(`a string that refers to a store path cannot be appended to a path`, pos);
       s += r.s;
     }
@@ -680,24 +755,18 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   }
   if (!forceString && (typeof first === 'number' || typeof first === 'bigint' || first instanceof NixFloat)) {
     let acc: Value = first;
-    for (let i = 1; i < parts.length; i++) acc = arith('+', acc, rest(i), pos);
+    for (let i = 1; i < parts.length; i++) acc = arith('+', acc, get(i), pos);
     return acc;
   }
   let s = '';
   let ctx: Context = EMPTY_CTX;
   for (let i = 0; i < parts.length; i++) {
-    const v = i === 0 ? first : rest(i);
+    const v = i === 0 ? first : get(i);
     if (typeof v === 'string') {
       s += v;
       continue;
     }
-    let r;
-    try {
-      r = coerceToString(v, pos, { copyToStore: true });
-    } catch (e) {
-      if (e instanceof NixError) e.addTrace(forceString ? 'while evaluating a path segment' : 'while evaluating a path segment', poses[i] ?? pos);
-      throw e;
-    }
+    const r = coerceToString(v, poses[i] ?? pos, { copyToStore: true, errCtx: segCtx });
     s += r.s;
     if (r.ctx.size) ctx = mergeContexts(ctx, r.ctx);
   }
@@ -716,46 +785,69 @@ export function canonPath(p: string): string {
   return '/' + out.join('/');
 }
 
-/** The explanation CppNix gives when an `assert a == b` fails. */
-export function explainNotEqual(a: Value, b: Value, pos: Pos | null): NixError | null {
+/**
+ * The explanation CppNix gives when an `assert a == b` fails: an error
+ * without position, with "while comparing …" frames at the `==` (opPos) and
+ * "where left/right hand side is" frames at the attributes' definitions.
+ */
+export function explainNotEqual(a: Value, b: Value, opPos: Pos | null, top = true): NixError | null {
   if (a instanceof Thunk) a = a.force();
   if (b instanceof Thunk) b = b.force();
   const show = (v: Value) => printForError(v);
-  const tn = typeName(a);
-  if (tn !== typeName(b) && !((typeof a === 'number' || typeof a === 'bigint' || a instanceof NixFloat) && (typeof b === 'number' || typeof b === 'bigint' || b instanceof NixFloat))) {
-    return new AssertionError(`${capital(typeName(a))} of value '${show(a)}' is not equal to ${typeName(b)} of value '${show(b)}'`, pos);
+  const isNum = (v: Value) => typeof v === 'number' || typeof v === 'bigint' || v instanceof NixFloat;
+  const fail = (msg: string) => new AssertionError(msg, null);
+  if (isNum(a) && isNum(b)) {
+    if (eqValues(a, b, opPos)) return null;
+    return fail(`${typeName(a)} with value '${show(a)}' is not equal to ${typeName(b)} with value '${show(b)}'`);
   }
-  if (eqValues(a, b, pos)) return null;
-  if (typeof a === 'string' || a instanceof NixStr) return new AssertionError(`string '${show(a)}' is not equal to string '${show(b)}'`, pos);
-  if (a instanceof NixPath) return new AssertionError(`path '${(a as NixPath).path}' is not equal to path '${(b as NixPath).path}'`, pos);
+  const isStr = (v: Value) => typeof v === 'string' || v instanceof NixStr;
+  if (typeName(a) !== typeName(b) && !(isStr(a) && isStr(b))) {
+    return fail(`${typeName(a)} of value '${show(a)}' is not equal to ${typeName(b)} of value '${show(b)}'`);
+  }
+  if (typeof a === 'boolean') return a === b ? null : fail(`boolean '${show(a)}' is not equal to boolean '${show(b)}'`);
+  if (a === null) return null;
+  if (isStr(a)) return eqValues(a, b, opPos) ? null : fail(`string '${show(a)}' is not equal to string '${show(b)}'`);
+  if (a instanceof NixPath) return a.path === (b as NixPath).path ? null : fail(`path '${a.path}' is not equal to path '${(b as NixPath).path}'`);
   if (Array.isArray(a) && Array.isArray(b)) {
     if (a.length !== b.length)
-      return new AssertionError(`list of size '${a.length}' is not equal to list of size '${b.length}', left hand side is '${show(a)}', right hand side is '${show(b)}'`, pos);
+      return fail(`list of size '${a.length}' is not equal to list of size '${b.length}', left hand side is '${show(a)}', right hand side is '${show(b)}'`);
     for (let i = 0; i < a.length; i++) {
-      const e = explainNotEqual(a[i]!, b[i]!, pos);
-      if (e) {
-        e.addTrace(`while comparing list element ${i}`);
-        return e;
-      }
+      if (a[i] === b[i]) continue;
+      const e = explainNotEqual(a[i]!, b[i]!, opPos, false);
+      if (e) return e.addTrace(`while comparing list element ${i}`, opPos);
     }
+    return null;
   }
   if (a instanceof Attrs && b instanceof Attrs) {
-    for (const k of a.keys()) {
-      if (!b.has(k)) return new AssertionError(`attribute names of attribute set '${show(a)}' differs from attribute set '${show(b)}'`, pos);
+    if (isDerivationAttrs(a) && isDerivationAttrs(b)) {
+      const oa = a.get('outPath');
+      const ob = b.get('outPath');
+      if (oa !== undefined && ob !== undefined) {
+        const e = explainNotEqual(oa, ob, opPos, false);
+        return e ? e.addTrace("while comparing a derivation by its 'outPath' attribute", opPos) : null;
+      }
     }
-    if (a.size !== b.size) return new AssertionError(`attribute names of attribute set '${show(a)}' differs from attribute set '${show(b)}'`, pos);
-    for (const k of a.keys()) {
-      const e = explainNotEqual(a.get(k)!, b.get(k)!, pos);
+    const ka = a.keys();
+    const kb = b.keys();
+    if (ka.length !== kb.length || ka.some((k, i) => kb[i] !== k)) {
+      return fail(`attribute names of attribute set '${show(a)}' differs from attribute set '${show(b)}'`);
+    }
+    for (const k of ka) {
+      const x = a.get(k)!;
+      const y = b.get(k)!;
+      if (x === y) continue;
+      const e = explainNotEqual(x, y, opPos, false);
       if (e) {
-        e.addTrace(`while comparing attribute '${k}'`);
+        e.addTrace('where right hand side is', b.posOf(k) ?? null);
+        e.addTrace('where left hand side is', a.posOf(k) ?? null);
+        e.addTrace(`while comparing attribute '${k}'`, opPos);
         return e;
       }
     }
+    return null;
   }
-  if (typeof a === 'number' || typeof a === 'bigint' || a instanceof NixFloat) {
-    return new AssertionError(`${typeName(a)} '${show(a)}' is not equal to ${typeName(b)} '${show(b)}'`, pos);
-  }
-  return new AssertionError(`${typeName(a)} '${show(a)}' is not equal to ${typeName(b)} '${show(b)}'`, pos);
+  if (top) return fail('distinct functions and immediate comparisons of identical functions compare as unequal');
+  return eqValues(a, b, opPos, true) ? null : fail(`${typeName(a)} of value '${show(a)}' is not equal to ${typeName(b)} of value '${show(b)}'`);
 }
 
 function capital(s: string): string {

@@ -50,10 +50,15 @@ export class AssertionError extends NixError {}
 /** `abort`: never caught. */
 export class AbortError extends NixError {}
 /** Infinite recursion (a thunk forced while being forced). */
-export class InfiniteRecursionError extends NixError {}
+export class InfiniteRecursionError extends NixError {
+  /** The thunk found being forced again (an object; typed loosely to avoid a cycle with value.ts). */
+  thunk: object | null = null;
+}
 
-export function infiniteRecursion(pos: Pos | null): NixError {
-  return new InfiniteRecursionError('infinite recursion encountered', pos);
+export function infiniteRecursion(pos: Pos | null, thunk: object | null = null): InfiniteRecursionError {
+  const e = new InfiniteRecursionError('infinite recursion encountered', pos);
+  e.thunk = thunk;
+  return e;
 }
 
 export function typeError(msg: string, pos: Pos | null = null): NixError {

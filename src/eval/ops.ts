@@ -510,7 +510,7 @@ export function setCopyPathToStore(f: typeof copyPathToStore): void {
 
 /** Coerces a value to a string as CppNix's coerceToString does. */
 export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = {}): CoerceResult {
-  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Thunk) v = forceCtx(v, pos, opts.errCtx);
   if (typeof v === 'string') return { s: v, ctx: EMPTY_CTX };
   if (v instanceof NixStr) return { s: v.s, ctx: v.ctx };
   if (v instanceof NixPath) {
@@ -573,13 +573,18 @@ export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = 
       return { s, ctx };
     }
   }
-  throw new NixError(`cannot coerce ${typeName(v)} to a string: ${printForError(v)}`, pos);
+  const err = new NixError(`cannot coerce ${typeName(v)} to a string: ${printForError(v)}`, opts.errCtx ? null : pos);
+  if (opts.errCtx) err.addTrace(opts.errCtx, pos);
+  throw err;
 }
 
 /** `toString` of a float: C++ std::to_string (six decimals). */
 export function floatToString(x: number): string {
   if (Number.isNaN(x)) return 'nan';
   if (!Number.isFinite(x)) return x < 0 ? '-inf' : 'inf';
+  // toFixed switches to exponents from 1e21 on; printf's %f never does
+  if (Object.is(x, -0)) return '-0.000000';
+  if (Math.abs(x) >= 1e21) return `${x < 0 ? '-' : ''}${BigInt(Math.abs(x))}.000000`;
   return x.toFixed(6);
 }
 

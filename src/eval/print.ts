@@ -157,6 +157,9 @@ export function printValue(v: Value, opts: PrintOptions = {}): string {
   const out: string[] = [];
   const seen = new Set<object>();
   const maxDepth = opts.maxDepth ?? Infinity;
+  // CppNix's budgets are for the whole printout, counted after each printed item
+  let attrsPrinted = 0;
+  let itemsPrinted = 0;
   const go = (v: Value, depth: number) => {
     if (v instanceof Thunk) {
       if (v.code !== null) {
@@ -195,7 +198,7 @@ export function printValue(v: Value, opts: PrintOptions = {}): string {
         out.push('{ ');
         let n = 0;
         for (const k of keys) {
-          if (opts.maxAttrs !== undefined && n >= opts.maxAttrs) {
+          if (opts.maxAttrs !== undefined && attrsPrinted >= opts.maxAttrs) {
             out.push(`${LAQUO}${keys.length - n} attribute${keys.length - n === 1 ? '' : 's'} elided${RAQUO} `);
             break;
           }
@@ -203,6 +206,7 @@ export function printValue(v: Value, opts: PrintOptions = {}): string {
           go(v.get(k)!, depth + 1);
           out.push('; ');
           n++;
+          attrsPrinted++;
         }
         out.push('}');
       }
@@ -226,13 +230,14 @@ export function printValue(v: Value, opts: PrintOptions = {}): string {
       out.push('[ ');
       let n = 0;
       for (const x of v) {
-        if (opts.maxListItems !== undefined && n >= opts.maxListItems) {
+        if (opts.maxListItems !== undefined && itemsPrinted >= opts.maxListItems) {
           out.push(`${LAQUO}${v.length - n} item${v.length - n === 1 ? '' : 's'} elided${RAQUO} `);
           break;
         }
         go(x, depth + 1);
         out.push(' ');
         n++;
+        itemsPrinted++;
       }
       out.push(']');
       seen.delete(v);

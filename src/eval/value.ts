@@ -15,7 +15,7 @@
 // head normal form (never a Thunk).
 
 import type { Pos, Source } from '../../grammar/ast.js';
-import { NixError, infiniteRecursion } from './errors.js';
+import { InfiniteRecursionError, NixError, infiniteRecursion } from './errors.js';
 
 export type Value =
   | null
@@ -81,13 +81,17 @@ export class Thunk {
   force(): Value {
     const code = this.code;
     if (code === null) return this.v as Value;
-    if (code === BLACKHOLE) throw infiniteRecursion(this.pos);
+    if (code === BLACKHOLE) throw infiniteRecursion(null, this);
     this.code = BLACKHOLE;
     let v: Value;
     try {
       v = code(this.env!);
     } catch (e) {
       this.code = code;
+      if (e instanceof InfiniteRecursionError && e.thunk === this) {
+        e.at(this.pos);
+        e.addTrace('entering the infinite recursion');
+      }
       throw e;
     }
     this.v = v;

@@ -16,8 +16,9 @@ export function register(r: Registry): void {
         const x = force(a!);
         const y = force(b!);
         // type errors name the argument, as CppNix does
-        if (!(typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat)) forceFloatOrInt(x, site.pos, argCtx(name, 0));
-        if (!(typeof y === 'number' || typeof y === 'bigint' || y instanceof NixFloat)) forceFloatOrInt(y, site.pos, argCtx(name, 1));
+        // type errors name the argument and expect an integer, as CppNix does
+        if (!(typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat)) forceInt(x, site.pos, argCtx(name, 0));
+        if (!(typeof y === 'number' || typeof y === 'bigint' || y instanceof NixFloat)) forceInt(y, site.pos, argCtx(name, 1));
         return arith(op, x, y, site.pos);
       },
     });

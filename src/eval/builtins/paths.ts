@@ -21,17 +21,9 @@ export const NIX_VERSION = '2.31.0';
 export function realisePath(state: EvalState, v: Value, pos: Pos | null, ctx: string): string {
   const fv = force(v);
   if (fv instanceof NixPath) return fv.path;
-  let r;
-  try {
-    r = coerceToString(fv, pos, {});
-  } catch (e) {
-    if (e instanceof NixError) e.addTrace(ctx);
-    throw e;
-  }
+  const r = coerceToString(fv, pos, { errCtx: ctx });
   if (!r.s.startsWith('/')) {
-    const e = new NixError(`string '${r.s}' doesn't represent an absolute path`, pos);
-    e.addTrace(ctx);
-    throw e;
+    throw new NixError(`string '${r.s}' doesn't represent an absolute path`, null).addTrace(ctx, pos);
   }
   void state;
   return canonPath(r.s);
@@ -188,7 +180,7 @@ export function register(r: Registry): void {
     fn: ([x], site) => {
       const v = force(x!);
       if (v instanceof NixPath) return v.path.slice(v.path.lastIndexOf('/') + 1);
-      const r0 = coerceToString(v, site.pos, {});
+      const r0 = coerceToString(v, site.pos, { errCtx: argCtx('baseNameOf', 0) });
       let s = r0.s;
       if (s.endsWith('/')) s = s.slice(0, -1);
       return mkStr(s.slice(s.lastIndexOf('/') + 1), r0.ctx);
@@ -206,7 +198,7 @@ export function register(r: Registry): void {
         const i = v.path.lastIndexOf('/');
         return new NixPath(i <= 0 ? '/' : v.path.slice(0, i));
       }
-      const r0 = coerceToString(v, site.pos, {});
+      const r0 = coerceToString(v, site.pos, { errCtx: argCtx('dirOf', 0) });
       const s = r0.s;
       const i = s.lastIndexOf('/');
       if (i < 0) return mkStr('.', r0.ctx);
@@ -262,7 +254,7 @@ export function register(r: Registry): void {
     doc: 'The value of the `system` setting, e.g. `"x86_64-linux"`.',
   });
   r.value('currentTime', Math.floor(Date.now() / 1000), { doc: 'Return the Unix time at the moment of evaluation.' });
-  r.value('storeDir', '/nix/store', { doc: 'The logical store directory, e.g. `/nix/store`.' });
+  r.value('storeDir', state.store.storeDir, { doc: 'The logical store directory, e.g. `/nix/store`.' });
 
   void forceStringValue;
   void NixStr;

@@ -29,12 +29,17 @@ import type {
   Formal,
   ELambda,
 } from './ast.js';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import { Source } from './ast.js';
 import { chevrotain } from './chevrotain.js';
 import { NixParseError, showPos } from './errors.js';
+import { unflatten } from './flatten.js';
+import type { Flat } from './flatten.js';
 import { replay } from './lalr.js';
-import { ALL_TOKEN_TYPES, BinOp, IndStrPart, PathStart, PrefixOp, SYMBOLS, T, bisonSymbolOf, lex } from './lexer.js';
-import type { LexResult } from './lexer.js';
+import { ALL_TOKEN_TYPES, BinOp, IndStrPart, Lexer, PathStart, PrefixOp, SYMBOLS, T, bisonSymbolOf, lex } from './lexer.js';
+import type { Tok } from './lexer.js';
 import { showAttrPath } from './print.js';
 
 export type LintLevel = 'ignore' | 'warn' | 'fatal';
@@ -147,6 +152,8 @@ const TI_GEQ = I(T.GEQ);
 const TI_PIPE_INTO = I(T.PIPE_INTO);
 const TI_PIPE_FROM = I(T.PIPE_FROM);
 const TI_BANG = I(T.BANG);
+const TI_STR = I(T.STR);
+const TI_DOLLAR_CURLY = I(T.DOLLAR_CURLY);
 
 // ---------------------------------------------------------------------------
 // Custom lookahead decisions (Chevrotain's LL(k) analysis cannot express
@@ -288,19 +295,9 @@ interface Head {
   attrs?: EAttrs;
 }
 
-interface SelectTail {
-  path: AttrName[];
-  def: Expr | undefined;
-}
-
-const CURSED_OR: SelectTail = { path: [], def: undefined };
-
-interface StrParts {
-  parts: Expr[];
-  partPos: number[];
-  /** Whether there is an interpolation (`${…}`) among the parts. */
-  interp: boolean;
-}
+const TAIL_NONE = 0;
+const TAIL_SELECT = 1;
+const TAIL_CURSED = 2;
 
 interface IndPart {
   /** String fragment (undefined for an interpolation). */
@@ -314,6 +311,9 @@ interface IndPart {
 // ---------------------------------------------------------------------------
 // The parser
 
+const RING_SIZE = 16;
+const RING_MASK = RING_SIZE - 1;
+
 class NixParser extends EmbeddedActionsParser {
   // Per-parse context.
   src: Source = new Source(null, '«none»', '');
@@ -322,6 +322,51 @@ class NixParser extends EmbeddedActionsParser {
   lastCursed = false;
   /** The end offset of that `or`. */
   lastCursedEnd = 0;
+
+  // Work stacks shared by all rule invocations (each invocation uses the part
+  // above the height it found on entry).  The DSL callbacks below are created
+  // once, as fields, and keep their state here instead of in closures, so that
+  // parsing allocates little besides the AST.
+  /** Operands of operator expressions. */
+  private readonly exprs: Expr[] = [];
+  /** Start offsets of those operands. */
+  private readonly starts: number[] = [];
+  /** Pending operators (binary: tokenTypeIdx; prefix: OP_NOT / OP_NEG) and their offsets. */
+  private readonly ops: number[] = [];
+  private readonly opPos: number[] = [];
+  /** Height of `ops` at the start of the innermost operator expression. */
+  private opBase = 0;
+  /** Heads (lambda, assert, with, let, if) of the expressions being parsed. */
+  private readonly heads: Head[] = [];
+  /** Miscellaneous lists being built: list elements, attribute paths, inherited names, string parts. */
+  private readonly items: unknown[] = [];
+  private readonly itemPos: number[] = [];
+  /** The attribute set whose bindings are being parsed. */
+  private curAttrs: EAttrs = newAttrs(-1, false);
+  /** Set by stringParts: whether the string has interpolation. */
+  private strInterp = false;
+  /** Set by the `or` default of a select. */
+  private selDef: Expr | undefined = undefined;
+  private selPath: AttrName[] = [];
+  /** Set by the `inherit (e)` source. */
+  private inheritSrc: Expr | undefined = undefined;
+  private formalEllipsis = false;
+  private formalDef: Expr | undefined = undefined;
+  private lamArg: string | undefined = undefined;
+  /** The attribute set for the next `binds` invocation. */
+  private bindsTarget: EAttrs = newAttrs(-1, false);
+
+  /** Pushes onto `items` / `itemPos` (which always have the same height). */
+  private pushItem(x: unknown, pos: number): void {
+    this.items.push(x);
+    this.itemPos.push(pos);
+  }
+
+  /** Removes and returns the items from `base` up. */
+  private takeItems(base: number): unknown[] {
+    this.itemPos.length = base;
+    return this.items.splice(base);
+  }
 
   constructor() {
     super(ALL_TOKEN_TYPES, {
@@ -368,88 +413,107 @@ class NixParser extends EmbeddedActionsParser {
   // ---- rules ----
 
   /** Top level: an expression followed by the end of the input. */
-  public start = this.RULE('start', (): Expr => this.SUBRULE(this.expr));
+  public start = this.RULE('start', (): Expr => {
+    const e = this.SUBRULE(this.expr);
+    this.CONSUME(chevrotain.EOF);
+    return e;
+  });
 
   /** `expr` (CppNix's expr_function / expr_if / expr_pipe / expr_op). */
   public expr = this.RULE('expr', (): Expr => {
-    const rec = this.RECORDING_PHASE;
-    const heads: Head[] = [];
-    this.MANY(() => {
-      const h = this.OR(this.headAlts);
-      if (!rec) heads.push(h);
-    });
+    const headBase = this.heads.length;
+    const savedOpBase = this.opBase;
+    const opBase = (this.opBase = this.ops.length);
 
-    // ---- operator expression (shunting-yard) ----
-    const exprs: Expr[] = [];
-    const starts: number[] = [];
-    const ops: number[] = [];
-    const opPos: number[] = [];
+    this.MANY(this.headLoop);
 
-    // First operand.
-    this.MANY2(() => {
-      const t = this.CONSUME(PrefixOp);
-      if (!rec) {
-        ops.push(t.tokenTypeIdx === TI_BANG ? OP_NOT : OP_NEG);
-        opPos.push(t.startOffset);
-      }
-    });
-    let start = this.LA(1).startOffset;
-    let app = this.SUBRULE(this.select);
-    this.MANY3(() => {
-      const a = this.SUBRULE2(this.select);
-      if (!rec) {
-        if (this.lastCursed) this.warnCursedOr(a);
-        app = makeCall(start, app, a);
-      }
-    });
-    if (!rec) {
-      exprs.push(app);
-      starts.push(start);
+    // The operator expression: a flat sequence of operands and operators,
+    // assembled by precedence as it goes (shunting-yard).
+    this.MANY2(this.prefix1);
+    const start = this.LA(1).startOffset;
+    const first = this.SUBRULE(this.select);
+    if (!this.RECORDING_PHASE) {
+      this.exprs.push(first);
+      this.starts.push(start);
     }
-    this.MANY4(() => {
-      this.CONSUME(T.QUESTION);
-      const path = this.SUBRULE(this.attrpath);
-      if (!rec) this.hasAttr(exprs, starts, ops, opPos, path);
-    });
+    this.MANY3(this.app1);
+    this.MANY4(this.has1);
+    this.MANY5(this.binopLoop);
+    if (this.RECORDING_PHASE) return first;
 
-    // Further operands.
-    this.MANY5(() => {
-      const opTok = this.CONSUME(BinOp);
-      if (!rec) this.binop(opTok, exprs, starts, ops, opPos);
-      this.MANY6(() => {
-        const t = this.CONSUME2(PrefixOp);
-        if (!rec) {
-          ops.push(t.tokenTypeIdx === TI_BANG ? OP_NOT : OP_NEG);
-          opPos.push(t.startOffset);
-        }
-      });
-      start = this.LA(1).startOffset;
-      app = this.SUBRULE3(this.select);
-      this.MANY7(() => {
-        const a = this.SUBRULE4(this.select);
-        if (!rec) {
-          if (this.lastCursed) this.warnCursedOr(a);
-          app = makeCall(start, app, a);
-        }
-      });
-      if (!rec) {
-        exprs.push(app);
-        starts.push(start);
-      }
-      this.MANY8(() => {
-        this.CONSUME2(T.QUESTION);
-        const path = this.SUBRULE2(this.attrpath);
-        if (!rec) this.hasAttr(exprs, starts, ops, opPos, path);
-      });
-    });
-    if (rec) return app;
-    while (ops.length) this.reduceOp(exprs, starts, ops, opPos);
-    let body = exprs[0]!;
+    while (this.ops.length > opBase) this.reduceOp();
+    this.opBase = savedOpBase;
+    let body = this.exprs.pop()!;
+    this.starts.pop();
 
-    // ---- apply the heads, innermost first ----
-    for (let k = heads.length - 1; k >= 0; k--) body = this.applyHead(heads[k]!, body);
+    // Apply the heads, innermost first.
+    const heads = this.heads;
+    while (heads.length > headBase) body = this.applyHead(heads.pop()!, body);
     return body;
   });
+
+  private headLoop = (): void => {
+    const h = this.OR(this.headAlts);
+    if (!this.RECORDING_PHASE) this.heads.push(h);
+  };
+
+  private prefix1 = (): void => {
+    const t = this.CONSUME(PrefixOp);
+    if (!this.RECORDING_PHASE) this.pushPrefix(t);
+  };
+
+  private prefix2 = (): void => {
+    const t = this.CONSUME2(PrefixOp);
+    if (!this.RECORDING_PHASE) this.pushPrefix(t);
+  };
+
+  private app1 = (): void => {
+    const a = this.SUBRULE2(this.select);
+    if (!this.RECORDING_PHASE) this.applyArg(a);
+  };
+
+  private app2 = (): void => {
+    const a = this.SUBRULE4(this.select);
+    if (!this.RECORDING_PHASE) this.applyArg(a);
+  };
+
+  private has1 = (): void => {
+    this.CONSUME(T.QUESTION);
+    const path = this.SUBRULE(this.attrpath);
+    if (!this.RECORDING_PHASE) this.hasAttr(path);
+  };
+
+  private has2 = (): void => {
+    this.CONSUME2(T.QUESTION);
+    const path = this.SUBRULE2(this.attrpath);
+    if (!this.RECORDING_PHASE) this.hasAttr(path);
+  };
+
+  private binopLoop = (): void => {
+    const opTok = this.CONSUME(BinOp);
+    if (!this.RECORDING_PHASE) this.binop(opTok);
+    this.MANY6(this.prefix2);
+    const start = this.LA(1).startOffset;
+    const e = this.SUBRULE3(this.select);
+    if (!this.RECORDING_PHASE) {
+      this.exprs.push(e);
+      this.starts.push(start);
+    }
+    this.MANY7(this.app2);
+    this.MANY8(this.has2);
+  };
+
+  private pushPrefix(t: IToken): void {
+    this.ops.push(t.tokenTypeIdx === TI_BANG ? OP_NOT : OP_NEG);
+    this.opPos.push(t.startOffset);
+  }
+
+  /** Function application: the operand on top of the stack applied to `a`. */
+  private applyArg(a: Expr): void {
+    if (this.lastCursed) this.warnCursedOr(a);
+    const k = this.exprs.length - 1;
+    this.exprs[k] = makeCall(this.starts[k]!, this.exprs[k]!, a);
+  }
 
   private headAlts = [
     {
@@ -475,13 +539,12 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Head => {
         const pos = this.LA(1).startOffset;
         const fs = this.SUBRULE2(this.formalSet);
-        let arg: string | undefined;
-        this.OPTION(() => {
-          this.CONSUME2(T.AT);
-          arg = this.CONSUME3(T.ID).image;
-        });
+        this.lamArg = undefined;
+        this.OPTION(this.atArg);
+        const h: Head = { kind: 0, pos, formals: fs };
+        if (this.lamArg !== undefined) h.arg = this.lamArg;
         this.CONSUME3(T.COLON);
-        return { kind: 0, pos, arg, formals: fs };
+        return h;
       },
     },
     {
@@ -503,8 +566,8 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Head => {
         const kw = this.CONSUME(T.LET);
-        const attrs = newAttrs(kw.startOffset, true);
-        this.SUBRULE(this.binds, { ARGS: [attrs] });
+        const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
+        this.SUBRULE(this.binds);
         this.CONSUME(T.IN);
         return { kind: 3, pos: kw.startOffset, attrs };
       },
@@ -520,6 +583,11 @@ class NixParser extends EmbeddedActionsParser {
       },
     },
   ];
+
+  private atArg = (): void => {
+    this.CONSUME2(T.AT);
+    this.lamArg = this.CONSUME3(T.ID).image;
+  };
 
   private applyHead(h: Head, body: Expr): Expr {
     switch (h.kind) {
@@ -551,11 +619,9 @@ class NixParser extends EmbeddedActionsParser {
     for (let k = 0; k + 1 < formals.length; k++) {
       if (formals[k]!.name !== formals[k + 1]!.name) continue;
       // Several duplicated names: report the one that appears first in the source.
-      if (!dup || formals[k]!.pos < dupFirst) {
-        if (!dup || formals[k]!.name !== dup.name) {
-          dup = formals[k + 1]!;
-          dupFirst = formals[k]!.pos;
-        }
+      if (!dup || (formals[k]!.name !== dup.name && formals[k]!.pos < dupFirst)) {
+        dup = formals[k + 1]!;
+        dupFirst = formals[k]!.pos;
       }
     }
     if (dup) throw this.err(`duplicate formal function argument '${dup.name}'`, dup.pos);
@@ -566,60 +632,59 @@ class NixParser extends EmbeddedActionsParser {
 
   // ---- operator precedence ----
 
-  private binop(opTok: IToken, exprs: Expr[], starts: number[], ops: number[], opPos: number[]): void {
+  private binop(opTok: IToken): void {
+    const ops = this.ops;
     const k = opTok.tokenTypeIdx;
     const p = binPrec[k]!;
     const assoc = binAssoc[k]!;
-    while (ops.length) {
+    while (ops.length > this.opBase) {
       const top = ops[ops.length - 1]!;
       const tp = top === OP_NOT ? P_NOT : top === OP_NEG ? P_NEG : binPrec[top]!;
       if (tp > p) {
-        this.reduceOp(exprs, starts, ops, opPos);
+        this.reduceOp();
         continue;
       }
       if (tp === p) {
         if (p === P_PIPE && top !== k) throw new SyntaxSignal();
         if (assoc === A_NONASSOC) throw new SyntaxSignal();
         if (assoc === A_LEFT) {
-          this.reduceOp(exprs, starts, ops, opPos);
+          this.reduceOp();
           continue;
         }
       }
       break;
     }
     ops.push(k);
-    opPos.push(opTok.startOffset);
+    this.opPos.push(opTok.startOffset);
   }
 
-  private hasAttr(exprs: Expr[], starts: number[], ops: number[], opPos: number[], path: AttrName[]): void {
+  private hasAttr(path: AttrName[]): void {
     // Only unary minus binds tighter than `?`.
-    while (ops.length && ops[ops.length - 1] === OP_NEG) this.reduceOp(exprs, starts, ops, opPos);
-    const e = exprs[exprs.length - 1]!;
-    const start = starts[starts.length - 1]!;
-    exprs[exprs.length - 1] = { kind: 'hasAttr', pos: start, expr: e, path };
+    while (this.ops.length > this.opBase && this.ops[this.ops.length - 1] === OP_NEG) this.reduceOp();
+    const k = this.exprs.length - 1;
+    this.exprs[k] = { kind: 'hasAttr', pos: this.starts[k]!, expr: this.exprs[k]!, path };
   }
 
-  private reduceOp(exprs: Expr[], starts: number[], ops: number[], opPos: number[]): void {
-    const op = ops.pop()!;
-    const pos = opPos.pop()!;
+  private reduceOp(): void {
+    const exprs = this.exprs;
+    const starts = this.starts;
+    const op = this.ops.pop()!;
+    const pos = this.opPos.pop()!;
+    const k = exprs.length - 1;
     if (op === OP_NOT) {
-      const e = exprs.pop()!;
-      starts.pop();
-      exprs.push({ kind: 'not', pos, expr: e });
-      starts.push(pos);
+      exprs[k] = { kind: 'not', pos, expr: exprs[k]! };
+      starts[k] = pos;
       return;
     }
     if (op === OP_NEG) {
-      const e = exprs.pop()!;
-      starts.pop();
-      exprs.push({ kind: 'call', pos, fn: synthVar('__sub'), args: [{ kind: 'int', pos: -1, value: 0 }, e] });
-      starts.push(pos);
+      exprs[k] = { kind: 'call', pos, fn: synthVar('__sub'), args: [{ kind: 'int', pos: -1, value: 0 }, exprs[k]!] };
+      starts[k] = pos;
       return;
     }
     const r = exprs.pop()!;
     const rs = starts.pop()!;
-    const l = exprs[exprs.length - 1]!;
-    const ls = starts[starts.length - 1]!;
+    const l = exprs[k - 1]!;
+    const ls = starts[k - 1]!;
     let e: Expr;
     switch (op) {
       case TI_EQ:
@@ -643,11 +708,9 @@ class NixParser extends EmbeddedActionsParser {
       case TI_CONCAT:
         e = { kind: 'binary', pos, op: '++', lhs: l, rhs: r };
         break;
-      case TI_PLUS: {
-        const c: EConcatStrings = { kind: 'concat', pos, forceString: false, parts: [l, r], partPos: [ls, rs] };
-        e = c;
+      case TI_PLUS:
+        e = { kind: 'concat', pos, forceString: false, parts: [l, r], partPos: [ls, rs] };
         break;
-      }
       case TI_MINUS:
         e = { kind: 'call', pos, fn: synthVar('__sub'), args: [l, r] };
         break;
@@ -678,7 +741,7 @@ class NixParser extends EmbeddedActionsParser {
       default:
         throw new Error('parser: unknown operator');
     }
-    exprs[exprs.length - 1] = e;
+    exprs[k - 1] = e;
   }
 
   // ---- select / simple expressions ----
@@ -688,44 +751,50 @@ class NixParser extends EmbeddedActionsParser {
     const start = this.LA(1).startOffset;
     const e = this.OR(this.atomAlts);
     const tail = this.OR5(this.selectTailAlts);
-    if (tail === null || this.RECORDING_PHASE) {
+    if (tail === TAIL_NONE || this.RECORDING_PHASE) {
       this.lastCursed = false;
       return e;
     }
-    if (tail === CURSED_OR) {
+    if (tail === TAIL_CURSED) {
       this.lastCursed = true;
       return { kind: 'call', pos: start, fn: e, args: [{ kind: 'var', pos: start, name: 'or' }] };
     }
     this.lastCursed = false;
-    const { path, def } = tail as SelectTail;
-    return def ? { kind: 'select', pos: start, expr: e, path, def } : { kind: 'select', pos: start, expr: e, path };
+    const def = this.selDef;
+    return def
+      ? { kind: 'select', pos: start, expr: e, path: this.selPath, def }
+      : { kind: 'select', pos: start, expr: e, path: this.selPath };
   });
 
   private selectTailAlts = [
     {
       // . attrpath (or default)?
-      ALT: (): SelectTail | null => {
+      ALT: (): number => {
         this.CONSUME1(T.DOT);
         const path = this.SUBRULE1(this.attrpath);
-        let def: Expr | undefined;
-        this.OPTION2(() => {
-          this.CONSUME1(T.OR_KW);
-          def = this.SUBRULE1(this.select);
-          if (!this.RECORDING_PHASE && this.lastCursed) this.warnCursedOr(def);
-        });
-        return { path, def };
+        this.selDef = undefined;
+        this.OPTION2(this.orDefault);
+        this.selPath = path;
+        return TAIL_SELECT;
       },
     },
     {
       // e or: a call of e with the variable `or` (kept for backwards compatibility)
-      ALT: (): SelectTail | null => {
+      ALT: (): number => {
         const t = this.CONSUME2(T.OR_KW);
         this.lastCursedEnd = t.startOffset + 2;
-        return CURSED_OR;
+        return TAIL_CURSED;
       },
     },
-    { ALT: (): SelectTail | null => null },
+    { ALT: (): number => TAIL_NONE },
   ];
+
+  private orDefault = (): void => {
+    this.CONSUME1(T.OR_KW);
+    const def = this.SUBRULE1(this.select);
+    if (!this.RECORDING_PHASE && this.lastCursed) this.warnCursedOr(def);
+    this.selDef = def;
+  };
 
   private atomAlts = [
     {
@@ -749,85 +818,26 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const q = this.CONSUME1(T.DQUOTE);
-        const sp = this.SUBRULE1(this.stringParts);
+        const parts = this.SUBRULE1(this.stringParts);
         this.CONSUME2(T.DQUOTE);
-        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : stringExpr(sp, q.startOffset);
+        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(parts, q.startOffset);
       },
     },
     {
       ALT: (): Expr => {
         const open = this.CONSUME1(T.IND_STRING_OPEN);
-        const parts: IndPart[] = [];
-        this.MANY1(() => {
-          this.OR2([
-            {
-              ALT: () => {
-                const t = this.CONSUME1(IndStrPart);
-                parts.push({ s: t.payload as string, indent: t.tokenType === T.IND_STR, pos: t.startOffset });
-              },
-            },
-            {
-              ALT: () => {
-                const d = this.CONSUME1(T.DOLLAR_CURLY);
-                const e = this.SUBRULE1(this.expr);
-                this.CONSUME1(T.RCURLY);
-                parts.push({ e, indent: false, pos: d.startOffset });
-              },
-            },
-          ]);
-        });
+        const base = this.items.length;
+        this.MANY1(this.indPart);
         this.CONSUME1(T.IND_STRING_CLOSE);
-        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : stripIndentation(open.startOffset, parts);
+        if (this.RECORDING_PHASE) return undefined as unknown as Expr;
+        return stripIndentation(open.startOffset, this.takeItems(base) as IndPart[]);
       },
     },
     {
       ALT: (): Expr => {
         const t = this.CONSUME1(PathStart);
-        const path = this.RECORDING_PHASE ? (undefined as unknown as EPath) : this.pathStart(t);
-        return this.OR3([
-          {
-            ALT: (): Expr => {
-              this.CONSUME1(T.PATH_END);
-              return path;
-            },
-          },
-          {
-            ALT: (): Expr => {
-              const parts: Expr[] = [path];
-              const partPos: number[] = [t.startOffset];
-              this.OPTION1(() => {
-                const s = this.CONSUME1(T.STR);
-                parts.push({ kind: 'str', pos: s.startOffset, value: s.payload as string });
-                partPos.push(s.startOffset);
-              });
-              const d = this.CONSUME2(T.DOLLAR_CURLY);
-              parts.push(this.SUBRULE2(this.expr));
-              partPos.push(d.startOffset);
-              this.CONSUME2(T.RCURLY);
-              this.MANY2(() => {
-                this.OR4([
-                  {
-                    ALT: () => {
-                      const s = this.CONSUME2(T.STR);
-                      parts.push({ kind: 'str', pos: s.startOffset, value: s.payload as string });
-                      partPos.push(s.startOffset);
-                    },
-                  },
-                  {
-                    ALT: () => {
-                      const d2 = this.CONSUME3(T.DOLLAR_CURLY);
-                      parts.push(this.SUBRULE3(this.expr));
-                      partPos.push(d2.startOffset);
-                      this.CONSUME3(T.RCURLY);
-                    },
-                  },
-                ]);
-              });
-              this.CONSUME2(T.PATH_END);
-              return { kind: 'concat', pos: t.startOffset, forceString: false, parts, partPos };
-            },
-          },
-        ]);
+        if (!this.RECORDING_PHASE) this.pushItem(this.pathStart(t), t.startOffset);
+        return this.OR3(this.pathAlts);
       },
     },
     {
@@ -871,8 +881,8 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Expr => {
         const kw = this.CONSUME1(T.LET);
         this.CONSUME1(T.LCURLY);
-        const attrs = newAttrs(kw.startOffset, true);
-        this.SUBRULE1(this.binds, { ARGS: [attrs] });
+        const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
+        this.SUBRULE1(this.binds);
         this.CONSUME4(T.RCURLY);
         return { kind: 'select', pos: -1, expr: attrs, path: [{ name: 'body', pos: -1 }] };
       },
@@ -881,8 +891,8 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Expr => {
         const kw = this.CONSUME1(T.REC);
         this.CONSUME2(T.LCURLY);
-        const attrs = newAttrs(kw.startOffset, true);
-        this.SUBRULE2(this.binds, { ARGS: [attrs] });
+        const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
+        this.SUBRULE2(this.binds);
         this.CONSUME5(T.RCURLY);
         return attrs;
       },
@@ -890,8 +900,8 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const lc = this.CONSUME3(T.LCURLY);
-        const attrs = newAttrs(lc.startOffset, false);
-        this.SUBRULE3(this.binds, { ARGS: [attrs] });
+        const attrs = (this.bindsTarget = newAttrs(lc.startOffset, false));
+        this.SUBRULE3(this.binds);
         this.CONSUME6(T.RCURLY);
         return attrs;
       },
@@ -899,16 +909,101 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const lb = this.CONSUME1(T.LBRACKET);
-        const elems: Expr[] = [];
-        this.MANY3(() => {
-          const e = this.SUBRULE2(this.select);
-          if (!this.RECORDING_PHASE) {
-            if (this.lastCursed) this.warnCursedOr(e);
-            elems.push(e);
-          }
-        });
+        const base = this.items.length;
+        this.MANY3(this.listElem);
         this.CONSUME1(T.RBRACKET);
+        if (this.RECORDING_PHASE) return undefined as unknown as Expr;
+        const elems = this.takeItems(base) as Expr[];
         return { kind: 'list', pos: lb.startOffset, elems };
+      },
+    },
+  ];
+
+  private listElem = (): void => {
+    const e = this.SUBRULE2(this.select);
+    if (!this.RECORDING_PHASE) {
+      if (this.lastCursed) this.warnCursedOr(e);
+      this.pushItem(e, -1);
+    }
+  };
+
+  private indPart = (): void => {
+    this.OR2(this.indPartAlts);
+  };
+
+  private indPartAlts = [
+    {
+      ALT: () => {
+        const t = this.CONSUME1(IndStrPart);
+        if (!this.RECORDING_PHASE) {
+          const p: IndPart = { s: t.payload as string, indent: t.tokenType === T.IND_STR, pos: t.startOffset };
+          this.pushItem(p, -1);
+        }
+      },
+    },
+    {
+      ALT: () => {
+        const d = this.CONSUME1(T.DOLLAR_CURLY);
+        const e = this.SUBRULE1(this.expr);
+        this.CONSUME1(T.RCURLY);
+        if (!this.RECORDING_PHASE) {
+          const p: IndPart = { e, indent: false, pos: d.startOffset };
+          this.pushItem(p, -1);
+        }
+      },
+    },
+  ];
+
+  /** After the start of a path literal (already on `items`): its end, or interpolated parts. */
+  private pathAlts = [
+    {
+      ALT: (): Expr => {
+        this.CONSUME1(T.PATH_END);
+        if (this.RECORDING_PHASE) return undefined as unknown as Expr;
+        this.itemPos.pop();
+        return this.items.pop() as Expr;
+      },
+    },
+    {
+      ALT: (): Expr => {
+        const base = this.items.length - 1;
+        this.OPTION1(this.pathStr1);
+        const d = this.CONSUME2(T.DOLLAR_CURLY);
+        const e = this.SUBRULE2(this.expr);
+        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        this.CONSUME2(T.RCURLY);
+        this.MANY2(this.pathMore);
+        this.CONSUME2(T.PATH_END);
+        if (this.RECORDING_PHASE) return undefined as unknown as Expr;
+        const partPos = this.itemPos.splice(base);
+        const parts = this.items.splice(base) as Expr[];
+        return { kind: 'concat', pos: partPos[0]!, forceString: false, parts, partPos };
+      },
+    },
+  ];
+
+  private pathStr1 = (): void => {
+    const s = this.CONSUME1(T.STR);
+    if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+  };
+
+  private pathMore = (): void => {
+    this.OR4(this.pathMoreAlts);
+  };
+
+  private pathMoreAlts = [
+    {
+      ALT: () => {
+        const s = this.CONSUME2(T.STR);
+        if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+      },
+    },
+    {
+      ALT: () => {
+        const d = this.CONSUME3(T.DOLLAR_CURLY);
+        const e = this.SUBRULE3(this.expr);
+        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        this.CONSUME3(T.RCURLY);
       },
     },
   ];
@@ -956,43 +1051,70 @@ class NixParser extends EmbeddedActionsParser {
     return h === undefined ? '' : Buffer.from(h, 'utf8').toString('latin1');
   }
 
-  /** The inside of a `"…"` string (the quotes are consumed by the caller). */
-  public stringParts = this.RULE('stringParts', (): StrParts => {
-    const parts: Expr[] = [];
-    const partPos: number[] = [];
-    const sp: StrParts = { parts, partPos, interp: false };
-    this.MANY(() => {
-      this.OR([
-        {
-          ALT: () => {
-            const s = this.CONSUME(T.STR);
-            parts.push({ kind: 'str', pos: s.startOffset, value: s.payload as string });
-            partPos.push(s.startOffset);
-          },
-        },
-        {
-          ALT: () => {
-            const d = this.CONSUME(T.DOLLAR_CURLY);
-            parts.push(this.SUBRULE(this.expr));
-            partPos.push(d.startOffset);
-            this.CONSUME(T.RCURLY);
-            sp.interp = true;
-          },
-        },
-      ]);
-    });
-    return sp;
+  // ---- strings and attribute names ----
+
+  /**
+   * The inside of a `"…"` string (the quotes are consumed by the caller).
+   * Returns the parts; their positions are left on `itemPos` (popped by the
+   * caller) and `strInterp` tells whether there was an interpolation.
+   */
+  public stringParts = this.RULE('stringParts', (): number => {
+    const base = this.items.length;
+    this.strInterp = false;
+    this.MANY(this.strPart);
+    return base;
   });
+
+  private strPart = (): void => {
+    this.OR(this.strPartAlts);
+  };
+
+  private strPartAlts = [
+    {
+      ALT: () => {
+        const s = this.CONSUME(T.STR);
+        if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+      },
+    },
+    {
+      ALT: () => {
+        const d = this.CONSUME(T.DOLLAR_CURLY);
+        const e = this.SUBRULE(this.expr);
+        this.CONSUME(T.RCURLY);
+        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        // (Set after the nested expression, which may contain strings itself.)
+        this.strInterp = true;
+      },
+    },
+  ];
+
+  private stringExpr(base: number, quotePos: number): Expr {
+    const n = this.items.length - base;
+    if (!this.strInterp) {
+      const v = n ? (this.items.pop() as EStr).value : '';
+      this.itemPos.length = base;
+      return { kind: 'str', pos: quotePos, value: v };
+    }
+    const partPos = this.itemPos.splice(base);
+    const parts = this.items.splice(base) as Expr[];
+    return { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos };
+  }
 
   /** An attribute path `a.b."c".${d}`. */
   public attrpath = this.RULE('attrpath', (): AttrName[] => {
-    const path: AttrName[] = [this.SUBRULE(this.attrName)];
-    this.MANY(() => {
-      this.CONSUME(T.DOT);
-      path.push(this.SUBRULE2(this.attrName));
-    });
-    return path;
+    const base = this.items.length;
+    const a = this.SUBRULE(this.attrName);
+    if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+    this.MANY(this.attrpathMore);
+    if (this.RECORDING_PHASE) return [];
+    return this.takeItems(base) as AttrName[];
   });
+
+  private attrpathMore = (): void => {
+    this.CONSUME(T.DOT);
+    const a = this.SUBRULE2(this.attrName);
+    if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+  };
 
   public attrName = this.RULE('attrName', (): AttrName => this.OR(this.attrNameAlts));
 
@@ -1012,10 +1134,11 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): AttrName => {
         const q = this.CONSUME(T.DQUOTE);
-        const sp = this.SUBRULE(this.stringParts);
+        const base = this.SUBRULE(this.stringParts);
         this.CONSUME2(T.DQUOTE);
         if (this.RECORDING_PHASE) return { name: '', pos: 0 };
-        return stringAttrName(sp, q.startOffset);
+        const e = this.stringExpr(base, q.startOffset);
+        return e.kind === 'str' ? { name: e.value, pos: q.startOffset } : { expr: e, pos: q.startOffset };
       },
     },
     {
@@ -1030,45 +1153,59 @@ class NixParser extends EmbeddedActionsParser {
     },
   ];
 
+  // ---- bindings ----
+
   /** Bindings of an attribute set / let, added to `attrs`. */
-  public binds = this.RULE('binds', (attrs: EAttrs): void => {
-    const rec = this.RECORDING_PHASE;
-    this.MANY(() => {
-      this.OR([
-        {
-          ALT: () => {
-            this.CONSUME(T.INHERIT);
-            let from: Expr | undefined;
-            this.OPTION(() => {
-              this.CONSUME(T.LPAREN);
-              from = this.SUBRULE(this.expr);
-              this.CONSUME(T.RPAREN);
-            });
-            const names: AttrName[] = [];
-            this.MANY2(() => {
-              const a = this.SUBRULE(this.attrName);
-              if (!rec) {
-                if (!('name' in a)) throw this.err('dynamic attributes not allowed in inherit', a.pos);
-                names.push(a);
-              }
-            });
-            this.CONSUME(T.SEMI);
-            if (!rec) this.addInherits(attrs, names, from);
-          },
-        },
-        {
-          ALT: () => {
-            const pos = this.LA(1).startOffset;
-            const path = this.SUBRULE(this.attrpath);
-            this.CONSUME(T.EQUALS);
-            const e = this.SUBRULE2(this.expr);
-            this.CONSUME2(T.SEMI);
-            if (!rec) this.addAttr(attrs, path, e, pos);
-          },
-        },
-      ]);
-    });
+  public binds = this.RULE('binds', (): void => {
+    const saved = this.curAttrs;
+    this.curAttrs = this.bindsTarget;
+    this.MANY(this.binding);
+    this.curAttrs = saved;
   });
+
+  private binding = (): void => {
+    this.OR(this.bindingAlts);
+  };
+
+  private bindingAlts = [
+    {
+      ALT: () => {
+        this.CONSUME(T.INHERIT);
+        this.inheritSrc = undefined;
+        this.OPTION(this.inheritFrom);
+        const from = this.inheritSrc;
+        const base = this.items.length;
+        this.MANY2(this.inheritName);
+        this.CONSUME(T.SEMI);
+        if (!this.RECORDING_PHASE) this.addInherits(this.curAttrs, this.takeItems(base) as AttrName[], from);
+      },
+    },
+    {
+      ALT: () => {
+        const pos = this.LA(1).startOffset;
+        const path = this.SUBRULE(this.attrpath);
+        this.CONSUME(T.EQUALS);
+        const e = this.SUBRULE2(this.expr);
+        this.CONSUME2(T.SEMI);
+        if (!this.RECORDING_PHASE) this.addAttr(this.curAttrs, path, e, pos);
+      },
+    },
+  ];
+
+  private inheritFrom = (): void => {
+    this.CONSUME(T.LPAREN);
+    const e = this.SUBRULE(this.expr);
+    this.CONSUME(T.RPAREN);
+    this.inheritSrc = e;
+  };
+
+  private inheritName = (): void => {
+    const a = this.SUBRULE(this.attrName);
+    if (!this.RECORDING_PHASE) {
+      if (!('name' in a)) throw this.err('dynamic attributes not allowed in inherit', a.pos);
+      this.pushItem(a, -1);
+    }
+  };
 
   private addInherits(attrs: EAttrs, names: AttrName[], from: Expr | undefined): void {
     let fromIdx = -1;
@@ -1144,80 +1281,139 @@ class NixParser extends EmbeddedActionsParser {
     for (const f of src.inheritFrom) dst.inheritFrom.push(f);
   }
 
+  // ---- function parameters ----
+
   /** `{ a, b ? e, ... }` */
   public formalSet = this.RULE('formalSet', (): { formals: Formal[]; ellipsis: boolean } => {
-    const formals: Formal[] = [];
-    let ellipsis = false;
     this.CONSUME(T.LCURLY);
-    this.OR([
-      { ALT: () => this.CONSUME(T.RCURLY) },
-      {
-        ALT: () => {
-          this.CONSUME(T.ELLIPSIS);
-          ellipsis = true;
-          this.CONSUME2(T.RCURLY);
-        },
-      },
-      {
-        ALT: () => {
-          formals.push(this.SUBRULE(this.formal));
-          this.MANY(() => {
-            this.CONSUME(T.COMMA);
-            formals.push(this.SUBRULE2(this.formal));
-          });
-          this.OPTION(() => {
-            this.CONSUME2(T.COMMA);
-            this.OPTION2(() => {
-              this.CONSUME2(T.ELLIPSIS);
-              ellipsis = true;
-            });
-          });
-          this.CONSUME3(T.RCURLY);
-        },
-      },
-    ]);
-    return { formals, ellipsis };
+    const base = this.items.length;
+    this.formalEllipsis = false;
+    this.OR(this.formalSetAlts);
+    const ellipsis = this.formalEllipsis;
+    if (this.RECORDING_PHASE) return { formals: [], ellipsis };
+    return { formals: this.takeItems(base) as Formal[], ellipsis };
   });
+
+  private formalSetAlts = [
+    { ALT: () => this.CONSUME(T.RCURLY) },
+    {
+      ALT: () => {
+        this.CONSUME(T.ELLIPSIS);
+        this.formalEllipsis = true;
+        this.CONSUME2(T.RCURLY);
+      },
+    },
+    {
+      ALT: () => {
+        this.pushItem(this.SUBRULE(this.formal), -1);
+        this.MANY(this.moreFormals);
+        this.OPTION(this.formalsEnd);
+        this.CONSUME3(T.RCURLY);
+      },
+    },
+  ];
+
+  private moreFormals = (): void => {
+    this.CONSUME(T.COMMA);
+    this.pushItem(this.SUBRULE2(this.formal), -1);
+  };
+
+  private formalsEnd = (): void => {
+    this.CONSUME2(T.COMMA);
+    this.OPTION2(this.formalsEllipsis);
+  };
+
+  private formalsEllipsis = (): void => {
+    this.CONSUME2(T.ELLIPSIS);
+    this.formalEllipsis = true;
+  };
 
   public formal = this.RULE('formal', (): Formal => {
     const id = this.CONSUME(T.ID);
     const f: Formal = { name: id.image, pos: id.startOffset };
-    this.OPTION(() => {
-      this.CONSUME(T.QUESTION);
-      f.def = this.SUBRULE(this.expr);
-    });
+    this.formalDef = undefined;
+    this.OPTION(this.formalDefault);
+    if (this.formalDef) f.def = this.formalDef;
     return f;
   });
 
-  /** Resets per-parse state and returns the remaining error. */
-  setup(src: Source, opts: ParseOptions, tokens: IToken[]): void {
+  private formalDefault = (): void => {
+    this.CONSUME(T.QUESTION);
+    this.formalDef = this.SUBRULE(this.expr);
+  };
+
+  // ---- token input: pulled from the lexer on demand, through a small ring buffer ----
+
+  /** Chevrotain's (undocumented) index of the last consumed token. */
+  declare currIdx: number;
+  private lexer: Lexer | null = null;
+  private readonly ring: Tok[] = new Array<Tok>(RING_SIZE);
+  /** Number of tokens taken from the lexer so far (absolute index of the next one). */
+  private lexed = 0;
+  private eofTok: Tok | null = null;
+
+  private fill(upTo: number): void {
+    const lx = this.lexer!;
+    const ring = this.ring;
+    while (this.lexed <= upTo) {
+      ring[this.lexed & RING_MASK] = lx.next();
+      this.lexed++;
+    }
+  }
+
+  override LA_FAST(howMuch: number): IToken {
+    const idx = this.currIdx + howMuch;
+    if (idx >= this.lexed) this.fill(idx);
+    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.eofTok! : this.ring[idx & RING_MASK]!;
+  }
+
+  override LA(howMuch: number): IToken {
+    const idx = this.currIdx + howMuch;
+    if (idx >= this.lexed) this.fill(idx);
+    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.eofTok! : this.ring[idx & RING_MASK]!;
+  }
+
+  moveToTerminatedState(): void {
+    // Keep the position: the token at which parsing stopped stays LA(1).
+  }
+
+  /** Prepares a parse. */
+  setup(src: Source, opts: ParseOptions, lexer: Lexer): void {
     this.src = src;
     this.opts = opts;
     this.lastCursed = false;
-    this.input = tokens;
+    this.reset();
+    this.lexer = lexer;
+    this.eofTok = lexer.eof;
+    this.lexed = 0;
+    this.exprs.length = 0;
+    this.starts.length = 0;
+    this.ops.length = 0;
+    this.opPos.length = 0;
+    this.opBase = 0;
+    this.heads.length = 0;
+    this.items.length = 0;
+    this.itemPos.length = 0;
   }
 
+  /** Drops references to the last input. */
   release(): void {
     this.src = new Source(null, '«none»', '');
     this.opts = { basePath: '/' };
-    this.input = [];
+    this.lexer = null;
+    this.ring.fill(undefined as unknown as Tok);
+    this.exprs.length = 0;
+    this.heads.length = 0;
+    this.items.length = 0;
+    this.selDef = undefined;
+    this.selPath = [];
+    this.inheritSrc = undefined;
+    this.curAttrs = newAttrs(-1, false);
   }
 }
 
 // ---------------------------------------------------------------------------
 // Strings
-
-function stringExpr(sp: StrParts, quotePos: number): Expr {
-  const { parts, partPos } = sp;
-  if (!sp.interp) return { kind: 'str', pos: quotePos, value: parts.length ? (parts[0] as EStr).value : '' };
-  return { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos };
-}
-
-function stringAttrName(sp: StrParts, quotePos: number): AttrName {
-  const { parts, partPos } = sp;
-  if (!sp.interp) return { name: parts.length ? (parts[0] as EStr).value : '', pos: quotePos };
-  return { expr: { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos }, pos: quotePos };
-}
 
 /** CppNix's indentation stripping of `''…''` strings. */
 function stripIndentation(pos: number, es: IndPart[]): Expr {
@@ -1317,22 +1513,64 @@ function getParser(): NixParser {
 
 /** Parses a Nix expression.  Throws NixParseError. */
 export function parse(src: Source, opts: ParseOptions): Expr {
-  const lexed = lex(src, { pipeOperators: opts.experimentalFeatures?.has('pipe-operators') ?? false });
+  // Warnings are buffered, so that a retry (see below) does not repeat them.
+  const userWarn = opts.warn;
+  let warnings: [string, number][] = [];
+  const popts: ParseOptions = userWarn ? { ...opts, warn: (m, p) => void warnings.push([m, p]) } : opts;
+  const flush = () => {
+    if (userWarn) for (const [m, p] of warnings) userWarn(m, p);
+  };
+  let result: Expr;
+  try {
+    result = parseHere(src, popts);
+  } catch (e) {
+    if (!(e instanceof DeepNesting)) {
+      flush();
+      throw e;
+    }
+    // Too deeply nested for this thread's stack: retry in a worker thread with a large stack.
+    const r = isMainThread ? parseInWorker(src, opts) : null;
+    if (!r) {
+      flush();
+      throw e.error;
+    }
+    warnings = r.warnings;
+    flush();
+    if (r.error) throw new NixParseError(r.error.msg, { src, offset: r.error.offset });
+    if (r.internal !== undefined || !r.flat) throw new Error(`parse worker: ${r.internal ?? 'no result'}`);
+    return unflatten(r.flat) as Expr;
+  }
+  flush();
+  return result;
+}
+
+/** Thrown by parseHere when the JS stack overflows. */
+class DeepNesting extends Error {
+  constructor(readonly error: NixParseError) {
+    super(error.msg);
+  }
+}
+
+function parseHere(src: Source, opts: ParseOptions): Expr {
+  const lexOpts = { pipeOperators: opts.experimentalFeatures?.has('pipe-operators') ?? false };
+  const lexer = new Lexer(src, lexOpts);
   const p = getParser();
-  p.setup(src, opts, lexed.tokens);
+  p.setup(src, opts, lexer);
   let result: Expr;
   try {
     result = p.start();
     if (p.errors.length) throw new SyntaxSignal();
   } catch (e) {
     if (e instanceof NixParseError) throw e;
-    if (e instanceof SyntaxSignal) throw syntaxError(src, lexed, p);
+    if (e instanceof SyntaxSignal) throw syntaxError(src, lexOpts, p);
     if (e instanceof RangeError) {
       const t = p.la(1);
-      throw new NixParseError('stack overflow (the expression is nested too deeply)', {
-        src,
-        offset: t.tokenType === chevrotain.EOF ? lexed.eofOffset : t.startOffset,
-      });
+      throw new DeepNesting(
+        new NixParseError('stack overflow (the expression is nested too deeply)', {
+          src,
+          offset: t.tokenType === chevrotain.EOF ? lexer.eofOffset : t.startOffset,
+        }),
+      );
     }
     throw e;
   } finally {
@@ -1341,7 +1579,45 @@ export function parse(src: Source, opts: ParseOptions): Expr {
   return result;
 }
 
-function syntaxError(src: Source, lexed: LexResult, p: NixParser): NixParseError {
+interface WorkerReply {
+  flat?: Flat;
+  error?: { msg: string; offset: number };
+  internal?: string;
+  warnings: [string, number][];
+}
+
+const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
+let workerAvailable: boolean | undefined;
+
+/** Parses in a worker thread with a 1 GiB stack, synchronously.  Null if that is not possible. */
+function parseInWorker(src: Source, opts: ParseOptions): WorkerReply | null {
+  // (Under a TypeScript test runner there is no compiled worker script.)
+  workerAvailable ??= WORKER_URL.protocol === 'file:' && fs.existsSync(fileURLToPath(WORKER_URL));
+  if (!workerAvailable) return null;
+  const shared = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const { warn: _warn, ...rest } = opts;
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_URL, {
+      workerData: { path: src.path, origin: src.origin, text: src.text, opts: rest, port: port2, shared },
+      transferList: [port2],
+      resourceLimits: { stackSizeMb: 1024 },
+    });
+  } catch {
+    return null;
+  }
+  worker.unref();
+  Atomics.wait(shared, 0, 0);
+  const reply = receiveMessageOnPort(port1)?.message as WorkerReply | undefined;
+  port1.close();
+  void worker.terminate();
+  return reply ?? null;
+}
+
+function syntaxError(src: Source, lexOpts: { pipeOperators: boolean }, p: NixParser): NixParseError {
+  // Re-tokenize the whole input and replay it through the LALR(1) automaton.
+  const lexed = lex(src, lexOpts);
   const r = replay(lexed.tokens, lexed.eofOffset);
   if (r.kind === 'syntax') return new NixParseError(r.message, { src, offset: r.offset });
   if (r.kind === 'lexical') return new NixParseError(String(r.token.payload), { src, offset: r.token.startOffset });

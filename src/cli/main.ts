@@ -11,6 +11,7 @@ commands:
   instantiate   evaluate Nix expressions / instantiate derivations (nix-instantiate)
   eval          evaluate an expression and print the result (-E EXPR | --file FILE)
   show-config   print the settings in force
+  store         add, dump, restore, query and verify store paths (nix-store)
   --version     print the version
   --help        this text
 `;
@@ -21,6 +22,7 @@ const commands: Record<string, () => Promise<Command>> = {
   instantiate: async () => (await import('./instantiate.js')).instantiate,
   eval: async () => (await import('./eval.js')).evalCommand,
   'show-config': async () => (await import('./show-config.js')).showConfig,
+  store: async () => (await import('./store.js')).storeCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -80,7 +80,21 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   if (frames.length === 0) return body(head);
   lines.push(`${prefix}:`);
   let last: Pos | null = null;
+  // a frame already printed (same message and position) is folded into "(N duplicate frames omitted)"
+  const printed = new Set<string>();
+  let omitted = 0;
+  const flushOmitted = () => {
+    if (omitted) lines.push(`${indent}(${omitted} duplicate frames omitted)\n`);
+    omitted = 0;
+  };
   for (const f of frames) {
+    const key = `${f.msg}\0${f.pos ? `${f.pos.src.origin}:${f.pos.offset}` : ''}`;
+    if (printed.has(key)) {
+      omitted++;
+      continue;
+    }
+    printed.add(key);
+    flushOmitted();
     let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
     // a frame at the same position as the one before shows no position again
     if (f.pos && !(last && last.src === f.pos.src && last.offset === f.pos.offset)) {
@@ -89,6 +103,7 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
     if (f.pos) last = f.pos;
     lines.push(s + '\n');
   }
+  flushOmitted();
   lines.push(body(indent + head));
   return lines.join('\n');
 }

@@ -129,7 +129,14 @@ export function forceDeep(v: Value): Value {
     if (Array.isArray(v)) {
       if (seen.has(v)) return;
       seen.add(v);
-      for (const x of v) go(x);
+      for (let i = 0; i < v.length; i++) {
+        try {
+          go(v[i]!);
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`);
+          throw e;
+        }
+      }
     } else if (v instanceof Attrs) {
       if (seen.has(v)) return;
       seen.add(v);
@@ -154,6 +161,12 @@ let maxCallDepth = 10000;
 
 export function setMaxCallDepth(n: number): void {
   maxCallDepth = n;
+}
+
+/** Where a function was defined (for "return value of the function" frames), if known. */
+export function fnPos(f: Value, fallback: Pos | null): Pos | null {
+  if (f instanceof Thunk && f.code === null) f = f.v as Value;
+  return f instanceof Lambda ? f.info.pos : fallback;
 }
 
 export function lambdaName(l: Lambda): string {
@@ -208,7 +221,11 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
   try {
     return op.fn(args, site);
   } catch (e) {
-    if (e instanceof NixError) e.addTrace(`while calling the '${op.name}' builtin`, pos);
+    if (e instanceof NixError) {
+      // the frame shows the call's position; CppNix does not repeat it on the error
+      if (e.pos && pos && e.pos.src === pos.src && e.pos.offset === pos.offset && e.frames.length === 0) e.pos = null;
+      e.addTrace(`while calling the '${op.name}' builtin`, pos);
+    }
     else if (e instanceof RangeError) throw stackOverflow(pos);
     throw e;
   }

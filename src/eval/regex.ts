@@ -1219,6 +1219,9 @@ function compileUncached(pattern: string): CompiledRegex {
     c.compile();
   } catch (e) {
     if (e instanceof SyntaxFail) throw new RegexError(pattern, e.space ? 'space' : 'invalid');
+    // The parser is recursive: absurdly deep nesting (thousands of
+    // parentheses) exhausts the JS stack.  Report it as a resource limit.
+    if (e instanceof RangeError) throw new RegexError(pattern, 'space');
     throw e;
   }
   const prog = buildProg(c);
@@ -1229,6 +1232,7 @@ function compileUncached(pattern: string): CompiledRegex {
       if (jsSafe(c.ast, false, false)) jsMatch = new RegExp('^(?:' + toJs(c.ast) + ')$');
       if (!nullable(c.ast) && jsSafe(c.ast, true, false)) jsSearch = new RegExp(toJs(c.ast), 'g');
     } catch {
+      // (deeply nested patterns can overflow the recursive analysis)
       jsMatch = null;
       jsSearch = null;
     }

@@ -15,6 +15,9 @@ import { NixError } from './errors.js';
 import { setMaxCallDepth } from './ops.js';
 import { Settings } from './settings.js';
 import { Attrs, Env, PrimOp, Thunk, type Value } from './value.js';
+import { ComputeStore } from '../store/compute-store.js';
+import type { StoreApi } from '../store/store-api.js';
+import { DEFAULT_STORE_DIR } from '../store/store-path.js';
 
 export interface EvalOptions {
   settings?: Settings;
@@ -24,6 +27,14 @@ export interface EvalOptions {
   stderr?: (s: string) => void;
   /** The environment (for getEnv, HOME, NIX_PATH). */
   env?: NodeJS.ProcessEnv;
+  /** The store paths are computed in / added to (default: a ComputeStore, which writes nothing). */
+  store?: StoreApi;
+}
+
+/** The logical store directory: TSNIX_STORE_DIR, else NIX_STORE_DIR, else /nix/store. */
+export function storeDirFromEnv(env: NodeJS.ProcessEnv): string {
+  const d = env.TSNIX_STORE_DIR || env.NIX_STORE_DIR;
+  return d ? toBytes(d.length > 1 ? d.replace(/\/+$/, '') : d) : DEFAULT_STORE_DIR;
 }
 
 export class EvalState {
@@ -32,6 +43,8 @@ export class EvalState {
   readonly builtins: Attrs;
   readonly searchPath: string[];
   readonly env: NodeJS.ProcessEnv;
+  /** Where derivations and copied paths go (see src/eval/builtins/derivation.ts). */
+  readonly store: StoreApi;
   private readonly stderrFn: (s: string) => void;
   private readonly fileCache = new Map<string, Value>();
   readonly builtinDefs = new Map<string, BuiltinDef>();
@@ -40,6 +53,7 @@ export class EvalState {
   constructor(opts: EvalOptions = {}) {
     this.settings = opts.settings ?? new Settings();
     this.env = opts.env ?? process.env;
+    this.store = opts.store ?? new ComputeStore(storeDirFromEnv(this.env));
     this.stderrFn = opts.stderr ?? ((s) => process.stderr.write(Buffer.from(s, 'latin1')));
     setMaxCallDepth(this.settings.int('max-call-depth'));
     const sp = [...(opts.searchPath ?? [])];

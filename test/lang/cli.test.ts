@@ -36,7 +36,7 @@ describe('tsnix command line', () => {
 
   it('shows a setting', () => {
     const r = tsnix(['show-config', 'max-call-depth']);
-    expect(r.stdout).toBe('10000\n');
+    expect(r.stdout).toBe('250000\n');
     const r2 = tsnix(['show-config', 'max-call-depth'], { env: { NIX_CONFIG: 'max-call-depth = 77' } });
     expect(r2.stdout).toBe('77\n');
     const r3 = tsnix(['show-config', '--option', 'max-call-depth', '5', 'max-call-depth'], { env: { NIX_CONFIG: 'max-call-depth = 77' } });

@@ -12,7 +12,7 @@ import { Attrs, EMPTY_CTX, mkStr, type Value } from '../value.js';
 import { argCtx, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
-  const storeDir = () => '/nix/store';
+  const storeDir = () => r.state.store.storeDir;
 
   r.add({
     name: 'getContext',

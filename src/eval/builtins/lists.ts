@@ -3,7 +3,7 @@
 // genericClosure.
 
 import { NixError } from '../errors.js';
-import { call1, callN, eqValues, forceAttrs, forceBool, forceFunction, forceList, forceSmallInt, forceString, lessThan } from '../ops.js';
+import { call1, callN, eqValues, fnPos, forceAttrs, forceBool, forceFunction, forceList, forceSmallInt, forceString, lessThan } from '../ops.js';
 import { Attrs, Thunk, force, type Value } from '../value.js';
 import { argCtx, type Registry } from './registry.js';
 
@@ -35,7 +35,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('filter', 1));
       const out: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, null), site.pos, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
+        if (forceBool(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
       }
       return out.length === list.length ? list : out;
     },
@@ -131,7 +131,7 @@ export function register(r: Registry): void {
       if (list.length <= 1) return list.length ? [force(list[0]!)] : list;
       const items = list.map((x) => force(x));
       const lt = (a: Value, b: Value) =>
-        forceBool(callN(fn, [a, b], null), site.pos, 'while evaluating the return value of the sorting function passed to builtins.sort');
+        forceBool(callN(fn, [a, b], null), fnPos(fn, site.pos), 'while evaluating the return value of the sorting function passed to builtins.sort');
       return mergeSort(items, lt);
     },
   });
@@ -160,7 +160,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('concatMap', 1));
       const out: Value[] = [];
       for (const x of list) {
-        const inner = forceList(call1(fn, x, null), site.pos, 'while evaluating the return value of the function passed to builtins.concatMap');
+        const inner = forceList(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the function passed to builtins.concatMap');
         for (const y of inner) out.push(y);
       }
       return out;
@@ -179,7 +179,7 @@ export function register(r: Registry): void {
         const fn = forceFunction(f!, site.pos, argCtx(name, 0));
         const list = forceList(l!, site.pos, argCtx(name, 1));
         for (const x of list) {
-          const b = forceBool(call1(fn, x, null), site.pos, `while evaluating the return value of the function passed to builtins.${name}`);
+          const b = forceBool(call1(fn, x, null), fnPos(fn, site.pos), `while evaluating the return value of the function passed to builtins.${name}`);
           if (name === 'any' && b) return true;
           if (name === 'all' && !b) return false;
         }
@@ -199,7 +199,7 @@ export function register(r: Registry): void {
       const right: Value[] = [];
       const wrong: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, null), site.pos, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
+        if (forceBool(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
         else wrong.push(x);
       }
       return new Attrs(
@@ -220,7 +220,7 @@ export function register(r: Registry): void {
       const list = forceList(l!, site.pos, argCtx('groupBy', 1));
       const groups = new Map<string, Value[]>();
       for (const x of list) {
-        const k = forceString(call1(fn, x, null), site.pos, 'while evaluating the return value of the grouping function passed to builtins.groupBy');
+        const k = forceString(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the grouping function passed to builtins.groupBy');
         let g = groups.get(k);
         if (!g) groups.set(k, (g = []));
         g.push(x);
@@ -262,7 +262,7 @@ export function register(r: Registry): void {
         if (dup) continue;
         keys.push(kv);
         res.push(e);
-        const next = forceList(call1(op, e, null), site.pos, 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
+        const next = forceList(call1(op, e, null), fnPos(op, site.pos), 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
         for (const x of next) work.push(x);
       }
       return res;

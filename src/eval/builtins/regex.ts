@@ -18,11 +18,6 @@ function compile(pattern: string): CompiledRegex {
   }
 }
 
-/** Capture groups as Nix values: a group that did not take part is `null`. */
-function groupsToList(groups: (string | null)[]): Value[] {
-  return groups.map((g) => g);
-}
-
 export function register(r: Registry): void {
   r.add({
     name: 'match',
@@ -36,7 +31,8 @@ export function register(r: Registry): void {
       const regex = compile(pattern);
       const s = forceString(str!, null, argCtx('match', 1));
       const m = matchFull(regex, s);
-      return m === null ? null : groupsToList(m);
+      // a group that did not take part in the match is null
+      return m;
     },
   });
 
@@ -45,13 +41,14 @@ export function register(r: Registry): void {
     args: ['regex', 'str'],
     doc:
       'Returns a list made by splitting *str* at every match of the [extended POSIX regular expression](https://pubs.opengroup.org/onlinepubs/9699919799/basedefs/V1_chap09.html#tag_09_04) *regex*. ' +
-      'The pieces of *str* between the matches are strings; in their place each match contributes a list of the texts its capture groups matched (`null` for a group that did not take part).\n\n' +
+      'The pieces of *str* between the matches are strings, and each match is replaced by the list of the texts its capture groups matched (`null` for a group that did not take part).\n\n' +
       'For example,\n\n```nix\nbuiltins.split "(a)b" "abc"\n```\n\nevaluates to `[ "" [ "a" ] "c" ]`,\n\n```nix\nbuiltins.split "([ac])" "abc"\n```\n\nevaluates to `[ "" [ "a" ] "b" [ "c" ] "" ]`,\n\n```nix\nbuiltins.split "(a)|(c)" "abc"\n```\n\nevaluates to `[ "" [ "a" null ] "b" [ null "c" ] "" ]`, and\n\n```nix\nbuiltins.split "([[:upper:]]+)" " FOO "\n```\n\nevaluates to `[ " " [ "FOO" ] " " ]`.',
     fn: ([re, str]) => {
       const pattern = forceStringNoCtx(re!, null, argCtx('split', 0));
       const regex = compile(pattern);
       const s = forceString(str!, null, argCtx('split', 1));
-      return splitAll(regex, s).map((part) => (typeof part === 'string' ? part : groupsToList(part)));
+      const parts: Value[] = splitAll(regex, s);
+      return parts;
     },
   });
 }

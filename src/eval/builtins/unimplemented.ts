@@ -28,15 +28,6 @@ export function missing(name: string, args: string[], global = false): void {
 }
 
 for (const [n, a, g] of [
-  ['derivationStrict', ['attrs'], true],
-  ['toFile', ['name', 's']],
-  ['path', ['args']],
-  ['filterSource', ['filter', 'path']],
-  ['storePath', ['path']],
-  ['placeholder', ['output'], true],
-  ['outputOf', ['derivation-reference', 'output-name']],
-  ['fetchurl', ['args']],
-  ['fetchTarball', ['args'], true],
   ['fetchGit', ['args'], true],
   ['fetchTree', ['input'], true],
   ['fetchClosure', ['args']],

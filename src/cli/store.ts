@@ -1,0 +1,273 @@
+// `tsnix store …`: the local store from the command line, with nix-store's
+// output formats. All the work is done by src/store/local-store.ts.
+//
+//   tsnix store add PATH…                         (nix-store --add)
+//   tsnix store add-fixed [--recursive] ALGO PATH…  (nix-store --add-fixed)
+//   tsnix store dump PATH > NAR                    (nix-store --dump)
+//   tsnix store restore PATH < NAR                 (nix-store --restore)
+//   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`)
+//   tsnix store verify [--check-contents]          (nix-store --verify)
+//
+// nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
+
+import fs from 'node:fs';
+import { isHashAlgo, type HashAlgo } from '../store/hash.js';
+import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
+import { UsageError, writeErr, writeOut } from './util.js';
+
+const USAGE = `usage: tsnix store <operation> [options] [args]
+
+operations:
+  add PATH…                          copy files or trees into the store, print their store paths
+  add-fixed [--recursive] ALGO PATH…  the same with a fixed-output hash (md5, sha1, sha256, sha512)
+  dump PATH                          write the NAR of PATH to standard output
+  restore PATH                       unpack a NAR from standard input at PATH
+  query QUERY PATH…                  --references, --referrers, --referrers-closure,
+                                     --requisites (-R), --deriver (-d), --hash, --size, --outputs
+  verify [--check-contents]          check that every valid path exists (and its contents)
+
+The store is $TSNIX_STORE_DIR (state in $TSNIX_STATE_DIR), or /nix/store kept
+under $TSNIX_ROOT (default ~/.local/share/tsnix/root).
+`;
+
+const OPERATIONS: Record<string, string> = {
+  add: 'add',
+  '--add': 'add',
+  'add-fixed': 'add-fixed',
+  '--add-fixed': 'add-fixed',
+  dump: 'dump',
+  '--dump': 'dump',
+  restore: 'restore',
+  '--restore': 'restore',
+  query: 'query',
+  '--query': 'query',
+  '-q': 'query',
+  verify: 'verify',
+  '--verify': 'verify',
+};
+
+type Query = 'references' | 'referrers' | 'referrers-closure' | 'requisites' | 'deriver' | 'hash' | 'size' | 'outputs';
+
+const QUERY_FLAGS: Record<string, Query> = {
+  '--references': 'references',
+  '--referrers': 'referrers',
+  '--referrers-closure': 'referrers-closure',
+  '--requisites': 'requisites',
+  '-R': 'requisites',
+  '--deriver': 'deriver',
+  '-d': 'deriver',
+  '--hash': 'hash',
+  '--size': 'size',
+  '--outputs': 'outputs',
+};
+
+/** Command-line text (decoded as UTF-8 by Node) as a byte string. */
+function bytes(s: string): string {
+  return Buffer.from(s, 'utf8').toString('latin1');
+}
+
+export async function storeCommand(args: string[]): Promise<number> {
+  const [first, ...rest0] = args;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    process.stdout.write(USAGE);
+    return first === undefined ? 1 : 0;
+  }
+  let op = OPERATIONS[first];
+  let rest = rest0;
+  // -qR, -qd: the query operation with short query flags attached.
+  if (op === undefined && /^-q[Rd]+$/.test(first)) {
+    op = 'query';
+    rest = [...first.slice(2)].map((c) => `-${c}`).concat(rest0);
+  }
+  if (op === undefined) throw new UsageError(`unknown store operation '${first}' (try 'tsnix store --help')`);
+
+  let store: LocalStore | undefined;
+  try {
+    store = LocalStore.open();
+    switch (op) {
+      case 'add':
+        return add(store, rest);
+      case 'add-fixed':
+        return addFixed(store, rest);
+      case 'dump':
+        return dump(store, rest);
+      case 'restore':
+        return await restore(store, rest);
+      case 'query':
+        return query(store, rest);
+      case 'verify':
+        return verify(store, rest);
+    }
+    return 1;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    try {
+      store?.close();
+    } catch {
+      // the first error is the one to report
+    }
+    store = undefined;
+    writeErr(`error: ${storeErrorMessage(e)}\n`);
+    return 1;
+  } finally {
+    if (store) {
+      try {
+        store.close();
+      } catch (e) {
+        writeErr(`error: ${storeErrorMessage(e)}\n`);
+        process.exitCode = 1;
+      }
+    }
+  }
+}
+
+/** Operands; every argument starting with '-' must be one of `flags` (which are removed and reported). */
+function splitArgs(args: string[], flags: readonly string[]): { flags: Set<string>; operands: string[] } {
+  const seen = new Set<string>();
+  const operands: string[] = [];
+  let onlyOperands = false;
+  for (const a of args) {
+    if (!onlyOperands && a === '--') onlyOperands = true;
+    else if (!onlyOperands && a.startsWith('-') && a !== '-') {
+      if (!flags.includes(a)) throw new UsageError(`unknown flag '${a}'`);
+      seen.add(a);
+    } else operands.push(a);
+  }
+  return { flags: seen, operands };
+}
+
+function add(store: LocalStore, args: string[]): number {
+  const { operands } = splitArgs(args, []);
+  let out = '';
+  try {
+    for (const a of operands) out += addOne(store, a, 'recursive', 'sha256') + '\n';
+  } finally {
+    writeOut(out);
+  }
+  return 0;
+}
+
+function addOne(store: LocalStore, arg: string, method: 'recursive' | 'flat', algo: HashAlgo): string {
+  const abs = absolutePath(bytes(arg));
+  const name = abs.slice(abs.lastIndexOf('/') + 1);
+  return store.addPath(abs, { name, method, hashAlgo: algo }).path;
+}
+
+function addFixed(store: LocalStore, args: string[]): number {
+  const { flags, operands } = splitArgs(args, ['--recursive']);
+  const [algoArg, ...paths] = operands;
+  if (algoArg === undefined) throw new UsageError('first argument must be hash algorithm');
+  if (!isHashAlgo(algoArg)) throw new UsageError(`unknown hash algorithm '${algoArg}'`);
+  const method = flags.has('--recursive') ? 'recursive' : 'flat';
+  let out = '';
+  try {
+    for (const a of paths) out += addOne(store, a, method, algoArg) + '\n';
+  } finally {
+    writeOut(out);
+  }
+  return 0;
+}
+
+function onlyOne(operands: string[]): string {
+  const [p] = operands;
+  if (p === undefined || operands.length !== 1) throw new UsageError('only one argument allowed');
+  return p;
+}
+
+function dump(store: LocalStore, args: string[]): number {
+  const path = onlyOne(splitArgs(args, []).operands);
+  for (const chunk of store.dumpPath(bytes(path))) writeFd(1, chunk);
+  return 0;
+}
+
+async function restore(store: LocalStore, args: string[]): Promise<number> {
+  const path = onlyOne(splitArgs(args, []).operands);
+  await store.restorePath(process.stdin, bytes(path));
+  return 0;
+}
+
+function query(store: LocalStore, args: string[]): number {
+  let q: Query | undefined;
+  const operands: string[] = [];
+  for (const a of args) {
+    const f = QUERY_FLAGS[a];
+    if (f !== undefined) {
+      if (q !== undefined && q !== f) throw new UsageError(`query type '${a}' conflicts with earlier flag`);
+      q = f;
+    } else if (a.startsWith('-') && a !== '-') {
+      throw new UsageError(`unknown flag '${a}'`);
+    } else operands.push(a);
+  }
+  q ??= 'outputs';
+  const paths = operands.map((a) => store.followLinksToStorePath(bytes(a)));
+  let out = '';
+  const line = (s: string): void => {
+    out += s + '\n';
+  };
+  try {
+    switch (q) {
+      case 'references':
+      case 'referrers':
+      case 'referrers-closure': {
+        const set = new Set<string>();
+        for (const p of paths) {
+          const found =
+            q === 'references'
+              ? store.queryReferences(p)
+              : q === 'referrers'
+                ? store.queryReferrers(p)
+                : store.computeClosure([p], { referrers: true });
+          for (const r of found) set.add(r);
+        }
+        for (const p of store.topoSortPaths(set)) line(p);
+        break;
+      }
+      case 'requisites':
+        for (const p of store.queryRequisites(paths)) line(p);
+        break;
+      case 'deriver':
+        for (const p of paths) line(store.queryDeriver(p) ?? 'unknown-deriver');
+        break;
+      case 'hash':
+        for (const p of paths) line(store.queryNarHash(p).toString());
+        break;
+      case 'size':
+        for (const p of paths) line(String(store.queryNarSize(p)));
+        break;
+      case 'outputs':
+        for (const p of paths) {
+          if (p.endsWith('.drv')) for (const o of store.readDerivation(p).outputs.values()) line(o.path);
+          else line(p);
+        }
+        break;
+    }
+  } finally {
+    writeOut(out);
+  }
+  return 0;
+}
+
+function verify(store: LocalStore, args: string[]): number {
+  const { flags, operands } = splitArgs(args, ['--check-contents']);
+  if (operands.length) throw new UsageError('no arguments expected');
+  const r = store.verify({ checkContents: flags.has('--check-contents'), log: (l) => writeErr(l + '\n') });
+  if (r.errors) {
+    writeErr('warning: not all store errors were fixed\n');
+    return 1;
+  }
+  return 0;
+}
+
+/** Write all of a buffer to a file descriptor (stdout may be a non-blocking pipe). */
+function writeFd(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += fs.writeSync(fd, buf, off, buf.length - off);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') continue;
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,450 @@
+/**
+ * The store database: SQLite through better-sqlite3, in WAL mode with a busy
+ * timeout, holding
+ * - valid paths: path, NAR hash, NAR size, deriver, registration time,
+ *   content address (and room for signatures);
+ * - references: path -> path, self-references included;
+ * - derivation outputs: .drv path, output name, output path.
+ *
+ * Opening is lazy. Reading never creates anything: without a database file
+ * every path is simply invalid, and a database in a folder the user may not
+ * write is opened read-only. The folders, the file and the schema are made
+ * on the first write. better-sqlite3 itself (a native module) is loaded only
+ * when a database file is really opened, so commands that never touch the
+ * database do not pay for it.
+ *
+ * Registrations go through `registerValidPaths`, one transaction for any
+ * number of paths: either all of them become valid or none does. Paths are
+ * stored as given (logical byte strings, e.g. `/nix/store/…`).
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { toFsPath } from './fs-path.js';
+import { parseHash, type Hash } from './hash.js';
+import { compareBytes } from './store-path.js';
+
+type Db = BetterSqlite3.Database;
+type Stmt = BetterSqlite3.Statement;
+
+/** The schema version this code writes (`PRAGMA user_version`). */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+create table if not exists valid_paths (
+  id                integer primary key autoincrement not null,
+  path              text unique not null,
+  nar_hash          text not null,     -- 'sha256:<base16>'
+  nar_size          integer not null,
+  registration_time integer not null,  -- seconds since the epoch
+  deriver           text,              -- a .drv path, or null
+  ca                text,              -- content address ('fixed:r:sha256:…', 'text:sha256:…'), or null
+  sigs              text               -- space-separated signatures, or null
+);
+create table if not exists refs (
+  referrer  integer not null references valid_paths(id) on delete cascade,
+  reference integer not null references valid_paths(id) on delete restrict,
+  primary key (referrer, reference)
+) without rowid;
+create index if not exists refs_by_reference on refs(reference);
+create table if not exists derivation_outputs (
+  drv    integer not null references valid_paths(id) on delete cascade,
+  output text not null,
+  path   text not null,
+  primary key (drv, output)
+) without rowid;
+create index if not exists derivation_outputs_by_path on derivation_outputs(path);
+`;
+
+/** Milliseconds to wait for another process's write lock before giving up. */
+export const BUSY_TIMEOUT_MS = 60_000;
+
+export class StoreDatabaseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreDatabaseError';
+  }
+}
+
+/** What is registered for a path. */
+export interface PathRegistration {
+  path: string;
+  /** The sha256 hash of the path's NAR. */
+  narHash: Hash;
+  narSize: number;
+  /** Store paths the contents refer to; may include `path` itself. */
+  references: Iterable<string>;
+  deriver?: string;
+  /** Rendered content address, e.g. `fixed:r:sha256:<nix32>`. */
+  ca?: string;
+  /** Seconds since the epoch; default now. */
+  registrationTime?: number;
+  /** For a .drv: output name -> output path (the outputs whose paths are known). */
+  derivationOutputs?: ReadonlyMap<string, string>;
+}
+
+/** A valid path as the database knows it. */
+export interface ValidPathInfo {
+  path: string;
+  narHash: Hash;
+  narSize: number;
+  /** Sorted (byte order); includes the path itself for a self-reference. */
+  references: string[];
+  deriver?: string;
+  ca?: string;
+  registrationTime: number;
+}
+
+interface Statements {
+  isValid: Stmt;
+  pathRow: Stmt;
+  pathId: Stmt;
+  references: Stmt;
+  referrers: Stmt;
+  upsertPath: Stmt;
+  deleteRefsOf: Stmt;
+  insertRef: Stmt;
+  insertOutput: Stmt;
+  outputs: Stmt;
+  derivers: Stmt;
+  allPaths: Stmt;
+  deletePath: Stmt;
+}
+
+interface PathRow {
+  id: number;
+  nar_hash: string;
+  nar_size: number;
+  registration_time: number;
+  deriver: string | null;
+  ca: string | null;
+}
+
+let sqlite: typeof BetterSqlite3 | undefined;
+function loadSqlite(): typeof BetterSqlite3 {
+  if (!sqlite) sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  return sqlite;
+}
+
+function isSqliteError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && e.name === 'SqliteError';
+}
+
+export class StoreDatabase {
+  private db: Db | undefined;
+  private st: Statements | undefined;
+  private writableChecked = false;
+
+  /** The file as Node's fs and SQLite take it. */
+  private readonly fsPath: Buffer;
+  private readonly sqlitePath: string;
+
+  /** `dbPath` is a byte string (see fs-path.ts), as every path in src/store. */
+  constructor(readonly dbPath: string) {
+    this.fsPath = toFsPath(dbPath);
+    this.sqlitePath = this.fsPath.toString('utf8');
+  }
+
+  /** Whether the database file exists (nothing is valid if not). */
+  get exists(): boolean {
+    return this.db !== undefined || existsSync(this.fsPath);
+  }
+
+  get isOpen(): boolean {
+    return this.db !== undefined;
+  }
+
+  /** The connection for reading, or undefined when there is no database yet. */
+  private reader(): Statements | undefined {
+    if (this.st) return this.st;
+    if (!existsSync(this.fsPath)) return undefined;
+    this.openExisting();
+    return this.st;
+  }
+
+  /** The connection for writing: folders, file and schema are created if needed. */
+  private writer(): Statements {
+    if (this.st && this.writableChecked) return this.st;
+    if (!this.db) {
+      if (existsSync(this.fsPath)) this.openExisting();
+      if (!this.db) this.create();
+    }
+    const db = this.db as Db;
+    if (db.readonly) {
+      throw new StoreDatabaseError(`cannot write to the store database '${this.dbPath}': it is read-only for this user`);
+    }
+    this.writableChecked = true;
+    return this.st as Statements;
+  }
+
+  private openExisting(): void {
+    const Database = loadSqlite();
+    let db: Db;
+    try {
+      db = new Database(this.sqlitePath, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      // Fails here, not later, if the file or folder is not writable.
+      db.pragma('journal_mode = WAL');
+    } catch (e) {
+      if (!isSqliteError(e) || !/READONLY|CANTOPEN|PERM|AUTH/.test(e.code)) throw this.wrap(e);
+      try {
+        db = new Database(this.sqlitePath, { fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS });
+      } catch (e2) {
+        throw this.wrap(e2);
+      }
+    }
+    this.setUp(db);
+  }
+
+  private create(): void {
+    const Database = loadSqlite();
+    let db: Db;
+    try {
+      mkdirSync(toFsPath(dirname(this.dbPath)), { recursive: true });
+      db = new Database(this.sqlitePath, { timeout: BUSY_TIMEOUT_MS });
+      db.pragma('journal_mode = WAL');
+    } catch (e) {
+      throw this.wrap(e);
+    }
+    this.setUp(db);
+  }
+
+  private setUp(db: Db): void {
+    try {
+      if (!db.readonly) db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      let version = db.pragma('user_version', { simple: true }) as number;
+      if (version === 0 && !db.readonly) {
+        db.transaction(() => {
+          db.exec(SCHEMA);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        }).immediate();
+        version = SCHEMA_VERSION;
+      }
+      if (version === 0 && db.readonly) {
+        // An empty database nobody initialised, which this user cannot write: nothing is valid.
+        db.close();
+        return;
+      }
+      if (version !== SCHEMA_VERSION) {
+        db.close();
+        throw new StoreDatabaseError(
+          `the store database '${this.dbPath}' has schema version ${version}; this tsnix knows version ${SCHEMA_VERSION}`,
+        );
+      }
+      this.db = db;
+      this.st = prepare(db);
+    } catch (e) {
+      if (db.open && this.db !== db) db.close();
+      throw this.wrap(e);
+    }
+  }
+
+  private wrap(e: unknown): Error {
+    if (e instanceof StoreDatabaseError) return e;
+    if (isSqliteError(e)) return new StoreDatabaseError(`store database '${this.dbPath}': ${e.message}`);
+    return e instanceof Error ? e : new Error(String(e));
+  }
+
+  // -------------------------------------------------------------------------
+  // Queries (none of them creates the database)
+
+  isValidPath(path: string): boolean {
+    const st = this.reader();
+    return st !== undefined && st.isValid.get(path) !== undefined;
+  }
+
+  queryPathInfo(path: string): ValidPathInfo | undefined {
+    const st = this.reader();
+    if (!st) return undefined;
+    const row = st.pathRow.get(path) as PathRow | undefined;
+    if (!row) return undefined;
+    const info: ValidPathInfo = {
+      path,
+      narHash: parseHash(row.nar_hash),
+      narSize: row.nar_size,
+      references: (st.references.all(row.id) as string[]).sort(compareBytes),
+      registrationTime: row.registration_time,
+    };
+    if (row.deriver !== null) info.deriver = row.deriver;
+    if (row.ca !== null) info.ca = row.ca;
+    return info;
+  }
+
+  /** References of a valid path (sorted), or undefined if it is not valid. */
+  queryReferences(path: string): string[] | undefined {
+    const st = this.reader();
+    if (!st) return undefined;
+    const id = st.pathId.get(path) as number | undefined;
+    if (id === undefined) return undefined;
+    return (st.references.all(id) as string[]).sort(compareBytes);
+  }
+
+  /** Valid paths referring to `path` (sorted; itself if it refers to itself). */
+  queryReferrers(path: string): string[] {
+    const st = this.reader();
+    if (!st) return [];
+    return (st.referrers.all(path) as string[]).sort(compareBytes);
+  }
+
+  /** Output name -> path recorded for a valid .drv. */
+  queryDerivationOutputs(drvPath: string): Map<string, string> {
+    const st = this.reader();
+    const m = new Map<string, string>();
+    if (!st) return m;
+    for (const r of st.outputs.all(drvPath) as { output: string; path: string }[]) m.set(r.output, r.path);
+    return m;
+  }
+
+  /** Valid .drv paths that have `outputPath` as an output (sorted). */
+  queryValidDerivers(outputPath: string): string[] {
+    const st = this.reader();
+    if (!st) return [];
+    return (st.derivers.all(outputPath) as string[]).sort(compareBytes);
+  }
+
+  /** Every valid path, sorted. */
+  queryAllValidPaths(): string[] {
+    const st = this.reader();
+    if (!st) return [];
+    return (st.allPaths.all() as string[]).sort(compareBytes);
+  }
+
+  // -------------------------------------------------------------------------
+  // Writes
+
+  /** Create the folders, the file and the schema now if needed, and check the database is writable. */
+  ensureWritable(): void {
+    this.writer();
+  }
+
+  /**
+   * Run `fn` in one write transaction (BEGIN IMMEDIATE): everything it
+   * registers commits together, or nothing does if it throws. Nested calls
+   * become savepoints.
+   */
+  transaction<T>(fn: () => T): T {
+    this.writer();
+    const db = this.db as Db;
+    try {
+      return db.inTransaction ? db.transaction(fn)() : db.transaction(fn).immediate();
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /**
+   * Make the given paths valid, in one transaction. References may point at
+   * paths registered in the same call (in any order) or already valid; a
+   * reference to anything else fails the whole call. Registering a path that
+   * is already valid updates its information and references.
+   */
+  registerValidPaths(regs: readonly PathRegistration[]): void {
+    if (regs.length === 0) return;
+    const st = this.writer();
+    const now = Math.floor(Date.now() / 1000);
+    this.transaction(() => {
+      const ids = new Map<string, number>();
+      for (const r of regs) {
+        const row = st.upsertPath.get(
+          r.path,
+          r.narHash.format('base16', true),
+          r.narSize,
+          r.registrationTime ?? now,
+          r.deriver ?? null,
+          r.ca ?? null,
+        ) as { id: number };
+        ids.set(r.path, row.id);
+      }
+      for (const r of regs) {
+        const id = ids.get(r.path) as number;
+        st.deleteRefsOf.run(id);
+        for (const ref of r.references) {
+          let refId = ids.get(ref);
+          if (refId === undefined) {
+            refId = st.pathId.get(ref) as number | undefined;
+            if (refId === undefined) {
+              throw new StoreDatabaseError(`cannot register path '${r.path}': its reference '${ref}' is not valid`);
+            }
+            ids.set(ref, refId);
+          }
+          st.insertRef.run(id, refId);
+        }
+        if (r.derivationOutputs) {
+          for (const [output, path] of r.derivationOutputs) st.insertOutput.run(id, output, path);
+        }
+      }
+    });
+  }
+
+  /**
+   * Make paths invalid (remove them from the database, not from disk). A path
+   * still referenced by a valid path outside the set is an error, and
+   * nothing is removed then.
+   */
+  invalidatePaths(paths: readonly string[]): void {
+    if (paths.length === 0) return;
+    const st = this.writer();
+    const set = new Set(paths);
+    this.transaction(() => {
+      const ids: number[] = [];
+      for (const p of paths) {
+        const id = st.pathId.get(p) as number | undefined;
+        if (id === undefined) continue;
+        for (const r of st.referrers.all(p) as string[]) {
+          if (!set.has(r)) {
+            throw new StoreDatabaseError(`cannot invalidate path '${p}': it is still referenced by '${r}'`);
+          }
+        }
+        ids.push(id);
+      }
+      for (const id of ids) st.deleteRefsOf.run(id);
+      for (const id of ids) st.deletePath.run(id);
+    });
+  }
+
+  /** Close the connection (it is reopened on the next use). */
+  close(): void {
+    if (this.db) {
+      this.db.close();
+      this.db = undefined;
+      this.st = undefined;
+      this.writableChecked = false;
+    }
+  }
+}
+
+function prepare(db: Db): Statements {
+  return {
+    isValid: db.prepare('select 1 from valid_paths where path = ?').pluck(),
+    pathRow: db.prepare(
+      'select id, nar_hash, nar_size, registration_time, deriver, ca from valid_paths where path = ?',
+    ),
+    pathId: db.prepare('select id from valid_paths where path = ?').pluck(),
+    references: db
+      .prepare('select v.path from refs r join valid_paths v on v.id = r.reference where r.referrer = ?')
+      .pluck(),
+    referrers: db
+      .prepare(
+        'select v.path from refs r join valid_paths v on v.id = r.referrer ' +
+          'where r.reference = (select id from valid_paths where path = ?)',
+      )
+      .pluck(),
+    upsertPath: db.prepare(
+      'insert into valid_paths (path, nar_hash, nar_size, registration_time, deriver, ca) values (?, ?, ?, ?, ?, ?) ' +
+        'on conflict (path) do update set nar_hash = excluded.nar_hash, nar_size = excluded.nar_size, ' +
+        'deriver = coalesce(excluded.deriver, deriver), ca = coalesce(excluded.ca, ca) returning id',
+    ),
+    deleteRefsOf: db.prepare('delete from refs where referrer = ?'),
+    insertRef: db.prepare('insert or ignore into refs (referrer, reference) values (?, ?)'),
+    insertOutput: db.prepare('insert or replace into derivation_outputs (drv, output, path) values (?, ?, ?)'),
+    outputs: db.prepare(
+      'select output, path from derivation_outputs where drv = (select id from valid_paths where path = ?) order by output',
+    ),
+    derivers: db
+      .prepare('select v.path from derivation_outputs d join valid_paths v on v.id = d.drv where d.path = ?')
+      .pluck(),
+    allPaths: db.prepare('select path from valid_paths').pluck(),
+    deletePath: db.prepare('delete from valid_paths where id = ?'),
+  };
+}

@@ -1,0 +1,1062 @@
+/**
+ * The real local store: files under the physical store directory, validity
+ * in the SQLite database (database.ts), locations from store-location.ts.
+ *
+ * Writing a path:
+ * 1. the contents are serialised as a NAR, hashed and restored in canonical
+ *    form (files 0444/0555, directories 0555, mtime 1) under a temporary name
+ *    `.tsnix-tmp-…` in the store directory (small NARs are first kept in
+ *    memory, so adding a path that is already valid writes nothing);
+ * 2. the store path is computed from the hash; if it is valid already the
+ *    temporary copy is dropped;
+ * 3. otherwise the copy is renamed to its final name (replacing any
+ *    unregistered leftover of an earlier crash) and only then registered.
+ * So a registered path always has all its contents, and a failure leaves
+ * nothing registered and no temporary files.
+ *
+ * Registrations are batched: they are kept in memory (and count as valid
+ * for this process at once) and committed in one transaction when the event
+ * loop next turns, every `batchSize` paths, at `commit()`/`close()`, and at
+ * process exit. Instantiating thousands of derivations thus costs one
+ * transaction, not thousands. Every queued path is complete on disk, so
+ * committing at any moment is safe; a process killed before the commit
+ * leaves unregistered files, which the next write of the same path replaces.
+ *
+ * Store paths in and out are logical (`storeDir`); the files are reached
+ * through `toPhysical`. All paths are byte strings (see fs-path.ts).
+ */
+import {
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { posix } from 'node:path';
+import { renderContentAddress } from './content-address.js';
+import { StoreDatabase, StoreDatabaseError, type PathRegistration, type ValidPathInfo } from './database.js';
+import {
+  DerivationError,
+  DerivationParseError,
+  derivationReferences,
+  drvNameFromPath,
+  fillInOutputPaths,
+  isFixedOutput,
+  outputPaths,
+  parseDerivation,
+  printDerivation,
+  type Derivation,
+  type DrvHashModulo,
+} from './derivation.js';
+import { toFsPath, type FsPath } from './fs-path.js';
+import { BadHashError, hashFileSync, HashSink, sha256, type Hash, type HashAlgo } from './hash.js';
+import {
+  hashPathSync,
+  narChunks,
+  NarDumpError,
+  NarFormatError,
+  narFromContents,
+  NarParser,
+  NarRestorer,
+  restorePath,
+  type NarEntryType,
+  type RestoreResult,
+} from './nar.js';
+import type { AddedPath, AddPathOptions, StoreApi } from './store-api.js';
+import {
+  storeLocation,
+  StoreLocationError,
+  toLogical,
+  toPhysical,
+  type StoreLocation,
+} from './store-location.js';
+import {
+  BadStorePathError,
+  checkStorePathName,
+  compareBytes,
+  isInStore,
+  makeFixedOutputPath,
+  makeTextPath,
+  splitStorePath,
+  storePathNameProblem,
+  type FileIngestionMethod,
+} from './store-path.js';
+
+export type { ValidPathInfo } from './database.js';
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/** An error of a store operation; its message is what the user sees after `error: `. */
+export class StoreError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EEXIST: 'File exists',
+  EACCES: 'Permission denied',
+  EPERM: 'Operation not permitted',
+  ENOTDIR: 'Not a directory',
+  EISDIR: 'Is a directory',
+  ENOTEMPTY: 'Directory not empty',
+  ENOSPC: 'No space left on device',
+  EDQUOT: 'Disk quota exceeded',
+  EROFS: 'Read-only file system',
+  ELOOP: 'Too many levels of symbolic links',
+  ENAMETOOLONG: 'File name too long',
+  EXDEV: 'Invalid cross-device link',
+  EMFILE: 'Too many open files',
+  ENFILE: 'Too many open files in system',
+  EBUSY: 'Device or resource busy',
+  EIO: 'Input/output error',
+  EINVAL: 'Invalid argument',
+  EFBIG: 'File too large',
+  EBADF: 'Bad file descriptor',
+  EPIPE: 'Broken pipe',
+  EAGAIN: 'Resource temporarily unavailable',
+};
+
+const VERBS: Record<string, string> = {
+  lstat: 'getting status of',
+  stat: 'getting status of',
+  fstat: 'getting status of',
+  open: 'opening file',
+  mkdir: 'creating directory',
+  readlink: 'reading symbolic link',
+  symlink: 'creating symlink',
+  scandir: 'reading directory',
+  opendir: 'reading directory',
+  rename: 'renaming',
+  unlink: 'deleting',
+  rmdir: 'deleting',
+  rm: 'deleting',
+  read: 'reading file',
+  write: 'writing to file',
+  chmod: 'changing mode of',
+  fchmod: 'changing mode of',
+  utime: 'changing modification time of',
+  futime: 'changing modification time of',
+  lutime: 'changing modification time of',
+};
+
+export function isErrnoException(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string' && 'errno' in e;
+}
+
+/** The C library's text for an errno code (`No such file or directory`). */
+export function strerror(code: string | undefined): string {
+  return (code !== undefined && STRERROR[code]) || code || 'unknown error';
+}
+
+/**
+ * A file-system error as CppNix words it: `getting status of '/x': No such
+ * file or directory`. `path` (a byte string) is used when given; otherwise
+ * the one in the error.
+ */
+export function sysErrorMessage(e: NodeJS.ErrnoException, path?: string, verb?: string): string {
+  const p = path ?? (e.path !== undefined ? Buffer.from(e.path, 'utf8').toString('latin1') : undefined);
+  const v = verb ?? (e.syscall !== undefined ? (VERBS[e.syscall] ?? e.syscall) : undefined);
+  const what = strerror(e.code);
+  if (p === undefined) return v !== undefined ? `${v}: ${what}` : what;
+  return `${v ?? 'accessing'} '${p}': ${what}`;
+}
+
+/** Run an fs call, turning an errno error into a StoreError naming `path` (a byte string). */
+function sys<T>(verb: string, path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e, path, verb));
+    throw e;
+  }
+}
+
+/**
+ * The message to show for an error thrown by store code (after `error: `).
+ * Errors that are not the store's own (programming errors) are marked as
+ * internal; no stack trace is ever part of the message.
+ */
+export function storeErrorMessage(e: unknown): string {
+  if (isErrnoException(e)) return sysErrorMessage(e);
+  if (
+    e instanceof StoreError ||
+    e instanceof StoreDatabaseError ||
+    e instanceof StoreLocationError ||
+    e instanceof NarFormatError ||
+    e instanceof NarDumpError ||
+    e instanceof DerivationError ||
+    e instanceof DerivationParseError ||
+    e instanceof BadStorePathError ||
+    e instanceof BadHashError
+  ) {
+    return e.message;
+  }
+  if (e instanceof Error && e.name === 'SqliteError') return `store database: ${e.message}`;
+  return `internal error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+// ---------------------------------------------------------------------------
+// Small file-system helpers
+
+/** Prefix of temporary names in the store directory (never a valid store path: it starts with '.'). */
+export const TEMP_PREFIX = '.tsnix-tmp-';
+
+/** NARs up to this size are kept in memory until the path is known to be new. */
+const NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
+
+const SLASH = Buffer.from('/');
+
+/** Remove a tree that may be read-only (store paths are): directories are made writable first. */
+export function removeTree(p: Buffer): void {
+  const unlock = (q: Buffer): void => {
+    const st = lstatSync(q, { throwIfNoEntry: false });
+    if (!st?.isDirectory()) return;
+    if ((st.mode & 0o700) !== 0o700) chmodSync(q, 0o755);
+    for (const n of readdirSync(q, { encoding: 'buffer' })) unlock(Buffer.concat([q, SLASH, n]));
+  };
+  try {
+    unlock(p);
+  } catch {
+    // best effort; rmSync reports what cannot be removed
+  }
+  rmSync(p, { recursive: true, force: true });
+}
+
+function writeAllSync(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+/** The absolute, lexically normalised form of a path (a byte string), as CppNix's absPath + canonPath. */
+export function absolutePath(p: string, cwd: string = Buffer.from(process.cwd(), 'utf8').toString('latin1')): string {
+  const r = posix.resolve(cwd, p);
+  return r.length > 1 && r.endsWith('/') ? r.slice(0, -1) : r;
+}
+
+// ---------------------------------------------------------------------------
+// Results
+
+export interface VerifyOptions {
+  /** Re-hash the contents of every valid path. */
+  checkContents?: boolean;
+  /** Progress and problem lines, as nix-store prints them on stderr (without newline). */
+  log?: (line: string) => void;
+}
+
+export interface VerifyResult {
+  /** True if a problem remains (a modified path, or a vanished path that is still referenced). */
+  errors: boolean;
+  /** Valid paths whose files were gone. */
+  missing: string[];
+  /** The vanished paths that were removed from the database. */
+  invalidated: string[];
+  /** Paths whose contents no longer match their NAR hash. */
+  modified: { path: string; expected: Hash; actual: Hash }[];
+}
+
+export interface LocalStoreOptions {
+  /** Where the store is (default: from the environment, see store-location.ts). */
+  location?: StoreLocation;
+  /**
+   * Commit queued registrations when the event loop next turns and at process
+   * exit (default true). Without it, only `commit()`/`close()` and a full
+   * batch commit.
+   */
+  autoCommit?: boolean;
+  /** Commit as soon as this many registrations are queued (default 50 000). */
+  batchSize?: number;
+  /** Where a failed background commit is reported (default: an `error:` line on stderr, exit status 1). */
+  onCommitError?: (e: unknown) => void;
+}
+
+interface Ingested {
+  narHash: Hash;
+  narSize: number;
+  /** The hash of the content address: NAR hash in `algo` (recursive), or the file's hash (flat). */
+  caHash: Hash;
+  /** The restored tree under a temporary name, if it was written already. */
+  temp?: Buffer;
+  /** The NAR in memory otherwise. */
+  chunks?: Buffer[];
+}
+
+// ---------------------------------------------------------------------------
+
+export class LocalStore implements StoreApi {
+  readonly writable = true;
+  readonly storeDir: string;
+  readonly realStoreDir: string;
+  readonly location: StoreLocation;
+  readonly db: StoreDatabase;
+
+  /** Registrations not committed yet (they already count as valid here). */
+  private readonly pending = new Map<string, PathRegistration>();
+  /** Paths known to be valid (saves database look-ups). */
+  private readonly known = new Set<string>();
+  private readonly drvHashMemo = new Map<string, DrvHashModulo>();
+  private readonly autoCommit: boolean;
+  private readonly batchSize: number;
+  private readonly onCommitError: (e: unknown) => void;
+  private ready = false;
+  private tempSeq = 0;
+  private immediate: NodeJS.Immediate | undefined;
+  private exitHook: (() => void) | undefined;
+
+  constructor(opts: LocalStoreOptions = {}) {
+    this.location = opts.location ?? storeLocation();
+    this.storeDir = this.location.storeDir;
+    this.realStoreDir = this.location.realStoreDir;
+    this.db = new StoreDatabase(this.location.dbPath);
+    this.autoCommit = opts.autoCommit ?? true;
+    this.batchSize = opts.batchSize ?? 50_000;
+    this.onCommitError =
+      opts.onCommitError ??
+      ((e) => {
+        process.stderr.write(Buffer.from(`error: ${storeErrorMessage(e)}\n`, 'latin1'));
+        process.exitCode = 1;
+      });
+  }
+
+  /** The store the environment selects (TSNIX_STORE_DIR / TSNIX_ROOT, see store-location.ts). */
+  static open(env: NodeJS.ProcessEnv = process.env, opts: Omit<LocalStoreOptions, 'location'> = {}): LocalStore {
+    return new LocalStore({ ...opts, location: storeLocation(env) });
+  }
+
+  /** Physical path of a logical path (unchanged if outside the store). */
+  toPhysical(path: string): string {
+    return toPhysical(this.location, path);
+  }
+
+  /** Logical path of a physical path in the store (unchanged otherwise). */
+  toLogical(path: string): string {
+    return toLogical(this.location, path);
+  }
+
+  // -------------------------------------------------------------------------
+  // Validity
+
+  isValidPath(path: string): boolean {
+    if (this.pending.has(path) || this.known.has(path)) return true;
+    if (this.db.isValidPath(path)) {
+      this.known.add(path);
+      return true;
+    }
+    return false;
+  }
+
+  private assertValid(path: string): void {
+    if (!this.isValidPath(path)) throw new StoreError(`path '${path}' is not valid`);
+  }
+
+  private checkReferences(path: string, refs: Iterable<string>): void {
+    for (const r of refs) {
+      if (!this.isValidPath(r)) {
+        throw new StoreError(`cannot add '${path}' to the store: its reference '${r}' is not valid`);
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Batching
+
+  private register(reg: PathRegistration): void {
+    this.pending.set(reg.path, reg);
+    if (this.pending.size >= this.batchSize) this.commit();
+    else this.scheduleCommit();
+  }
+
+  private scheduleCommit(): void {
+    if (!this.autoCommit) return;
+    if (!this.exitHook) {
+      this.exitHook = () => {
+        try {
+          this.commit();
+        } catch (e) {
+          this.onCommitError(e);
+        }
+      };
+      process.on('exit', this.exitHook);
+    }
+    if (!this.immediate) {
+      this.immediate = setImmediate(() => {
+        this.immediate = undefined;
+        try {
+          this.commit();
+        } catch (e) {
+          this.onCommitError(e);
+        }
+      });
+    }
+  }
+
+  /** Number of registrations waiting for a commit. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Commit the queued registrations in one transaction. If that fails, the
+   * queued paths are no longer considered valid (their files stay as
+   * unregistered leftovers) and the error is thrown.
+   */
+  commit(): void {
+    if (this.pending.size === 0) return;
+    const regs = [...this.pending.values()];
+    this.pending.clear();
+    this.db.registerValidPaths(regs);
+    for (const r of regs) this.known.add(r.path);
+  }
+
+  /**
+   * Run `fn` and commit what it registered at once, in one transaction (also
+   * when `fn` throws: everything registered is complete on disk).
+   */
+  batch<T>(fn: () => T): T {
+    try {
+      return fn();
+    } finally {
+      this.commit();
+    }
+  }
+
+  /** Commit and close the database (it is reopened if the store is used again). */
+  close(): void {
+    if (this.immediate) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
+    try {
+      this.commit();
+    } finally {
+      if (this.exitHook) {
+        process.off('exit', this.exitHook);
+        this.exitHook = undefined;
+      }
+      this.db.close();
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Writing files
+
+  /**
+   * Before the first write: the store directory must be ours (empty, or with
+   * a tsnix database), then it and the database are created.
+   */
+  private prepareWrite(): void {
+    if (this.ready) return;
+    const real = toFsPath(this.realStoreDir);
+    if (!this.db.exists) {
+      let entries: Buffer[] = [];
+      try {
+        entries = readdirSync(real, { encoding: 'buffer' });
+      } catch (e) {
+        if (!isErrnoException(e) || e.code !== 'ENOENT') {
+          throw isErrnoException(e) ? new StoreError(sysErrorMessage(e, this.realStoreDir, 'reading directory')) : e;
+        }
+      }
+      if (entries.some((n) => !n.toString('latin1').startsWith(TEMP_PREFIX))) {
+        throw new StoreError(
+          `refusing to write to '${this.realStoreDir}': it is not empty and is not a tsnix store ` +
+            `(there is no database '${this.location.dbPath}'); set TSNIX_STORE_DIR (or TSNIX_ROOT) to use another folder`,
+        );
+      }
+    }
+    sys('creating directory', this.realStoreDir, () => mkdirSync(real, { recursive: true }));
+    this.db.ensureWritable();
+    this.ready = true;
+  }
+
+  private tempPath(): Buffer {
+    return toFsPath(`${this.realStoreDir}/${TEMP_PREFIX}${process.pid}-${++this.tempSeq}`);
+  }
+
+  /** Rename a finished temporary tree to the physical path of `path`, replacing an unregistered leftover. */
+  private moveIntoPlace(temp: Buffer, path: string): void {
+    const phys = this.toPhysical(path);
+    const dst = toFsPath(phys);
+    try {
+      renameSync(temp, dst);
+    } catch (e) {
+      if (!isErrnoException(e) || !['ENOTEMPTY', 'EEXIST', 'EISDIR', 'ENOTDIR'].includes(e.code ?? '')) {
+        throw isErrnoException(e) ? new StoreError(sysErrorMessage(e, phys, 'moving a new path to')) : e;
+      }
+      // Something unregistered is in the way (an interrupted earlier attempt): replace it.
+      sys('deleting', phys, () => removeTree(dst));
+      sys('moving a new path to', phys, () => renameSync(temp, dst));
+    }
+  }
+
+  /** Write a regular file in canonical form under a temporary name. */
+  private writeTempFile(contents: Buffer, executable = false): Buffer {
+    const temp = this.tempPath();
+    const mode = executable ? 0o555 : 0o444;
+    const tempStr = temp.toString('latin1');
+    const fd = sys('creating file', tempStr, () =>
+      openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode),
+    );
+    let ok = false;
+    try {
+      sys('writing to file', tempStr, () => {
+        writeAllSync(fd, contents);
+        if ((process.umask() & mode) !== 0) fchmodSync(fd, mode);
+        futimesSync(fd, 1, 1);
+      });
+      ok = true;
+    } finally {
+      closeSync(fd);
+      if (!ok) rmSync(temp, { force: true });
+    }
+    return temp;
+  }
+
+  // -------------------------------------------------------------------------
+  // StoreApi
+
+  addText(name: string, text: string, references: string[]): string {
+    const path = makeTextPath(name, sha256(text), references, this.storeDir);
+    if (this.isValidPath(path)) return path;
+    const refs = [...new Set(references)].sort(compareBytes);
+    this.checkReferences(path, refs);
+    let drvOutputs: Map<string, string> | undefined;
+    if (name.endsWith('.drv')) {
+      drvOutputs = this.checkDerivationOutputs(path, this.parseDrvText(path, text));
+    }
+    this.writeText(path, text, refs, drvOutputs);
+    return path;
+  }
+
+  /**
+   * Write the .drv of a derivation whose output paths are filled in (as the
+   * evaluator produces it) and register it with its references (inputSrcs
+   * and inputDrvs) and its outputs. The output paths are trusted here, not
+   * recomputed (see `checkDerivationOutputs` and `addText` for that).
+   */
+  writeDerivation(drv: Derivation): string {
+    const text = printDerivation(drv);
+    const refs = derivationReferences(drv);
+    const path = makeTextPath(`${drv.name}.drv`, sha256(text), refs, this.storeDir);
+    if (this.isValidPath(path)) return path;
+    this.checkReferences(path, refs);
+    this.writeText(path, text, refs, outputPaths(drv));
+    return path;
+  }
+
+  private writeText(path: string, text: string, refs: string[], drvOutputs?: Map<string, string>): void {
+    this.prepareWrite();
+    const contents = Buffer.from(text, 'latin1');
+    const temp = this.writeTempFile(contents);
+    try {
+      this.moveIntoPlace(temp, path);
+    } catch (e) {
+      rmSync(temp, { force: true });
+      throw e;
+    }
+    const nar = narFromContents(contents);
+    const reg: PathRegistration = {
+      path,
+      narHash: sha256(nar),
+      narSize: nar.length,
+      references: refs,
+      ca: renderContentAddress({ method: 'text', hash: sha256(contents) }),
+    };
+    if (drvOutputs) reg.derivationOutputs = drvOutputs;
+    this.register(reg);
+  }
+
+  readDerivation(drvPath: string): Derivation {
+    this.assertValid(drvPath);
+    const phys = this.toPhysical(drvPath);
+    const text = sys('reading file', phys, () => readFileSync(toFsPath(phys))).toString('latin1');
+    return this.parseDrvText(drvPath, text);
+  }
+
+  /**
+   * Parse the text of a .drv at `drvPath`. As in CppNix, every path in it
+   * (outputs, input derivations, input sources) must be in this store.
+   */
+  private parseDrvText(drvPath: string, text: string): Derivation {
+    const name = drvNameFromPath(drvPath);
+    let drv: Derivation;
+    try {
+      if (!text.startsWith('Derive([')) {
+        throw new StoreError(`error parsing derivation '${drvPath}': error: expected string 'Derive(['`);
+      }
+      drv = parseDerivation(text, name);
+    } catch (e) {
+      if (e instanceof DerivationParseError) {
+        const prefix = `error parsing derivation '${name}': `;
+        const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+        throw new StoreError(`error parsing derivation '${drvPath}': ${detail}`);
+      }
+      throw e;
+    }
+    const inStore = (p: string): void => {
+      if (!isInStore(p, this.storeDir) || p.indexOf('/', this.storeDir.length + 1) >= 0) {
+        throw new StoreError(`path '${p}' is not in the Nix store`);
+      }
+    };
+    for (const o of drv.outputs.values()) if (o.path !== '') inStore(o.path);
+    for (const p of drv.inputDrvs.keys()) inStore(p);
+    for (const p of drv.inputSrcs) inStore(p);
+    return drv;
+  }
+
+  /**
+   * Check that a derivation's output paths (and the environment variables
+   * named after its outputs) are the ones its contents imply, as CppNix does
+   * when a .drv becomes valid:
+   * `derivation '…' has incorrect output '…', should be '…'`. As in Nix 2.8,
+   * the path written for a fixed output is not checked, as it is always
+   * recomputed from the hash; its environment variable is. Returns the
+   * output paths (name -> path) to record for the derivation.
+   */
+  checkDerivationOutputs(drvPath: string, drv: Derivation): Map<string, string> {
+    let expected: Derivation;
+    try {
+      expected = fillInOutputPaths(
+        drv,
+        { readDerivation: (p) => this.readDerivation(p), memo: this.drvHashMemo },
+        this.storeDir,
+      );
+    } catch (e) {
+      if (e instanceof DerivationError || e instanceof BadStorePathError || e instanceof BadHashError) {
+        throw new StoreError(`derivation '${drvPath}': ${e.message}`);
+      }
+      throw e;
+    }
+    const fixed = isFixedOutput(drv);
+    for (const [name, o] of drv.outputs) {
+      const want = expected.outputs.get(name)?.path ?? '';
+      if (want === '') continue;
+      if (!fixed && o.path !== want) {
+        throw new StoreError(`derivation '${drvPath}' has incorrect output '${o.path}', should be '${want}'`);
+      }
+      if (drv.env.get(name) !== want) {
+        throw new StoreError(`derivation '${drvPath}' has incorrect environment variable '${name}', should be '${want}'`);
+      }
+    }
+    return outputPaths(expected);
+  }
+
+  /**
+   * Copy a file or tree into the store (`nix-store --add`, `--add-fixed`,
+   * path literals, `builtins.path`). The path is content-addressed:
+   * recursive sha256 gives a `source` path, anything else a fixed-output one.
+   */
+  addPath(src: FsPath, opts: AddPathOptions): AddedPath {
+    const srcStr = typeof src === 'string' ? src : src.toString('latin1');
+    const srcB = toFsPath(src);
+    const method: FileIngestionMethod = opts.method;
+    const algo: HashAlgo = opts.hashAlgo ?? 'sha256';
+    const st = sys('getting status of', srcStr, () => lstatSync(srcB));
+    if (method === 'flat' && !st.isFile()) {
+      throw new StoreError(`cannot add '${srcStr}' to the store with flat hashing: it is not a regular file`);
+    }
+    const refs = [...new Set(opts.references ?? [])].sort(compareBytes);
+    const filter = opts.filter
+      ? (p: string, t: NarEntryType): boolean => (opts.filter as NonNullable<AddPathOptions['filter']>)(p, t as never)
+      : undefined;
+
+    const problem = storePathNameProblem(opts.name);
+    if (problem) {
+      if (problem.reason !== 'illegal-character') checkStorePathName(opts.name);
+      // 2.8 names the would-be path in this message, so the hash is needed (nothing is written).
+      const caHash =
+        method === 'flat' ? this.flatHash(srcStr, algo) : hashPathSync(srcB, algo, filter ? { filter } : {}).hash;
+      makeFixedOutputPath(opts.name, method, caHash, this.storeDir, refs);
+      checkStorePathName(opts.name);
+    }
+
+    this.prepareWrite();
+    const ing = this.ingest(srcB, method, algo, filter);
+    try {
+      if (opts.expectedHash && !opts.expectedHash.equals(ing.caHash)) {
+        throw new StoreError(
+          `hash mismatch importing path '${srcStr}';\n  specified: ${opts.expectedHash.toSRI()}\n  got:       ${ing.caHash.toSRI()}`,
+        );
+      }
+      const path = makeFixedOutputPath(opts.name, method, ing.caHash, this.storeDir, refs);
+      const result: AddedPath = { path, narHash: ing.narHash, narSize: ing.narSize };
+      if (this.isValidPath(path)) return result;
+      this.checkReferences(path, refs);
+      const temp = ing.temp ?? this.restoreChunks(ing);
+      ing.temp = temp;
+      let drvOutputs: Map<string, string> | undefined;
+      if (opts.name.endsWith('.drv')) {
+        const text = sys('reading file', temp.toString('latin1'), () => readFileSync(temp)).toString('latin1');
+        drvOutputs = this.checkDerivationOutputs(path, this.parseDrvText(path, text));
+      }
+      this.moveIntoPlace(temp, path);
+      ing.temp = undefined;
+      const reg: PathRegistration = {
+        path,
+        narHash: ing.narHash,
+        narSize: ing.narSize,
+        references: refs,
+        ca: renderContentAddress({ method: 'fixed', ingestion: method, hash: ing.caHash }),
+      };
+      if (drvOutputs) reg.derivationOutputs = drvOutputs;
+      this.register(reg);
+      return result;
+    } finally {
+      if (ing.temp) removeTree(ing.temp);
+    }
+  }
+
+  private flatHash(srcStr: string, algo: HashAlgo): Hash {
+    return sys('reading file', srcStr, () => hashFileSync(algo, srcStr));
+  }
+
+  /**
+   * Serialise `src` as a NAR once: hash it (sha256, plus `algo` if needed, or
+   * the file contents for flat), and either keep it in memory (small) or
+   * restore it under a temporary name as it streams (large).
+   */
+  private ingest(
+    src: Buffer,
+    method: FileIngestionMethod,
+    algo: HashAlgo,
+    filter: ((p: string, t: NarEntryType) => boolean) | undefined,
+  ): Ingested {
+    const narHasher = new HashSink('sha256');
+    const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
+    let flatParser: NarParser | undefined;
+    let flatHasher: HashSink | undefined;
+    if (method === 'flat') {
+      const fh = (flatHasher = new HashSink(algo));
+      flatParser = new NarParser({
+        directory() {},
+        file() {},
+        contents(c) {
+          fh.update(c);
+        },
+        fileEnd() {},
+        symlink() {},
+      });
+    }
+    let chunks: Buffer[] | undefined = [];
+    let buffered = 0;
+    let restore: { temp: Buffer; restorer: NarRestorer; parser: NarParser } | undefined;
+    try {
+      for (const chunk of narChunks(src, filter ? { filter } : {})) {
+        narHasher.update(chunk);
+        algoHasher?.update(chunk);
+        flatParser?.push(chunk);
+        if (restore) {
+          restore.parser.push(chunk);
+        } else {
+          (chunks as Buffer[]).push(chunk);
+          buffered += chunk.length;
+          if (buffered > NAR_BUFFER_LIMIT) {
+            restore = this.startRestore();
+            for (const c of chunks as Buffer[]) restore.parser.push(c);
+            chunks = undefined;
+          }
+        }
+      }
+      flatParser?.end();
+      if (restore) restore.parser.end();
+    } catch (e) {
+      if (restore) {
+        restore.restorer.abort();
+        removeTree(restore.temp);
+      }
+      if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
+      throw e;
+    }
+    const { hash: narHash, size: narSize } = narHasher.finish();
+    const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
+    const res: Ingested = { narHash, narSize, caHash };
+    if (restore) res.temp = restore.temp;
+    else res.chunks = chunks;
+    return res;
+  }
+
+  private startRestore(): { temp: Buffer; restorer: NarRestorer; parser: NarParser } {
+    const temp = this.tempPath();
+    const restorer = new NarRestorer(temp, { canonicalise: true });
+    return { temp, restorer, parser: new NarParser(restorer) };
+  }
+
+  private restoreChunks(ing: Ingested): Buffer {
+    const r = this.startRestore();
+    try {
+      for (const c of ing.chunks ?? []) r.parser.push(c);
+      r.parser.end();
+    } catch (e) {
+      r.restorer.abort();
+      removeTree(r.temp);
+      if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
+      throw e;
+    }
+    ing.chunks = undefined;
+    return r.temp;
+  }
+
+  // -------------------------------------------------------------------------
+  // Queries
+
+  /** Everything the database knows about a valid path, or undefined. */
+  queryPathInfo(path: string): ValidPathInfo | undefined {
+    this.commit();
+    return this.db.queryPathInfo(path);
+  }
+
+  private info(path: string): ValidPathInfo {
+    const info = this.queryPathInfo(path);
+    if (!info) throw new StoreError(`path '${path}' is not valid`);
+    return info;
+  }
+
+  /** The references of a valid path, sorted (itself included for a self-reference). */
+  queryReferences(path: string): string[] {
+    return this.info(path).references;
+  }
+
+  /** The valid paths that refer to a valid path, sorted. */
+  queryReferrers(path: string): string[] {
+    this.commit();
+    this.assertValid(path);
+    return this.db.queryReferrers(path);
+  }
+
+  /** The deriver recorded for a valid path, if any. */
+  queryDeriver(path: string): string | undefined {
+    return this.info(path).deriver;
+  }
+
+  queryNarHash(path: string): Hash {
+    return this.info(path).narHash;
+  }
+
+  queryNarSize(path: string): number {
+    return this.info(path).narSize;
+  }
+
+  /** Output name -> output path recorded for a valid .drv. */
+  queryDerivationOutputs(drvPath: string): Map<string, string> {
+    this.commit();
+    this.assertValid(drvPath);
+    return this.db.queryDerivationOutputs(drvPath);
+  }
+
+  /** Every valid path, sorted. */
+  queryAllValidPaths(): string[] {
+    this.commit();
+    return this.db.queryAllValidPaths();
+  }
+
+  /**
+   * The closure of some valid paths (with `referrers`, the closure under
+   * "is referred to by" instead: every path that depends on them).
+   */
+  computeClosure(paths: Iterable<string>, opts: { referrers?: boolean } = {}): Set<string> {
+    this.commit();
+    const out = new Set<string>();
+    const todo: string[] = [];
+    for (const p of paths) {
+      this.assertValid(p);
+      if (!out.has(p)) {
+        out.add(p);
+        todo.push(p);
+      }
+    }
+    while (todo.length) {
+      const p = todo.pop() as string;
+      const next = opts.referrers ? this.db.queryReferrers(p) : (this.db.queryReferences(p) ?? []);
+      for (const q of next) {
+        if (!out.has(q)) {
+          out.add(q);
+          todo.push(q);
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Sort valid paths so that every path comes after the paths it refers to
+   * (references outside the set are ignored), in the order nix-store prints
+   * them: a depth-first walk over the paths in byte order, each path after
+   * its references (visited in byte order). A reference cycle is an error.
+   */
+  topoSortPaths(paths: Iterable<string>): string[] {
+    this.commit();
+    const set = new Set(paths);
+    const out: string[] = [];
+    const done = new Set<string>();
+    const onStack = new Set<string>();
+    const visit = (p: string, parent: string | undefined): void => {
+      if (onStack.has(p)) {
+        throw new StoreError(`cycle detected in the references of '${parent ?? p}' from '${p}'`);
+      }
+      if (done.has(p)) return;
+      done.add(p);
+      onStack.add(p);
+      for (const r of this.db.queryReferences(p) ?? []) {
+        if (r !== p && set.has(r)) visit(r, p);
+      }
+      onStack.delete(p);
+      out.push(p);
+    };
+    for (const p of [...set].sort(compareBytes)) visit(p, undefined);
+    return out;
+  }
+
+  /** `nix-store -qR`: the closure of the paths, each after its references. */
+  queryRequisites(paths: Iterable<string>): string[] {
+    return this.topoSortPaths(this.computeClosure(paths));
+  }
+
+  /**
+   * Resolve a path given by a user to the store path it lies in, as nix-store
+   * does: made absolute, symlinks followed until inside the store (the
+   * logical or the physical store directory), sub-paths cut off.
+   */
+  followLinksToStorePath(arg: string): string {
+    let p = absolutePath(arg);
+    const inStore = (q: string): boolean => isInStore(q, this.storeDir) || isInStore(q, this.realStoreDir);
+    for (let hops = 0; !inStore(p) && hops < 64; hops++) {
+      const st = lstatSync(toFsPath(p), { throwIfNoEntry: false });
+      if (!st?.isSymbolicLink()) break;
+      const target = sys('reading symbolic link', p, () => readlinkSync(toFsPath(p), { encoding: 'buffer' }));
+      p = absolutePath(target.toString('latin1'), posix.dirname(p));
+    }
+    p = this.toLogical(p);
+    if (!isInStore(p, this.storeDir)) throw new StoreError(`path '${p}' is not in the Nix store`);
+    return splitStorePath(p, this.storeDir).storePath;
+  }
+
+  // -------------------------------------------------------------------------
+  // NAR export and import of plain paths
+
+  /**
+   * The NAR of any path (`nix-store --dump`); a logical store path is read
+   * from its physical location. Fails before producing anything if the path
+   * does not exist.
+   */
+  dumpPath(arg: string): Generator<Buffer, void, undefined> {
+    let p = absolutePath(arg);
+    if (this.storeDir !== this.realStoreDir && isInStore(p, this.storeDir)) {
+      const phys = this.toPhysical(p);
+      if (lstatSync(toFsPath(phys), { throwIfNoEntry: false })) p = phys;
+    }
+    sys('getting status of', arg, () => lstatSync(toFsPath(p)));
+    return narChunks(toFsPath(p), { reuseChunks: true });
+  }
+
+  /**
+   * Unpack a NAR stream at `target` (`nix-store --restore`), which must not
+   * exist. A malformed or malicious NAR is rejected and what was written is
+   * removed.
+   */
+  async restorePath(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, target: string): Promise<RestoreResult> {
+    const t = absolutePath(target);
+    try {
+      return await restorePath(source, toFsPath(t));
+    } catch (e) {
+      if (isErrnoException(e)) {
+        if (e.code === 'EEXIST' && (e.syscall === 'mkdir' || e.syscall === 'open' || e.syscall === 'symlink')) {
+          throw new StoreError(`${e.syscall === 'mkdir' ? 'creating directory' : 'creating file'} '${target}': File exists`);
+        }
+        throw new StoreError(sysErrorMessage(e));
+      }
+      throw e;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Verification
+
+  /**
+   * `nix-store --verify [--check-contents]`: valid paths whose files are gone
+   * are removed from the database (unless still referenced by a path that is
+   * there); with `checkContents` every valid path is re-hashed and a mismatch
+   * reported. Nothing is repaired.
+   */
+  verify(opts: VerifyOptions = {}): VerifyResult {
+    const log = opts.log ?? ((): void => {});
+    this.commit();
+    const result: VerifyResult = { errors: false, missing: [], invalidated: [], modified: [] };
+    log('reading the Nix store...');
+    let present = new Set<string>();
+    try {
+      present = new Set(readdirSync(toFsPath(this.realStoreDir), { encoding: 'buffer' }).map((b) => b.toString('latin1')));
+    } catch (e) {
+      if (!isErrnoException(e) || e.code !== 'ENOENT') throw e;
+    }
+    log('checking path existence...');
+    const all = this.db.queryAllValidPaths();
+    const base = (p: string): string => p.slice(this.storeDir.length + 1);
+    const missing = all.filter((p) => !present.has(base(p)));
+    const missingSet = new Set(missing);
+    // A vanished path stays valid (an error) while a present valid path refers to it, directly or through vanished ones.
+    const blocked = new Set<string>();
+    const todo: string[] = [];
+    for (const m of missing) {
+      if (this.db.queryReferrers(m).some((r) => r !== m && !missingSet.has(r))) {
+        blocked.add(m);
+        todo.push(m);
+      }
+    }
+    while (todo.length) {
+      const m = todo.pop() as string;
+      for (const r of this.db.queryReferences(m) ?? []) {
+        if (missingSet.has(r) && !blocked.has(r)) {
+          blocked.add(r);
+          todo.push(r);
+        }
+      }
+    }
+    for (const m of missing) {
+      if (blocked.has(m)) {
+        log(`path '${m}' disappeared, but it still has valid referrers!`);
+        result.errors = true;
+      } else {
+        log(`path '${m}' disappeared, removing from database...`);
+        result.invalidated.push(m);
+      }
+    }
+    result.missing = missing;
+    this.db.invalidatePaths(result.invalidated);
+    for (const p of result.invalidated) this.known.delete(p);
+
+    if (opts.checkContents) {
+      log('checking link hashes...');
+      log('checking store hashes...');
+      for (const p of all) {
+        if (missingSet.has(p)) continue;
+        const info = this.db.queryPathInfo(p);
+        if (!info) continue;
+        let actual: Hash;
+        try {
+          actual = hashPathSync(toFsPath(this.toPhysical(p)), info.narHash.algo).hash;
+        } catch (e) {
+          log(`error: ${storeErrorMessage(e)}`);
+          result.errors = true;
+          continue;
+        }
+        if (!actual.equals(info.narHash)) {
+          log(`path '${p}' was modified! expected hash '${info.narHash.toString()}', got '${actual.toString()}'`);
+          result.modified.push({ path: p, expected: info.narHash, actual });
+          result.errors = true;
+        }
+      }
+    }
+    return result;
+  }
+}

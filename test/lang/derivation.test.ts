@@ -1,0 +1,474 @@
+// The evaluator's side of the store: derivationStrict and the `derivation`
+// wrapper, toFile, builtins.path, filterSource, placeholder, storePath, path
+// interpolation, against the CppNix 2.8 vectors of ../shared/vectors
+// (derivations.json, tofile.json, store-dir.json): every drvPath, outPath and
+// .drv text must be byte-identical.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { toBytes } from '../../grammar/errors.js';
+import { DERIVATION_ORIGIN } from '../../src/eval/builtins/derivation.js';
+import { NixError, renderError } from '../../src/eval/errors.js';
+import { forceAttrs, forceDeep } from '../../src/eval/ops.js';
+import { Settings } from '../../src/eval/settings.js';
+import { EvalState, storeDirFromEnv } from '../../src/eval/state.js';
+import { NixStr, force, type Value } from '../../src/eval/value.js';
+import { ComputeStore } from '../../src/store/compute-store.js';
+import { derivationToJson, printDerivation } from '../../src/store/derivation.js';
+import { bytes, loadVectors, unicode } from '../store/vectors.js';
+
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-drv-test-'));
+afterAll(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+let dirCount = 0;
+
+/** A fresh directory holding `files` (relative name -> UTF-8 contents). */
+function scratchDir(files: Record<string, string> = {}): string {
+  const dir = path.join(tmpRoot, String(dirCount++));
+  fs.mkdirSync(dir, { recursive: true });
+  for (const [name, contents] of Object.entries(files)) {
+    const p = path.join(dir, name);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, contents, { mode: 0o644 });
+  }
+  return dir;
+}
+
+interface StateOpts {
+  features?: string;
+  storeDir?: string;
+  stderr?: string[];
+}
+
+function mkState(o: StateOpts = {}): EvalState {
+  const settings = new Settings();
+  if (o.features) settings.set('experimental-features', o.features, 'test');
+  settings.set('show-trace', 'true', 'test');
+  const env: NodeJS.ProcessEnv = { HOME: '/fake-home' };
+  if (o.storeDir) env.TSNIX_STORE_DIR = o.storeDir;
+  const sink = o.stderr;
+  return new EvalState({ settings, env, stderr: (s) => sink?.push(s) });
+}
+
+/** Evaluates the UTF-8 expression `text` as if it were in `dir`. */
+function evalIn(state: EvalState, text: string, dir = '/'): Value {
+  return state.evalString(bytes(text), toBytes('«string»'), toBytes(dir));
+}
+
+function str(v: Value): string {
+  const f = force(v);
+  if (typeof f === 'string') return f;
+  if (f instanceof NixStr) return f.s;
+  throw new Error(`not a string: ${String(f)}`);
+}
+
+function ctxOf(v: Value): string[] {
+  const f = force(v);
+  return f instanceof NixStr ? [...f.ctx].sort() : [];
+}
+
+function attr(v: Value, name: string): Value {
+  const a = forceAttrs(v);
+  const x = a.get(name);
+  if (x === undefined) throw new Error(`no attribute ${name}`);
+  return force(x);
+}
+
+/** The error of evaluating `text`, rendered with its trace (UTF-8). */
+function errorOf(text: string, state = mkState(), dir = '/'): string {
+  try {
+    forceDeep(evalIn(state, text, dir));
+  } catch (e) {
+    if (e instanceof NixError) return unicode(renderError(e, true));
+    throw e;
+  }
+  throw new Error(`no error from: ${text}`);
+}
+
+// ---------------------------------------------------------------- derivations.json
+
+interface DrvVector {
+  id: string;
+  description: string;
+  expression: string;
+  files_next_to_expression?: Record<string, string>;
+  drvPath: string;
+  outputs: Record<string, string>;
+  drv_text: string;
+  show_derivation: Record<string, Record<string, unknown>>;
+  closure_input_drv_texts: Record<string, string>;
+}
+
+describe('derivations.json (CppNix 2.8 .drv files)', () => {
+  const vf = loadVectors<DrvVector>('derivations.json');
+  it('has the vectors', () => expect(vf.vectors.length).toBe(42));
+
+  for (const v of vf.vectors) {
+    it(`${v.id}: ${v.description}`, () => {
+      const dir = scratchDir(v.files_next_to_expression);
+      fs.writeFileSync(path.join(dir, 'expr.nix'), v.expression);
+      const state = mkState({ features: v.id === 'ca-floating' ? 'ca-derivations' : undefined });
+      const d = state.evalFile(toBytes(path.join(dir, 'expr.nix')));
+      const drvPath = str(attr(d, 'drvPath'));
+      expect(drvPath).toBe(v.drvPath);
+      expect(ctxOf(attr(d, 'drvPath'))).toEqual([`=${v.drvPath}`]);
+      for (const [o, p] of Object.entries(v.outputs)) {
+        const outPath = attr(attr(d, o), 'outPath');
+        expect(str(outPath), `output ${o}`).toBe(bytes(p));
+        expect(ctxOf(outPath)).toEqual([`!${o}!${v.drvPath}`]);
+      }
+      const drv = state.store.readDerivation(drvPath);
+      expect(unicode(printDerivation(drv))).toBe(v.drv_text);
+      expect(derivationToJson(drv)).toEqual(v.show_derivation[v.drvPath]);
+      // The input derivations were computed along the way, byte-identical too.
+      for (const [p, text] of Object.entries(v.closure_input_drv_texts)) {
+        expect(unicode(printDerivation(state.store.readDerivation(p))), p).toBe(text);
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------- tofile.json
+
+interface ToFileVector {
+  description: string;
+  expression: string;
+  path: string;
+  contents: string;
+  references: string[];
+}
+
+describe('tofile.json (builtins.toFile)', () => {
+  const vf = loadVectors<ToFileVector>('tofile.json');
+  for (const v of vf.vectors) {
+    it(v.description, () => {
+      const dir = scratchDir({ 'data.txt': 'some data\n' });
+      const state = mkState();
+      const r = evalIn(state, v.expression, dir);
+      expect(str(r)).toBe(bytes(v.path));
+      expect(ctxOf(r)).toEqual([bytes(v.path)]);
+      const store = state.store as ComputeStore;
+      expect(store.queryReferences(bytes(v.path))).toEqual(v.references);
+    });
+  }
+  const errors = vf.errors as { description: string; expression: string; stderr: string }[];
+  for (const e of errors) {
+    it(`error: ${e.description}`, () => {
+      // 2.8 renders "error: MSG\n\n       at …"; the message itself is what must agree.
+      const want = e.stderr.slice('error: '.length, e.stderr.indexOf('\n'));
+      expect(errorOf(e.expression)).toContain(`error: ${want}`);
+    });
+  }
+});
+
+// ---------------------------------------------------------------- store-dir.json
+
+interface StoreDirVector {
+  id: string;
+  expression: string;
+  result: string | Record<string, string>;
+}
+
+describe('store-dir.json (TSNIX_STORE_DIR=/tsnix-test/store)', () => {
+  const vf = loadVectors<StoreDirVector>('store-dir.json');
+  it('storeDirFromEnv follows TSNIX_STORE_DIR, NIX_STORE_DIR, /nix/store', () => {
+    expect(storeDirFromEnv({ TSNIX_STORE_DIR: '/a', NIX_STORE_DIR: '/b' })).toBe('/a');
+    expect(storeDirFromEnv({ NIX_STORE_DIR: '/b/' })).toBe('/b');
+    expect(storeDirFromEnv({})).toBe('/nix/store');
+  });
+  for (const v of vf.vectors) {
+    it(`${v.id}: ${v.expression.slice(0, 60)}`, () => {
+      const dir = scratchDir({ 'data.txt': 'some data\n' });
+      const state = mkState({ storeDir: '/tsnix-test/store' });
+      expect(state.store.storeDir).toBe('/tsnix-test/store');
+      const r = forceDeep(evalIn(state, v.expression, dir));
+      if (typeof v.result === 'string') {
+        expect(str(r)).toBe(v.result);
+      } else {
+        for (const [k, p] of Object.entries(v.result)) expect(str(attr(r, k)), k).toBe(p);
+      }
+    });
+  }
+});
+
+// ---------------------------------------------------------------- the wrapper
+
+describe('derivation (the wrapper)', () => {
+  const base = 'name = "x"; system = "x"; builder = "/bin/sh";';
+
+  it('has the attributes CppNix gives', () => {
+    const names = (text: string) => forceAttrs(forceDeep(evalIn(mkState(), text))).keys();
+    expect(names(`derivation { ${base} }`)).toEqual([
+      'all', 'builder', 'drvAttrs', 'drvPath', 'name', 'out', 'outPath', 'outputName', 'system', 'type',
+    ]);
+    expect(names(`(derivation { ${base} outputs = [ "out" "dev" ]; }).dev`)).toEqual([
+      'all', 'builder', 'dev', 'drvAttrs', 'drvPath', 'name', 'out', 'outPath', 'outputName', 'outputs', 'system',
+      'type',
+    ]);
+  });
+
+  it('gives outputs, all, outputName, drvAttrs, == as CppNix', () => {
+    const v = forceDeep(
+      evalIn(
+        mkState(),
+        `let d = derivation { ${base} outputs = [ "out" "dev" ]; }; in [
+           d.outputName d.dev.outputName d.out.outputName (map (x: x.outputName) d.all)
+           (builtins.attrNames d.drvAttrs) (d.dev.dev == d.dev) (d == d.out) (d == d.dev)
+           d.type (d.outPath == d.out.outPath) (d.drvPath == d.dev.drvPath)
+           (builtins.derivation == derivation)
+         ]`,
+      ),
+    );
+    const show = (x: Value): unknown => {
+      const f = force(x);
+      if (Array.isArray(f)) return f.map(show);
+      return typeof f === 'string' || typeof f === 'boolean' ? f : str(f);
+    };
+    expect(show(v)).toEqual([
+      'out', 'dev', 'out', ['out', 'dev'], ['builder', 'name', 'outputs', 'system'], true, true, false,
+      'derivation', true, true, false,
+    ]);
+  });
+
+  it('is lazy: nothing is checked before a path is needed', () => {
+    expect(str(evalIn(mkState(), 'let d = derivation { name = "x"; }; in d.name'))).toBe('x');
+  });
+
+  it('keeps derivationStrict and the output sets on the lines CppNix traces show', () => {
+    const e = errorOf(`derivation { name = "~x"; system = "x"; builder = "/bin/sh"; }`);
+    const origin = unicode(DERIVATION_ORIGIN);
+    expect(e).toContain(`… while calling the 'derivationStrict' builtin\n         at ${origin}:36:12:`);
+    expect(e).toContain('   36|   strict = derivationStrict drvAttrs;');
+    expect(e).toContain(`at ${origin}:49:17:`);
+    expect(e).toContain('   48|     value = commonAttrs // {\n           49|       outPath = strict.${outputName};');
+    expect(e).toContain(
+      "error: invalid derivation name: name '~x' contains illegal character '~'. Please pass a different 'name'.",
+    );
+  });
+});
+
+// ---------------------------------------------------------------- derivationStrict details
+
+describe('derivationStrict', () => {
+  const strict = (attrs: string, o: StateOpts = {}) => {
+    const state = mkState(o);
+    const r = forceDeep(evalIn(state, `builtins.derivationStrict { ${attrs} }`, scratchDir({ f: 'F\n' })));
+    const drvPath = str(attr(r, 'drvPath'));
+    return { r, drvPath, drv: state.store.readDerivation(drvPath), state };
+  };
+  const base = 'name = "foo"; system = "x86_64-linux"; builder = "/bin/sh";';
+
+  it('reproduces the spec example myName-aarch64', () => {
+    const { drvPath, r } = strict(
+      'name = "myName"; system = "aarch64-linux"; builder = "/bin/sh"; args = [ "-c" "echo RUNNING >&2 && echo $message > $out" ]; message = "goodbye";',
+    );
+    expect(drvPath).toBe('/nix/store/xh3q9dd1r0nk87kyj2pqf9kscvqsip80-myName.drv');
+    expect(str(attr(r, 'out'))).toBe('/nix/store/l56ckxgxa4x50n3v4bamvdrrbqjyl7zm-myName');
+  });
+
+  it('coerces floats like std::to_string, also past 1e21', () => {
+    const { drv } = strict(`${base} a = 1.0e21; b = -2.5; c = 0.0000001;`);
+    expect(drv.env.get('a')).toBe('1000000000000000000000.000000');
+    expect(drv.env.get('b')).toBe('-2.500000');
+    expect(drv.env.get('c')).toBe('0.000000');
+  });
+
+  it('__ignoreNulls drops null attributes but not null list elements', () => {
+    const { drv } = strict(`${base} __ignoreNulls = true; n = null; l = [ null "a" ];`);
+    expect(drv.env.has('n')).toBe(false);
+    expect(drv.env.has('__ignoreNulls')).toBe(false);
+    expect(drv.env.get('l')).toBe(' a');
+  });
+
+  it('structured attrs: __json with sorted keys, outputs in env, warnings for legacy checks', () => {
+    const stderr: string[] = [];
+    const { drv } = strict(`${base} __structuredAttrs = true; z = 1; a = [ ./f ]; allowedReferences = [ ];`, {
+      stderr,
+    });
+    const json = drv.env.get('__json')!;
+    expect(Object.keys(JSON.parse(json) as object)).toEqual([
+      'a', 'allowedReferences', 'builder', 'name', 'system', 'z',
+    ]);
+    expect(drv.env.get('out')).toMatch(/^\/nix\/store\/[a-z0-9]{32}-foo$/);
+    expect([...drv.env.keys()].sort()).toEqual(['__json', 'out']);
+    expect(drv.inputSrcs.size).toBe(1);
+    expect(stderr.join('')).toContain(
+      "warning: 'structuredAttrs' disables the effect of the derivation attribute 'allowedReferences'; use 'outputChecks.<output>.allowedReferences' instead",
+    );
+  });
+
+  it('fixed-output: every algorithm and format gives ("out", path, [r:]algo, base16)', () => {
+    const hex = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
+    const a = strict(`${base} outputHashAlgo = "sha256"; outputHash = "${hex}";`).drv.outputs.get('out')!;
+    const b = strict(`${base} outputHash = "sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=";`).drv.outputs.get('out')!;
+    expect(a).toEqual(b);
+    expect(a.hashAlgo).toBe('sha256');
+    expect(a.hash).toBe(hex);
+    const r = strict(`${base} outputHashMode = "recursive"; outputHash = "sha1:${'0'.repeat(32)}";`);
+    expect(r.drv.outputs.get('out')!.hashAlgo).toBe('r:sha1');
+    expect(r.drv.env.get('outputHash')).toBe(`sha1:${'0'.repeat(32)}`);
+  });
+
+  it('ca-derivations: floating outputs with placeholders', () => {
+    const { drv, r, drvPath } = strict(`${base} __contentAddressed = true; outputs = [ "out" "dev" ];`, {
+      features: 'ca-derivations',
+    });
+    expect(drv.outputs.get('dev')).toEqual({ path: '', hashAlgo: 'r:sha256' });
+    expect(drv.env.get('dev')).toBe('/02qcpld1y6xhs5gz9bchpxaw0xdhmsp5dv88lh25r2ss44kh8dxz');
+    expect(str(attr(r, 'dev'))).toMatch(/^\/[a-z0-9]{52}$/);
+    expect(ctxOf(attr(r, 'dev'))).toEqual([`!dev!${drvPath}`]);
+    expect(errorOf(`builtins.derivationStrict { ${base} __contentAddressed = true; }`)).toContain(
+      "error: experimental Nix feature 'ca-derivations' is disabled; add '--extra-experimental-features ca-derivations' to enable it",
+    );
+  });
+
+  const errs: [string, string, string][] = [
+    ['missing name', 'builtins.derivationStrict { }', "error: attribute 'name' missing"],
+    ['missing builder', 'builtins.derivationStrict { name = "foo"; }', "error: required attribute 'builder' missing"],
+    [
+      'missing system',
+      'builtins.derivationStrict { name = "foo"; builder = "/bin/sh"; }',
+      "error: required attribute 'system' missing",
+    ],
+    [
+      'name ending in .drv',
+      `builtins.derivationStrict { name = "foo.drv"; system = "x"; builder = "/bin/sh"; }`,
+      "error: derivation names are not allowed to end in '.drv'",
+    ],
+    [
+      'bad outputHash length',
+      `builtins.derivationStrict { ${base} outputHashAlgo = "sha256"; outputHash = "abc"; }`,
+      "error: hash 'abc' has wrong length for hash type 'sha256'",
+    ],
+    [
+      'unknown hash algorithm',
+      `builtins.derivationStrict { ${base} outputHashAlgo = "sha3"; outputHash = "abc"; }`,
+      "error: unknown hash algorithm 'sha3'",
+    ],
+    [
+      'bad output name',
+      `builtins.derivationStrict { ${base} outputs = [ "out" "drvPath" ]; }`,
+      "error: invalid derivation output name 'drvPath'",
+    ],
+    [
+      'duplicate output',
+      `builtins.derivationStrict { ${base} outputs = "out out"; }`,
+      "error: duplicate derivation output 'out'",
+    ],
+    ['empty outputs', `builtins.derivationStrict { ${base} outputs = [ ]; }`, 'error: derivation cannot have an empty set of outputs'],
+    [
+      'fixed-output with two outputs',
+      `builtins.derivationStrict { ${base} outputs = [ "out" "dev" ]; outputHash = "sha256-LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="; }`,
+      'error: multiple outputs are not supported in fixed-output derivations',
+    ],
+    [
+      'bad outputHashMode',
+      `builtins.derivationStrict { ${base} outputHashMode = "custom"; }`,
+      "error: invalid value 'custom' for 'outputHashMode' attribute",
+    ],
+  ];
+  for (const [what, expr, msg] of errs) {
+    it(`error: ${what}`, () => {
+      const e = errorOf(expr);
+      expect(e).toContain(msg);
+      if (what !== 'missing name') {
+        expect(e).toContain("… while evaluating derivation 'foo");
+        expect(e).toContain('whose name attribute is located at «string»:1:');
+      }
+    });
+  }
+
+  it('names the attribute whose value cannot be coerced', () => {
+    const e = errorOf(`builtins.derivationStrict {\n  ${base}\n  FOO = { };\n}`);
+    expect(e).toContain("… while evaluating attribute 'FOO' of derivation 'foo'\n         at «string»:3:3:");
+    expect(e).toMatch(/error: cannot coerce a set to a string: \{ \}$/);
+  });
+});
+
+// ---------------------------------------------------------------- other store builtins
+
+describe('store builtins', () => {
+  it('placeholder', () => {
+    expect(str(evalIn(mkState(), 'builtins.placeholder "out"'))).toBe(
+      '/1rz4g4znpzjwh1xymhjpm42vipw92pr73vdgl6xs1hycac8kf2n9',
+    );
+  });
+
+  it('builtins.path: flat, recursive, filter, sha256, name', () => {
+    const dir = scratchDir({ 'data.txt': 'some data\n', 'd/a': 'A\n', 'd/b': 'B\n' });
+    const state = mkState();
+    const p = (args: string) => str(evalIn(state, `builtins.path { ${args} }`, dir));
+    // the source path of derivations.json env-paths
+    expect(p('path = ./data.txt;')).toBe('/nix/store/9vk30yyabqnaigh0kqhl9ck55sqg6lz0-data.txt');
+    const flat = p('path = ./data.txt; recursive = false;');
+    expect(flat).toMatch(/-data\.txt$/);
+    expect(flat).not.toBe(p('path = ./data.txt;'));
+    const filtered = p('path = ./d; filter = p: t: baseNameOf p != "b";');
+    expect(filtered).toBe(p('path = ./d; filter = p: t: baseNameOf p == "a";'));
+    expect(filtered).not.toBe(p('path = ./d;'));
+    expect(str(evalIn(state, 'builtins.filterSource (p: t: baseNameOf p != "b") ./d', dir))).toBe(filtered);
+    expect(p('path = ./d; name = "renamed";')).toMatch(/-renamed$/);
+    expect(() => p('path = ./data.txt; sha256 = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";')).toThrow(
+      /store path mismatch in \(possibly filtered\) path added from/,
+    );
+    expect(errorOf('builtins.path { path = ./data.txt; foo = 1; }', state, dir)).toContain(
+      "error: unsupported argument 'foo' to 'addPath'",
+    );
+    expect(errorOf('builtins.path { name = "x"; }', state, dir)).toContain(
+      "error: missing required 'path' attribute in the first argument to 'builtins.path'",
+    );
+  });
+
+  it('path coercion copies once and fails on missing paths', () => {
+    const dir = scratchDir({ 'data.txt': 'some data\n' });
+    const state = mkState();
+    const r = evalIn(state, 'derivation { name = "x"; system = "x"; builder = ./data.txt; }', dir);
+    const drv = state.store.readDerivation(str(attr(r, 'drvPath')));
+    expect(drv.builder).toBe('/nix/store/9vk30yyabqnaigh0kqhl9ck55sqg6lz0-data.txt');
+    expect([...drv.inputSrcs]).toEqual(['/nix/store/9vk30yyabqnaigh0kqhl9ck55sqg6lz0-data.txt']);
+    expect(errorOf('derivation { name = "x"; system = "x"; builder = ./nope; }', state, dir)).toContain(
+      `error: path '${dir}/nope' does not exist`,
+    );
+  });
+
+  it('storePath', () => {
+    const state = mkState();
+    const p = '/nix/store/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-x';
+    const r = evalIn(state, `builtins.storePath "${p}/bin"`);
+    expect(str(r)).toBe(`${p}/bin`);
+    expect(ctxOf(r)).toEqual([p]);
+    expect(errorOf('builtins.storePath "/tmp/x"')).toContain("error: path '/tmp/x' is not in the Nix store");
+  });
+
+  it('fetchurl and fetchTarball read file:// URLs', () => {
+    const dir = scratchDir({ 'hello.txt': 'hello\n', 'src/top/a.txt': 'A\n' });
+    const state = mkState();
+    const f = evalIn(state, `builtins.fetchurl "file://${dir}/hello.txt"`);
+    // a flat sha256 fixed-output path, the one of `nix-store --add-fixed sha256 hello.txt`
+    expect(str(f)).toMatch(/^\/nix\/store\/[a-z0-9]{32}-hello\.txt$/);
+    expect(str(f)).toBe(str(evalIn(state, `builtins.path { path = ${dir}/hello.txt; recursive = false; }`)));
+    const tar = path.join(dir, 'src.tar');
+    if (makeTar(dir, tar)) {
+      const t = evalIn(state, `builtins.fetchTarball "file://${tar}"`);
+      expect(str(t)).toBe(str(evalIn(state, `builtins.path { path = ${dir}/src/top; name = "source"; }`)));
+    }
+    expect(errorOf('builtins.fetchurl "https://example.com/~wiggle~"')).toContain(
+      "invalid store path name when fetching URL 'https://example.com/~wiggle~': name '~wiggle~' contains illegal character '~'.",
+    );
+    expect(errorOf('builtins.fetchurl "https://example.com/x"')).toContain('only file:// URLs are supported');
+  });
+
+  it('builtins.storeDir follows the store', () => {
+    expect(str(evalIn(mkState({ storeDir: '/tsnix-test/store' }), 'builtins.storeDir'))).toBe('/tsnix-test/store');
+    const state = new EvalState({ store: new ComputeStore('/other/store'), env: {} });
+    expect(str(evalIn(state, 'builtins.storeDir'))).toBe('/other/store');
+  });
+});
+
+/** Makes a tar of dir/src (holding the single directory `top`); false if tar is missing. */
+function makeTar(dir: string, tar: string): boolean {
+  const r = spawnSync('tar', ['-cf', tar, '-C', path.join(dir, 'src'), 'top']);
+  return r.status === 0;
+}

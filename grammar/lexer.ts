@@ -245,24 +245,35 @@ const NUL_SIGN = toBytes('␀');
  * class, which matters for multi-megabyte inputs.)
  */
 export class Tok implements IToken {
-  readonly tokenTypeIdx: number;
+  tokenTypeIdx: number;
   constructor(
-    readonly tokenType: TokenType,
-    readonly image: string,
-    readonly startOffset: number,
-    readonly endOffset: number,
+    public tokenType: TokenType,
+    public image: string,
+    public startOffset: number,
+    public endOffset: number,
     /** STR / IND_STR: the (unescaped) value; INT_LIT / FLOAT_LIT: the number; LEXERR: the message. */
-    readonly payload: unknown,
+    public payload: unknown,
   ) {
     this.tokenTypeIdx = tokenType.tokenTypeIdx!;
+  }
+
+  set(tokenType: TokenType, image: string, startOffset: number, endOffset: number, payload: unknown): this {
+    this.tokenType = tokenType;
+    this.tokenTypeIdx = tokenType.tokenTypeIdx!;
+    this.image = image;
+    this.startOffset = startOffset;
+    this.endOffset = endOffset;
+    this.payload = payload;
+    return this;
   }
 }
 
 /**
- * The tokenizer, producing one token per `next()` call (the parser pulls
- * tokens on demand, so that tokens do not outlive the parse position).  After
- * the end of the input (or a lexical error, which becomes a LEXERR token),
- * `next()` returns the end-of-file token forever.
+ * The tokenizer, producing one token per `next(t)` call, written into the
+ * given Tok object (the parser pulls tokens on demand into a small ring of
+ * reused objects, so that tokenizing allocates nothing but strings).  After the
+ * end of the input (or a lexical error, which becomes a LEXERR token), `next`
+ * returns end-of-file tokens forever.
  */
 export class Lexer {
   private readonly text: string;
@@ -275,7 +286,8 @@ export class Lexer {
   private prevStart = 0;
   /** Offset reported for "unexpected end of file" (normally the text length). */
   eofOffset: number;
-  readonly eof: Tok;
+  /** The object being filled by next(). */
+  private t: Tok;
 
   constructor(
     src: Source,
@@ -284,17 +296,17 @@ export class Lexer {
     this.text = src.text;
     this.n = this.text.length;
     this.eofOffset = this.n;
-    this.eof = new Tok(chevrotain.EOF, '', this.n, this.n, undefined);
+    this.t = new Tok(chevrotain.EOF, '', 0, 0, undefined);
   }
 
   private tok(type: TokenType, image: string, start: number, end: number, payload: unknown): Tok {
     this.prevStart = start;
-    return new Tok(type, image, start, end, payload);
+    return this.t.set(type, image, start, end, payload);
   }
 
   private error(msg: string, pos: number): Tok {
     this.done = true;
-    return new Tok(T.LEXERR, '', pos, pos, msg);
+    return this.t.set(T.LEXERR, '', pos, pos, msg);
   }
 
   private nulCheck(value: string, pos: number): Tok | null {
@@ -354,9 +366,15 @@ export class Lexer {
     return this.tok(type, image, i, i + len - 1, undefined);
   }
 
-  /** The next token. */
-  next(): Tok {
-    if (this.done) return this.eof;
+  /** Whether t is an end-of-file token. */
+  static isEof(t: IToken): boolean {
+    return t.tokenTypeIdx === chevrotain.EOF.tokenTypeIdx;
+  }
+
+  /** Reads the next token into t (and returns t). */
+  next(t: Tok): Tok {
+    this.t = t;
+    if (this.done) return this.end();
     switch (this.state) {
       case S_INITIAL:
       case S_DEFAULT:
@@ -372,7 +390,7 @@ export class Lexer {
 
   private end(): Tok {
     this.done = true;
-    return this.eof;
+    return this.t.set(chevrotain.EOF, '', this.n, this.n, undefined);
   }
 
   private lexDefault(): Tok {
@@ -789,7 +807,7 @@ export class Lexer {
     // End of the path: a zero-width PATH_END, located (as in CppNix) at the previous token.
     this.popState();
     const p = this.prevStart;
-    return new Tok(T.PATH_END, '', p, p - 1, undefined);
+    return this.t.set(T.PATH_END, '', p, p - 1, undefined);
   }
 }
 
@@ -798,8 +816,8 @@ export function lex(src: Source, opts: LexOptions): LexResult {
   const lx = new Lexer(src, opts);
   const tokens: IToken[] = [];
   for (;;) {
-    const t = lx.next();
-    if (t === lx.eof) break;
+    const t = lx.next(new Tok(chevrotain.EOF, '', 0, 0, undefined));
+    if (Lexer.isEof(t)) break;
     tokens.push(t);
   }
   return { tokens, eofOffset: lx.eofOffset };

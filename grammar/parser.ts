@@ -39,7 +39,7 @@ import { unflatten } from './flatten.js';
 import type { Flat } from './flatten.js';
 import { replay } from './lalr.js';
 import { ALL_TOKEN_TYPES, BinOp, IndStrPart, Lexer, PathStart, PrefixOp, SYMBOLS, T, bisonSymbolOf, lex } from './lexer.js';
-import type { Tok } from './lexer.js';
+import { Tok } from './lexer.js';
 import { showAttrPath } from './print.js';
 
 export type LintLevel = 'ignore' | 'warn' | 'fatal';
@@ -520,18 +520,22 @@ class NixParser extends EmbeddedActionsParser {
       // x: body
       ALT: (): Head => {
         const id = this.CONSUME(T.ID);
+        const pos = id.startOffset;
+        const arg = id.image;
         this.CONSUME(T.COLON);
-        return { kind: 0, pos: id.startOffset, arg: id.image };
+        return { kind: 0, pos, arg };
       },
     },
     {
       // x @ { … }: body
       ALT: (): Head => {
         const id = this.CONSUME2(T.ID);
+        const pos = id.startOffset;
+        const arg = id.image;
         this.CONSUME(T.AT);
         const fs = this.SUBRULE(this.formalSet);
         this.CONSUME2(T.COLON);
-        return { kind: 0, pos: id.startOffset, arg: id.image, formals: fs };
+        return { kind: 0, pos, arg, formals: fs };
       },
     },
     {
@@ -549,37 +553,37 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: (): Head => {
-        const kw = this.CONSUME(T.ASSERT);
+        const pos = this.CONSUME(T.ASSERT).startOffset;
         const cond = this.SUBRULE(this.expr);
         this.CONSUME(T.SEMI);
-        return { kind: 1, pos: kw.startOffset, a: cond };
+        return { kind: 1, pos, a: cond };
       },
     },
     {
       ALT: (): Head => {
-        const kw = this.CONSUME(T.WITH);
+        const pos = this.CONSUME(T.WITH).startOffset;
         const e = this.SUBRULE2(this.expr);
         this.CONSUME2(T.SEMI);
-        return { kind: 2, pos: kw.startOffset, a: e };
+        return { kind: 2, pos, a: e };
       },
     },
     {
       ALT: (): Head => {
-        const kw = this.CONSUME(T.LET);
-        const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
+        const pos = this.CONSUME(T.LET).startOffset;
+        const attrs = (this.bindsTarget = newAttrs(pos, true));
         this.SUBRULE(this.binds);
         this.CONSUME(T.IN);
-        return { kind: 3, pos: kw.startOffset, attrs };
+        return { kind: 3, pos, attrs };
       },
     },
     {
       ALT: (): Head => {
-        const kw = this.CONSUME(T.IF);
+        const pos = this.CONSUME(T.IF).startOffset;
         const c = this.SUBRULE3(this.expr);
         this.CONSUME(T.THEN);
         const t = this.SUBRULE4(this.expr);
         this.CONSUME(T.ELSE);
-        return { kind: 4, pos: kw.startOffset, a: c, b: t };
+        return { kind: 4, pos, a: c, b: t };
       },
     },
   ];
@@ -817,20 +821,20 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: (): Expr => {
-        const q = this.CONSUME1(T.DQUOTE);
+        const qpos = this.CONSUME1(T.DQUOTE).startOffset;
         const parts = this.SUBRULE1(this.stringParts);
         this.CONSUME2(T.DQUOTE);
-        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(parts, q.startOffset);
+        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(parts, qpos);
       },
     },
     {
       ALT: (): Expr => {
-        const open = this.CONSUME1(T.IND_STRING_OPEN);
+        const open = this.CONSUME1(T.IND_STRING_OPEN).startOffset;
         const base = this.items.length;
         this.MANY1(this.indPart);
         this.CONSUME1(T.IND_STRING_CLOSE);
         if (this.RECORDING_PHASE) return undefined as unknown as Expr;
-        return stripIndentation(open.startOffset, this.takeItems(base) as IndPart[]);
+        return stripIndentation(open, this.takeItems(base) as IndPart[]);
       },
     },
     {
@@ -908,13 +912,13 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: (): Expr => {
-        const lb = this.CONSUME1(T.LBRACKET);
+        const pos = this.CONSUME1(T.LBRACKET).startOffset;
         const base = this.items.length;
         this.MANY3(this.listElem);
         this.CONSUME1(T.RBRACKET);
         if (this.RECORDING_PHASE) return undefined as unknown as Expr;
         const elems = this.takeItems(base) as Expr[];
-        return { kind: 'list', pos: lb.startOffset, elems };
+        return { kind: 'list', pos, elems };
       },
     },
   ];
@@ -943,11 +947,11 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: () => {
-        const d = this.CONSUME1(T.DOLLAR_CURLY);
+        const dpos = this.CONSUME1(T.DOLLAR_CURLY).startOffset;
         const e = this.SUBRULE1(this.expr);
         this.CONSUME1(T.RCURLY);
         if (!this.RECORDING_PHASE) {
-          const p: IndPart = { e, indent: false, pos: d.startOffset };
+          const p: IndPart = { e, indent: false, pos: dpos };
           this.pushItem(p, -1);
         }
       },
@@ -968,9 +972,9 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Expr => {
         const base = this.items.length - 1;
         this.OPTION1(this.pathStr1);
-        const d = this.CONSUME2(T.DOLLAR_CURLY);
+        const dpos = this.CONSUME2(T.DOLLAR_CURLY).startOffset;
         const e = this.SUBRULE2(this.expr);
-        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        if (!this.RECORDING_PHASE) this.pushItem(e, dpos);
         this.CONSUME2(T.RCURLY);
         this.MANY2(this.pathMore);
         this.CONSUME2(T.PATH_END);
@@ -1000,9 +1004,9 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: () => {
-        const d = this.CONSUME3(T.DOLLAR_CURLY);
+        const dpos = this.CONSUME3(T.DOLLAR_CURLY).startOffset;
         const e = this.SUBRULE3(this.expr);
-        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        if (!this.RECORDING_PHASE) this.pushItem(e, dpos);
         this.CONSUME3(T.RCURLY);
       },
     },
@@ -1078,10 +1082,10 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: () => {
-        const d = this.CONSUME(T.DOLLAR_CURLY);
+        const dpos = this.CONSUME(T.DOLLAR_CURLY).startOffset;
         const e = this.SUBRULE(this.expr);
         this.CONSUME(T.RCURLY);
-        if (!this.RECORDING_PHASE) this.pushItem(e, d.startOffset);
+        if (!this.RECORDING_PHASE) this.pushItem(e, dpos);
         // (Set after the nested expression, which may contain strings itself.)
         this.strInterp = true;
       },
@@ -1133,22 +1137,22 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: (): AttrName => {
-        const q = this.CONSUME(T.DQUOTE);
+        const qpos = this.CONSUME(T.DQUOTE).startOffset;
         const base = this.SUBRULE(this.stringParts);
         this.CONSUME2(T.DQUOTE);
         if (this.RECORDING_PHASE) return { name: '', pos: 0 };
-        const e = this.stringExpr(base, q.startOffset);
-        return e.kind === 'str' ? { name: e.value, pos: q.startOffset } : { expr: e, pos: q.startOffset };
+        const e = this.stringExpr(base, qpos);
+        return e.kind === 'str' ? { name: e.value, pos: qpos } : { expr: e, pos: qpos };
       },
     },
     {
       ALT: (): AttrName => {
-        const d = this.CONSUME(T.DOLLAR_CURLY);
+        const dpos = this.CONSUME(T.DOLLAR_CURLY).startOffset;
         const e = this.SUBRULE(this.expr);
         this.CONSUME(T.RCURLY);
         // `${"a"}` (a plain string literal) is a static name.
-        if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: d.startOffset };
-        return { expr: e, pos: d.startOffset };
+        if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: dpos };
+        return { expr: e, pos: dpos };
       },
     },
   ];
@@ -1347,16 +1351,20 @@ class NixParser extends EmbeddedActionsParser {
   /** Chevrotain's (undocumented) index of the last consumed token. */
   declare currIdx: number;
   private lexer: Lexer | null = null;
-  private readonly ring: Tok[] = new Array<Tok>(RING_SIZE);
+  /**
+   * The last RING_SIZE tokens, as reused objects: a token must not be used
+   * after further tokens have been consumed (read its fields at once).
+   */
+  private readonly ring: Tok[] = Array.from({ length: RING_SIZE }, () => new Tok(chevrotain.EOF, '', 0, 0, undefined));
   /** Number of tokens taken from the lexer so far (absolute index of the next one). */
   private lexed = 0;
-  private eofTok: Tok | null = null;
+  private readonly noTok = new Tok(chevrotain.EOF, '', 0, 0, undefined);
 
   private fill(upTo: number): void {
     const lx = this.lexer!;
     const ring = this.ring;
     while (this.lexed <= upTo) {
-      ring[this.lexed & RING_MASK] = lx.next();
+      lx.next(ring[this.lexed & RING_MASK]!);
       this.lexed++;
     }
   }
@@ -1364,13 +1372,13 @@ class NixParser extends EmbeddedActionsParser {
   override LA_FAST(howMuch: number): IToken {
     const idx = this.currIdx + howMuch;
     if (idx >= this.lexed) this.fill(idx);
-    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.eofTok! : this.ring[idx & RING_MASK]!;
+    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.noTok : this.ring[idx & RING_MASK]!;
   }
 
   override LA(howMuch: number): IToken {
     const idx = this.currIdx + howMuch;
     if (idx >= this.lexed) this.fill(idx);
-    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.eofTok! : this.ring[idx & RING_MASK]!;
+    return idx < 0 || idx + RING_SIZE <= this.lexed ? this.noTok : this.ring[idx & RING_MASK]!;
   }
 
   moveToTerminatedState(): void {
@@ -1384,7 +1392,6 @@ class NixParser extends EmbeddedActionsParser {
     this.lastCursed = false;
     this.reset();
     this.lexer = lexer;
-    this.eofTok = lexer.eof;
     this.lexed = 0;
     this.exprs.length = 0;
     this.starts.length = 0;
@@ -1401,7 +1408,7 @@ class NixParser extends EmbeddedActionsParser {
     this.src = new Source(null, '«none»', '');
     this.opts = { basePath: '/' };
     this.lexer = null;
-    this.ring.fill(undefined as unknown as Tok);
+    for (const t of this.ring) t.set(chevrotain.EOF, '', 0, 0, undefined);
     this.exprs.length = 0;
     this.heads.length = 0;
     this.items.length = 0;

@@ -151,16 +151,13 @@ function isExactTie(a: number, exp: number): boolean {
   return (num / den) % 2n === 1n;
 }
 
-function showAttrName(a: AttrName): string {
-  return 'name' in a ? printIdentifier(a.name) : '"${' + printExpr(a.expr) + '}"';
-}
-
 /** An attribute path as CppNix shows it in messages and in `--parse` output. */
 export function showAttrPath(path: readonly AttrName[]): string {
   let s = '';
   for (let i = 0; i < path.length; i++) {
     if (i) s += '.';
-    s += showAttrName(path[i]!);
+    const a = path[i]!;
+    s += 'name' in a ? printIdentifier(a.name) : '"${' + printExpr(a.expr) + '}"';
   }
   return s;
 }
@@ -169,192 +166,156 @@ function compareBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function showBindings(e: EAttrs, out: string[]): void {
-  const names = [...e.attrs.keys()].sort(compareBytes);
-  const inherits: string[] = [];
-  const inheritsFrom = new Map<number, string[]>();
-  for (const name of names) {
-    const d = e.attrs.get(name)!;
-    if (d.kind === 'inherit') inherits.push(name);
-    else if (d.kind === 'inheritFrom') {
-      let l = inheritsFrom.get(d.from);
-      if (!l) inheritsFrom.set(d.from, (l = []));
-      l.push(name);
-    }
-  }
-  if (inherits.length) {
-    out.push('inherit');
-    for (const n of inherits) out.push(' ', printIdentifier(n));
-    out.push('; ');
-  }
-  for (const from of [...inheritsFrom.keys()].sort((a, b) => a - b)) {
-    out.push('inherit (');
-    show(e.inheritFrom[from]!, out);
-    out.push(')');
-    for (const n of inheritsFrom.get(from)!) out.push(' ', printIdentifier(n));
-    out.push('; ');
-  }
-  for (const name of names) {
-    const d = e.attrs.get(name)!;
-    if (d.kind === 'plain') {
-      out.push(printIdentifier(name), ' = ');
-      show(d.expr, out);
-      out.push('; ');
-    }
-  }
-  for (const d of e.dynamic) {
-    out.push('"${');
-    show(d.name, out);
-    out.push('}" = ');
-    show(d.value, out);
-    out.push('; ');
+// The printer works with an explicit stack (deeply nested expressions must not
+// overflow the JS stack): items are strings to output or expressions to show,
+// pushed in reverse order.
+type Item = string | Expr;
+
+/** Pushes the pieces of an attribute path (reversed). */
+function pushAttrPath(st: Item[], path: readonly AttrName[]): void {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const a = path[i]!;
+    if ('name' in a) st.push(printIdentifier(a.name));
+    else st.push('}"', a.expr, '"${');
+    if (i) st.push('.');
   }
 }
 
-function show(e: Expr, out: string[]): void {
-  switch (e.kind) {
-    case 'int':
-      out.push(String(e.value));
-      return;
-    case 'float':
-      out.push(formatFloat(e.value));
-      return;
-    case 'str':
-      out.push(escapeString(e.value));
-      return;
-    case 'path':
-      out.push(e.value);
-      return;
-    case 'var':
-      out.push(printIdentifier(e.name));
-      return;
-    case 'curPos':
-      out.push('__curPos');
-      return;
-    case 'select':
-      out.push('(');
-      show(e.expr, out);
-      out.push(').', showAttrPath(e.path));
-      if (e.def) {
-        out.push(' or (');
-        show(e.def, out);
-        out.push(')');
-      }
-      return;
-    case 'hasAttr':
-      out.push('((');
-      show(e.expr, out);
-      out.push(') ? ', showAttrPath(e.path), ')');
-      return;
-    case 'attrs':
-      if (e.rec) out.push('rec ');
-      out.push('{ ');
-      showBindings(e, out);
-      out.push('}');
-      return;
-    case 'list':
-      out.push('[ ');
-      for (const x of e.elems) {
-        out.push('(');
-        show(x, out);
-        out.push(') ');
-      }
-      out.push(']');
-      return;
-    case 'lambda': {
-      out.push('(');
-      if (e.formals) {
-        out.push('{ ');
-        let first = true;
-        for (const f of e.formals.formals) {
-          if (first) first = false;
-          else out.push(', ');
-          out.push(printIdentifier(f.name));
-          if (f.def) {
-            out.push(' ? ');
-            show(f.def, out);
-          }
-        }
-        if (e.formals.ellipsis) {
-          if (!first) out.push(', ');
-          out.push('...');
-        }
-        out.push(' }');
-        if (e.arg !== undefined) out.push(' @ ');
-      }
-      if (e.arg !== undefined) out.push(printIdentifier(e.arg));
-      out.push(': ');
-      show(e.body, out);
-      out.push(')');
-      return;
-    }
-    case 'call':
-      out.push('(');
-      show(e.fn, out);
-      for (const a of e.args) {
-        out.push(' ');
-        show(a, out);
-      }
-      out.push(')');
-      return;
-    case 'let':
-      out.push('(let ');
-      showBindings(e.attrs, out);
-      out.push('in ');
-      show(e.body, out);
-      out.push(')');
-      return;
-    case 'with':
-      out.push('(with ');
-      show(e.attrs, out);
-      out.push('; ');
-      show(e.body, out);
-      out.push(')');
-      return;
-    case 'if':
-      out.push('(if ');
-      show(e.cond, out);
-      out.push(' then ');
-      show(e.then, out);
-      out.push(' else ');
-      show(e.else, out);
-      out.push(')');
-      return;
-    case 'assert':
-      out.push('assert ');
-      show(e.cond, out);
-      out.push('; ');
-      show(e.body, out);
-      return;
-    case 'not':
-      out.push('(! ');
-      show(e.expr, out);
-      out.push(')');
-      return;
-    case 'binary':
-      out.push('(');
-      show(e.lhs, out);
-      out.push(' ', e.op, ' ');
-      show(e.rhs, out);
-      out.push(')');
-      return;
-    case 'concat': {
-      out.push('(');
-      let first = true;
-      for (const p of e.parts) {
-        if (first) first = false;
-        else out.push(' + ');
-        show(p, out);
-      }
-      out.push(')');
-      return;
-    }
+/** Pushes the bindings of an attribute set / let (reversed). */
+function pushBindings(st: Item[], e: EAttrs): void {
+  const names = [...e.attrs.keys()].sort(compareBytes);
+  const pieces: Item[] = [];
+  let inherits = '';
+  const inheritsFrom = new Map<number, string>();
+  for (const name of names) {
+    const d = e.attrs.get(name)!;
+    if (d.kind === 'inherit') inherits += ' ' + printIdentifier(name);
+    else if (d.kind === 'inheritFrom') inheritsFrom.set(d.from, (inheritsFrom.get(d.from) ?? '') + ' ' + printIdentifier(name));
   }
+  if (inherits) pieces.push('inherit' + inherits + '; ');
+  for (const from of [...inheritsFrom.keys()].sort((a, b) => a - b)) {
+    pieces.push('inherit (', e.inheritFrom[from]!, ')' + inheritsFrom.get(from)! + '; ');
+  }
+  for (const name of names) {
+    const d = e.attrs.get(name)!;
+    if (d.kind === 'plain') pieces.push(printIdentifier(name) + ' = ', d.expr, '; ');
+  }
+  for (const d of e.dynamic) pieces.push('"${', d.name, '}" = ', d.value, '; ');
+  for (let i = pieces.length - 1; i >= 0; i--) st.push(pieces[i]!);
 }
 
 /** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
-export function printExpr(e: Expr): string {
+export function printExpr(root: Expr): string {
   const out: string[] = [];
-  show(e, out);
+  const st: Item[] = [root];
+  while (st.length) {
+    const e = st.pop()!;
+    if (typeof e === 'string') {
+      out.push(e);
+      continue;
+    }
+    switch (e.kind) {
+      case 'int':
+        out.push(String(e.value));
+        break;
+      case 'float':
+        out.push(formatFloat(e.value));
+        break;
+      case 'str':
+        out.push(escapeString(e.value));
+        break;
+      case 'path':
+        out.push(e.value);
+        break;
+      case 'var':
+        out.push(printIdentifier(e.name));
+        break;
+      case 'curPos':
+        out.push('__curPos');
+        break;
+      case 'select':
+        if (e.def) st.push(')', e.def, ' or (');
+        pushAttrPath(st, e.path);
+        st.push(').', e.expr);
+        out.push('(');
+        break;
+      case 'hasAttr':
+        st.push(')');
+        pushAttrPath(st, e.path);
+        st.push(') ? ', e.expr);
+        out.push('((');
+        break;
+      case 'attrs':
+        st.push('}');
+        pushBindings(st, e);
+        out.push(e.rec ? 'rec { ' : '{ ');
+        break;
+      case 'list':
+        st.push(']');
+        for (let i = e.elems.length - 1; i >= 0; i--) st.push(') ', e.elems[i]!, '(');
+        out.push('[ ');
+        break;
+      case 'lambda': {
+        st.push(')', e.body, ': ');
+        const pieces: Item[] = [];
+        if (e.formals) {
+          pieces.push('{ ');
+          let first = true;
+          for (const f of e.formals.formals) {
+            if (first) first = false;
+            else pieces.push(', ');
+            pieces.push(printIdentifier(f.name));
+            if (f.def) pieces.push(' ? ', f.def);
+          }
+          if (e.formals.ellipsis) pieces.push(first ? '...' : ', ...');
+          pieces.push(' }');
+          if (e.arg !== undefined) pieces.push(' @ ');
+        }
+        if (e.arg !== undefined) pieces.push(printIdentifier(e.arg));
+        for (let i = pieces.length - 1; i >= 0; i--) st.push(pieces[i]!);
+        out.push('(');
+        break;
+      }
+      case 'call':
+        st.push(')');
+        for (let i = e.args.length - 1; i >= 0; i--) st.push(e.args[i]!, ' ');
+        st.push(e.fn);
+        out.push('(');
+        break;
+      case 'let':
+        st.push(')', e.body, 'in ');
+        pushBindings(st, e.attrs);
+        out.push('(let ');
+        break;
+      case 'with':
+        st.push(')', e.body, '; ', e.attrs);
+        out.push('(with ');
+        break;
+      case 'if':
+        st.push(')', e.else, ' else ', e.then, ' then ', e.cond);
+        out.push('(if ');
+        break;
+      case 'assert':
+        st.push(e.body, '; ', e.cond);
+        out.push('assert ');
+        break;
+      case 'not':
+        st.push(')', e.expr);
+        out.push('(! ');
+        break;
+      case 'binary':
+        st.push(')', e.rhs, ' ' + e.op + ' ', e.lhs);
+        out.push('(');
+        break;
+      case 'concat':
+        st.push(')');
+        for (let i = e.parts.length - 1; i >= 0; i--) {
+          st.push(e.parts[i]!);
+          if (i) st.push(' + ');
+        }
+        out.push('(');
+        break;
+    }
+  }
   return out.join('');
 }

@@ -213,7 +213,7 @@ function query(store: LocalStore, args: string[]): number {
         for (const p of paths) {
           const found =
             q === 'references'
-              ? store.queryReferences(p)
+              ? store.pathInfo(p).references
               : q === 'referrers'
                 ? store.queryReferrers(p)
                 : store.computeClosure([p], { referrers: true });

@@ -5,6 +5,7 @@
 
 import type { AttrName, EAttrs, ELambda, Expr, Pos, Source, VarRef } from '../../grammar/ast.js';
 import { printExpr } from '../../grammar/print.js';
+import { toBytes } from '../../grammar/errors.js';
 import { AssertionError, InfiniteRecursionError, NixError } from './errors.js';
 import {
   arith,
@@ -460,9 +461,10 @@ export class Compiler {
         if (name === null) continue;
         if (m.has(name)) {
           const prev = attrs.posOf(name);
-          throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : '«unknown»'}`, d.pos);
+          throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
         }
         m.set(name, d.value(env));
+        if (d.pos) attrs.setPos(name, d.pos);
       }
     };
     if (a.rec) {
@@ -662,6 +664,8 @@ const BINOPS: Record<string, BinOp> = {
   __lessThan: (a, b, pos) => lessThan(a, b, pos),
 };
 
+const UNKNOWN_POS = toBytes('«unknown»');
+
 function showPosText(p: Pos): string {
   const { line, column } = p.src.position(p.offset);
   return `${p.src.origin}:${line}:${column}`;
@@ -755,7 +759,14 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   }
   if (!forceString && (typeof first === 'number' || typeof first === 'bigint' || first instanceof NixFloat)) {
     let acc: Value = first;
-    for (let i = 1; i < parts.length; i++) acc = arith('+', acc, get(i), pos);
+    for (let i = 1; i < parts.length; i++) {
+      let v = get(i);
+      if (v instanceof Thunk) v = v.force();
+      if (!(typeof v === 'number' || typeof v === 'bigint' || v instanceof NixFloat)) {
+        throw new NixError(`cannot add ${typeName(v)} to ${typeName(acc)}`, poses[i] ?? pos);
+      }
+      acc = arith('+', acc, v, pos);
+    }
     return acc;
   }
   let s = '';

@@ -18,6 +18,8 @@ export const ELLIPSIS = toBytes('…');
 export interface Frame {
   msg: string;
   pos: Pos | null;
+  /** Shown even without --show-trace (addErrorContext, "while evaluating derivation …"). */
+  important?: boolean;
 }
 
 export class NixError extends Error {
@@ -31,8 +33,8 @@ export class NixError extends Error {
     super(msg);
   }
 
-  addTrace(msg: string, pos: Pos | null = null): this {
-    this.frames.push({ msg, pos });
+  addTrace(msg: string, pos: Pos | null = null, important = false): this {
+    this.frames.push(important ? { msg, pos, important } : { msg, pos });
     return this;
   }
 
@@ -67,7 +69,14 @@ export function typeError(msg: string, pos: Pos | null = null): NixError {
 
 /** Renders an error as CppNix does (without a trailing newline). */
 export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): string {
-  const frames = showTrace ? [...e.frames].reverse() : [];
+  let frames = [...e.frames].reverse();
+  // Without --show-trace: the two outermost frames and the important ones.
+  let truncated = false;
+  if (!showTrace && frames.length > 2) {
+    const kept = frames.filter((f, i) => i < 2 || f.important);
+    truncated = kept.length < frames.length;
+    frames = kept;
+  }
   const lines: string[] = [];
   const head = `${prefix}: `;
   const indent = ' '.repeat(head.length);
@@ -80,21 +89,12 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   if (frames.length === 0) return body(head);
   lines.push(`${prefix}:`);
   let last: Pos | null = null;
-  // a frame already printed (same message and position) is folded into "(N duplicate frames omitted)"
+  // A frame already printed (same message and position) is skipped; a run of
+  // more than 5 skipped frames becomes "(N duplicate frames omitted)", a
+  // shorter run is printed after all (as CppNix does).
   const printed = new Set<string>();
-  let omitted = 0;
-  const flushOmitted = () => {
-    if (omitted) lines.push(`${indent}(${omitted} duplicate frames omitted)\n`);
-    omitted = 0;
-  };
-  for (const f of frames) {
-    const key = `${f.msg}\0${f.pos ? `${f.pos.src.origin}:${f.pos.offset}` : ''}`;
-    if (printed.has(key)) {
-      omitted++;
-      continue;
-    }
-    printed.add(key);
-    flushOmitted();
+  let skipped: Frame[] = [];
+  const show = (f: Frame) => {
     let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
     // a frame at the same position as the one before shows no position again
     if (f.pos && !(last && last.src === f.pos.src && last.offset === f.pos.offset)) {
@@ -102,8 +102,24 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
     }
     if (f.pos) last = f.pos;
     lines.push(s + '\n');
+  };
+  const flush = () => {
+    if (skipped.length > 5) lines.push(`${indent}(${skipped.length} duplicate frames omitted)\n`);
+    else for (const f of skipped) show(f);
+    skipped = [];
+  };
+  for (const f of frames) {
+    const key = `${f.msg}\0${f.pos ? `${f.pos.src.origin}:${f.pos.offset}` : ''}`;
+    if (printed.has(key)) {
+      skipped.push(f);
+      continue;
+    }
+    printed.add(key);
+    flush();
+    show(f);
   }
-  flushOmitted();
+  flush();
+  if (truncated) lines.push(`${indent}(stack trace truncated; use '--show-trace' to show the full, detailed trace)\n`);
   lines.push(body(indent + head));
   return lines.join('\n');
 }

@@ -126,6 +126,19 @@ export function forceDeep(v: Value): Value {
   const seen = new Set<object>();
   const go = (v: Value): void => {
     if (v instanceof Thunk) v = v.force();
+    if (Array.isArray(v) || v instanceof Attrs) {
+      if (++callDepth > maxCallDepth) {
+        callDepth--;
+        throw stackOverflow(null);
+      }
+      try {
+        goInner(v);
+      } finally {
+        callDepth--;
+      }
+    }
+  };
+  const goInner = (v: Value[] | Attrs): void => {
     if (Array.isArray(v)) {
       if (seen.has(v)) return;
       seen.add(v);
@@ -260,7 +273,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
       } else {
         const d = f.defaults[i];
         if (d === null || d === undefined) {
-          const e = new NixError(`function ${lambdaName(fn)} called without required argument '${f.names[i]}'`, info.pos);
+          const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called without required argument '${f.names[i]}'`, info.pos);
           if (pos) e.addTrace('from call site', pos);
           throw e;
         }
@@ -271,7 +284,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
       const allowed = new Set(f.names);
       for (const k of attrs.keys()) {
         if (!allowed.has(k)) {
-          const e = new NixError(`function ${lambdaName(fn)} called with unexpected argument '${k}'`, info.pos);
+          const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called with unexpected argument '${k}'`, info.pos);
           e.hint = didYouMean(k, f.names);
           if (pos) e.addTrace('from call site', pos);
           throw e;

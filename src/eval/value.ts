@@ -144,8 +144,17 @@ export class Attrs {
     return this.sortedKeys;
   }
 
+  /** Positions of attributes added one by one (dynamic attributes). */
+  private extraPos: Map<string, Pos> | null = null;
+
+  setPos(name: string, pos: Pos): void {
+    (this.extraPos ??= new Map()).set(name, pos);
+  }
+
   posOf(name: string): Pos | undefined {
     if (!this.m.has(name)) return undefined;
+    const x = this.extraPos?.get(name);
+    if (x) return x;
     if (this.positions) {
       const off = this.positions.offsets.get(name);
       if (off !== undefined) return { src: this.positions.src, offset: off };

@@ -15,14 +15,7 @@
  * context) can be followed.
  */
 import { lstatSync, readFileSync } from 'node:fs';
-import {
-  computeDrvPath,
-  derivationReferences,
-  pathDerivationModulo,
-  type Derivation,
-  type DrvHashContext,
-  type DrvHashModulo,
-} from './derivation.js';
+import { computeDrvPath, derivationReferences, type Derivation } from './derivation.js';
 import { toFsPath, type FsPath } from './fs-path.js';
 import { Hash, hashString, type HashAlgo } from './hash.js';
 import { NarHashSink, dumpPathSync, type NarEntryType } from './nar.js';
@@ -63,8 +56,6 @@ export class ComputeStore implements StoreApi, ReferenceQuery {
   private readonly drvs = new Map<string, Derivation>();
   private readonly references = new Map<string, readonly string[]>();
   private readonly addCache = new Map<string, AddedPath>();
-  /** hashDerivationModulo results by .drv path, shared by all derivations computed here. */
-  private readonly drvHashMemo = new Map<string, DrvHashModulo>();
 
   constructor(readonly storeDir: string = DEFAULT_STORE_DIR) {}
 
@@ -81,6 +72,9 @@ export class ComputeStore implements StoreApi, ReferenceQuery {
       if (hit && (opts.expectedHash === undefined || this.expectedPath(opts, hit.path))) return hit;
     }
 
+    if (opts.method === 'flat' && !lstatSync(toFsPath(src)).isFile()) {
+      throw new StoreError(`file '${toFsPath(src).toString('latin1')}' is not a regular file, so it cannot be added flat`);
+    }
     const filter = opts.filter;
     const dumpOpts = filter ? { filter: (p: string, t: NarEntryType) => filter(p, t as FileType) } : {};
     // One pass over the tree (the filter is called once per entry, as in CppNix).
@@ -91,10 +85,6 @@ export class ComputeStore implements StoreApi, ReferenceQuery {
     let path: string;
     let caHash: Hash;
     if (opts.method === 'flat') {
-      const st = lstatSync(toFsPath(src));
-      if (!st.isFile()) {
-        throw new StoreError(`file '${toFsPath(src).toString('latin1')}' is not a regular file, so it cannot be added flat`);
-      }
       caHash = hashFlatFile(src, algo);
       path = makeFixedOutputPath(opts.name, 'flat', caHash, this.storeDir, refs);
     } else if (algo === 'sha256') {
@@ -158,15 +148,5 @@ export class ComputeStore implements StoreApi, ReferenceQuery {
   /** Record a path computed elsewhere (e.g. an output known to be valid) with its references. */
   registerPath(path: string, references: readonly string[] = []): void {
     if (!this.references.has(path)) this.references.set(path, [...references].sort(compareBytes));
-  }
-
-  /** A context for hashDerivationModulo that reads this store's derivations (memoised). */
-  drvHashContext(): DrvHashContext {
-    return { readDerivation: (p) => this.readDerivation(p), memo: this.drvHashMemo };
-  }
-
-  /** hashDerivationModulo of a derivation computed here. */
-  drvHashOf(drvPath: string): DrvHashModulo {
-    return pathDerivationModulo(drvPath, this.drvHashContext());
   }
 }

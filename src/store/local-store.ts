@@ -34,14 +34,20 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
+  lutimesSync,
   readdirSync,
   readFileSync,
   readlinkSync,
+  readSync,
   renameSync,
   rmSync,
+  symlinkSync,
+  utimesSync,
   writeSync,
+  type Stats,
 } from 'node:fs';
 import { posix } from 'node:path';
+import { StoreError } from './compute-store.js';
 import { renderContentAddress } from './content-address.js';
 import { StoreDatabase, StoreDatabaseError, type PathRegistration, type ValidPathInfo } from './database.js';
 import {
@@ -64,7 +70,6 @@ import {
   narChunks,
   NarDumpError,
   NarFormatError,
-  narFromContents,
   NarParser,
   NarRestorer,
   restorePath,
@@ -96,13 +101,8 @@ export type { ValidPathInfo } from './database.js';
 // ---------------------------------------------------------------------------
 // Errors
 
-/** An error of a store operation; its message is what the user sees after `error: `. */
-export class StoreError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StoreError';
-  }
-}
+// One error class for both stores, so that callers need not know which one they use.
+export { StoreError };
 
 const STRERROR: Record<string, string> = {
   ENOENT: 'No such file or directory',
@@ -307,6 +307,12 @@ export class LocalStore implements StoreApi {
   /** Paths known to be valid (saves database look-ups). */
   private readonly known = new Set<string>();
   private readonly drvHashMemo = new Map<string, DrvHashModulo>();
+  /**
+   * Paths added in this process, by source and options (not with a filter,
+   * which is the evaluator's function): an evaluation that interpolates the
+   * same source many times copies it once, as CppNix's evaluator does.
+   */
+  private readonly addCache = new Map<string, { added: AddedPath; caHash: Hash }>();
   private readonly autoCommit: boolean;
   private readonly batchSize: number;
   private readonly onCommitError: (e: unknown) => void;
@@ -527,7 +533,8 @@ export class LocalStore implements StoreApi {
   // StoreApi
 
   addText(name: string, text: string, references: string[]): string {
-    const path = makeTextPath(name, sha256(text), references, this.storeDir);
+    const contentsHash = sha256(text);
+    const path = makeTextPath(name, contentsHash, references, this.storeDir);
     if (this.isValidPath(path)) return path;
     const refs = [...new Set(references)].sort(compareBytes);
     this.checkReferences(path, refs);
@@ -535,7 +542,7 @@ export class LocalStore implements StoreApi {
     if (name.endsWith('.drv')) {
       drvOutputs = this.checkDerivationOutputs(path, this.parseDrvText(path, text));
     }
-    this.writeText(path, text, refs, drvOutputs);
+    this.writeText(path, text, contentsHash, refs, drvOutputs);
     return path;
   }
 
@@ -548,14 +555,21 @@ export class LocalStore implements StoreApi {
   writeDerivation(drv: Derivation): string {
     const text = printDerivation(drv);
     const refs = derivationReferences(drv);
-    const path = makeTextPath(`${drv.name}.drv`, sha256(text), refs, this.storeDir);
+    const contentsHash = sha256(text);
+    const path = makeTextPath(`${drv.name}.drv`, contentsHash, refs, this.storeDir);
     if (this.isValidPath(path)) return path;
     this.checkReferences(path, refs);
-    this.writeText(path, text, refs, outputPaths(drv));
+    this.writeText(path, text, contentsHash, refs, outputPaths(drv));
     return path;
   }
 
-  private writeText(path: string, text: string, refs: string[], drvOutputs?: Map<string, string>): void {
+  private writeText(
+    path: string,
+    text: string,
+    contentsHash: Hash,
+    refs: string[],
+    drvOutputs?: Map<string, string>,
+  ): void {
     this.prepareWrite();
     const contents = Buffer.from(text, 'latin1');
     const temp = this.writeTempFile(contents);
@@ -565,13 +579,13 @@ export class LocalStore implements StoreApi {
       rmSync(temp, { force: true });
       throw e;
     }
-    const nar = narFromContents(contents);
+    const nar = narHashOfContents(contents);
     const reg: PathRegistration = {
       path,
-      narHash: sha256(nar),
-      narSize: nar.length,
+      narHash: nar.hash,
+      narSize: nar.size,
       references: refs,
-      ca: renderContentAddress({ method: 'text', hash: sha256(contents) }),
+      ca: renderContentAddress({ method: 'text', hash: contentsHash }),
     };
     if (drvOutputs) reg.derivationOutputs = drvOutputs;
     this.register(reg);
@@ -662,9 +676,18 @@ export class LocalStore implements StoreApi {
     const srcB = toFsPath(src);
     const method: FileIngestionMethod = opts.method;
     const algo: HashAlgo = opts.hashAlgo ?? 'sha256';
+    const cacheKey =
+      opts.filter === undefined
+        ? [srcStr, opts.name, method, algo, ...[...new Set(opts.references ?? [])].sort(compareBytes)].join('\0')
+        : undefined;
+    const cached = cacheKey !== undefined ? this.addCache.get(cacheKey) : undefined;
+    if (cached && this.isValidPath(cached.added.path)) {
+      this.checkExpectedHash(srcStr, opts.expectedHash, cached.caHash);
+      return cached.added;
+    }
     const st = sys('getting status of', srcStr, () => lstatSync(srcB));
     if (method === 'flat' && !st.isFile()) {
-      throw new StoreError(`cannot add '${srcStr}' to the store with flat hashing: it is not a regular file`);
+      throw new StoreError(`file '${srcStr}' is not a regular file, so it cannot be added flat`);
     }
     const refs = [...new Set(opts.references ?? [])].sort(compareBytes);
     const filter = opts.filter
@@ -684,13 +707,10 @@ export class LocalStore implements StoreApi {
     this.prepareWrite();
     const ing = this.ingest(srcB, method, algo, filter);
     try {
-      if (opts.expectedHash && !opts.expectedHash.equals(ing.caHash)) {
-        throw new StoreError(
-          `hash mismatch importing path '${srcStr}';\n  specified: ${opts.expectedHash.toSRI()}\n  got:       ${ing.caHash.toSRI()}`,
-        );
-      }
+      this.checkExpectedHash(srcStr, opts.expectedHash, ing.caHash);
       const path = makeFixedOutputPath(opts.name, method, ing.caHash, this.storeDir, refs);
       const result: AddedPath = { path, narHash: ing.narHash, narSize: ing.narSize };
+      if (cacheKey !== undefined) this.addCache.set(cacheKey, { added: result, caHash: ing.caHash });
       if (this.isValidPath(path)) return result;
       this.checkReferences(path, refs);
       const temp = ing.temp ?? this.restoreChunks(ing);
@@ -717,6 +737,14 @@ export class LocalStore implements StoreApi {
     }
   }
 
+  private checkExpectedHash(srcStr: string, expected: Hash | undefined, actual: Hash): void {
+    if (expected && !expected.equals(actual)) {
+      throw new StoreError(
+        `hash mismatch importing path '${srcStr}';\n  specified: ${expected.toSRI()}\n  got:       ${actual.toSRI()}`,
+      );
+    }
+  }
+
   private flatHash(srcStr: string, algo: HashAlgo): Hash {
     return sys('reading file', srcStr, () => hashFileSync(algo, srcStr));
   }
@@ -732,6 +760,40 @@ export class LocalStore implements StoreApi {
     algo: HashAlgo,
     filter: ((p: string, t: NarEntryType) => boolean) | undefined,
   ): Ingested {
+    const small = this.ingestInMemory(src, method, algo, filter);
+    if (small) return small;
+    // Too big to keep in memory: copy it under a temporary name while hashing, in one pass.
+    const narHasher = new HashSink('sha256');
+    const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
+    const flatHasher = method === 'flat' ? new HashSink(algo) : undefined;
+    const temp = this.tempPath();
+    let narSize: number;
+    try {
+      narSize = copyTreeHashingNar(src, temp, {
+        narHashers: algoHasher ? [narHasher, algoHasher] : [narHasher],
+        ...(flatHasher ? { contentsHasher: flatHasher } : {}),
+        ...(filter ? { filter } : {}),
+      });
+    } catch (e) {
+      removeTree(temp);
+      if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
+      throw e;
+    }
+    const narHash = narHasher.finish().hash;
+    const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
+    return { narHash, narSize, caHash, temp };
+  }
+
+  /**
+   * The NAR of `src` in memory with its hashes, through the NAR primitives;
+   * undefined as soon as it grows beyond NAR_BUFFER_LIMIT.
+   */
+  private ingestInMemory(
+    src: Buffer,
+    method: FileIngestionMethod,
+    algo: HashAlgo,
+    filter: ((p: string, t: NarEntryType) => boolean) | undefined,
+  ): Ingested | undefined {
     const narHasher = new HashSink('sha256');
     const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
     let flatParser: NarParser | undefined;
@@ -748,42 +810,26 @@ export class LocalStore implements StoreApi {
         symlink() {},
       });
     }
-    let chunks: Buffer[] | undefined = [];
+    const chunks: Buffer[] = [];
     let buffered = 0;
-    let restore: { temp: Buffer; restorer: NarRestorer; parser: NarParser } | undefined;
     try {
-      for (const chunk of narChunks(src, filter ? { filter } : {})) {
+      // Chunks are recycled by the serialiser, so the kept ones are copied.
+      for (const chunk of narChunks(src, filter ? { filter, reuseChunks: true } : { reuseChunks: true })) {
+        buffered += chunk.length;
+        if (buffered > NAR_BUFFER_LIMIT) return undefined; // leaving the loop closes the serialiser
         narHasher.update(chunk);
         algoHasher?.update(chunk);
         flatParser?.push(chunk);
-        if (restore) {
-          restore.parser.push(chunk);
-        } else {
-          (chunks as Buffer[]).push(chunk);
-          buffered += chunk.length;
-          if (buffered > NAR_BUFFER_LIMIT) {
-            restore = this.startRestore();
-            for (const c of chunks as Buffer[]) restore.parser.push(c);
-            chunks = undefined;
-          }
-        }
+        chunks.push(Buffer.from(chunk));
       }
       flatParser?.end();
-      if (restore) restore.parser.end();
     } catch (e) {
-      if (restore) {
-        restore.restorer.abort();
-        removeTree(restore.temp);
-      }
       if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
       throw e;
     }
     const { hash: narHash, size: narSize } = narHasher.finish();
     const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
-    const res: Ingested = { narHash, narSize, caHash };
-    if (restore) res.temp = restore.temp;
-    else res.chunks = chunks;
-    return res;
+    return { narHash, narSize, caHash, chunks };
   }
 
   private startRestore(): { temp: Buffer; restorer: NarRestorer; parser: NarParser } {
@@ -816,15 +862,21 @@ export class LocalStore implements StoreApi {
     return this.db.queryPathInfo(path);
   }
 
-  private info(path: string): ValidPathInfo {
+  /** Like queryPathInfo, but a path that is not valid is an error (`path '…' is not valid`). */
+  pathInfo(path: string): ValidPathInfo {
     const info = this.queryPathInfo(path);
     if (!info) throw new StoreError(`path '${path}' is not valid`);
     return info;
   }
 
-  /** The references of a valid path, sorted (itself included for a self-reference). */
-  queryReferences(path: string): string[] {
-    return this.info(path).references;
+  /**
+   * The references of a valid path, sorted (itself included for a
+   * self-reference); undefined if the path is not valid (the ReferenceQuery
+   * contract of compute-store.ts, which the evaluator uses).
+   */
+  queryReferences(path: string): string[] | undefined {
+    if (this.pending.has(path)) return [...(this.pending.get(path) as PathRegistration).references].sort(compareBytes);
+    return this.db.queryReferences(path);
   }
 
   /** The valid paths that refer to a valid path, sorted. */
@@ -836,15 +888,17 @@ export class LocalStore implements StoreApi {
 
   /** The deriver recorded for a valid path, if any. */
   queryDeriver(path: string): string | undefined {
-    return this.info(path).deriver;
+    return this.pathInfo(path).deriver;
   }
 
+  /** The NAR hash of a valid path. */
   queryNarHash(path: string): Hash {
-    return this.info(path).narHash;
+    return this.pathInfo(path).narHash;
   }
 
+  /** The NAR size of a valid path. */
   queryNarSize(path: string): number {
-    return this.info(path).narSize;
+    return this.pathInfo(path).narSize;
   }
 
   /** Output name -> output path recorded for a valid .drv. */
@@ -1059,4 +1113,207 @@ export class LocalStore implements StoreApi {
     }
     return result;
   }
+}
+
+// ---------------------------------------------------------------------------
+// Copying a tree into the store while hashing its NAR
+
+/*
+ * nar.ts can already do this as narChunks -> NarParser -> NarRestorer
+ * (copyPathSync), and small paths go that way (in memory, see
+ * LocalStore.ingestInMemory). For big trees the serialise-then-parse round
+ * trip costs about a third of the CPU time of `store add`, so this walker
+ * copies the files directly and feeds the hashers the NAR framing plus the
+ * bytes it has just written: what is registered is still exactly what was
+ * hashed. It produces the same bytes as narChunks (tests compare it with
+ * hashPathSync); it could move to nar.ts as a primitive.
+ */
+
+const HASH_CHUNK = 256 * 1024;
+
+function narTokens(...tokens: string[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const t of tokens) {
+    const b = Buffer.from(t, 'latin1');
+    const len = Buffer.alloc(8);
+    len.writeUInt32LE(b.length, 0);
+    parts.push(len, b, Buffer.alloc((8 - (b.length % 8)) % 8));
+  }
+  return Buffer.concat(parts);
+}
+
+const N_MAGIC = narTokens('nix-archive-1');
+const N_REGULAR = narTokens('(', 'type', 'regular', 'contents');
+const N_EXECUTABLE = narTokens('(', 'type', 'regular', 'executable', '', 'contents');
+const N_SYMLINK = narTokens('(', 'type', 'symlink', 'target');
+const N_DIRECTORY = narTokens('(', 'type', 'directory');
+const N_ENTRY = narTokens('entry', '(', 'name');
+const N_NODE = narTokens('node');
+const N_CLOSE = narTokens(')');
+const ZERO8 = Buffer.alloc(8);
+const N_FILE_HEADER = Buffer.concat([N_MAGIC, N_REGULAR]);
+
+/**
+ * sha256 and size of the NAR of a single non-executable file with these
+ * contents (what narFromContents would produce), without building it.
+ */
+export function narHashOfContents(contents: Buffer): { hash: Hash; size: number } {
+  const h = new HashSink('sha256');
+  const len = Buffer.alloc(8);
+  len.writeUInt32LE(contents.length % 0x100000000, 0);
+  len.writeUInt32LE(Math.floor(contents.length / 0x100000000), 4);
+  h.update(N_FILE_HEADER).update(len).update(contents);
+  const pad = (8 - (contents.length % 8)) % 8;
+  if (pad) h.update(ZERO8.subarray(0, pad));
+  h.update(N_CLOSE);
+  return h.finish();
+}
+
+/** Feeds NAR bytes to hashers through one buffer, so that small pieces cost no hash call each. */
+class NarHashFeeder {
+  private readonly buf = Buffer.allocUnsafe(HASH_CHUNK);
+  private pos = 0;
+  size = 0;
+  constructor(private readonly sinks: HashSink[]) {}
+
+  flush(): void {
+    if (this.pos === 0) return;
+    const b = this.buf.subarray(0, this.pos);
+    for (const s of this.sinks) s.update(b);
+    this.size += this.pos;
+    this.pos = 0;
+  }
+
+  raw(b: Buffer): void {
+    if (b.length > HASH_CHUNK - this.pos) {
+      this.flush();
+      if (b.length > HASH_CHUNK) {
+        for (const s of this.sinks) s.update(b);
+        this.size += b.length;
+        return;
+      }
+    }
+    b.copy(this.buf, this.pos);
+    this.pos += b.length;
+  }
+
+  u64(n: number): void {
+    if (HASH_CHUNK - this.pos < 8) this.flush();
+    this.buf.writeUInt32LE(n % 0x100000000, this.pos);
+    this.buf.writeUInt32LE(Math.floor(n / 0x100000000), this.pos + 4);
+    this.pos += 8;
+  }
+
+  pad(len: number): void {
+    const p = (8 - (len % 8)) % 8;
+    if (p) this.raw(ZERO8.subarray(0, p));
+  }
+
+  str(b: Buffer): void {
+    this.u64(b.length);
+    this.raw(b);
+    this.pad(b.length);
+  }
+
+  /** Read at most `want` bytes of `fd` into the buffer; returns them (valid until the next call). */
+  readFrom(fd: number, want: number): Buffer {
+    if (this.pos === HASH_CHUNK) this.flush();
+    const n = readSync(fd, this.buf, this.pos, Math.min(want, HASH_CHUNK - this.pos), null);
+    const view = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return view;
+  }
+}
+
+export interface CopyHashingOptions {
+  /** Hashers fed the NAR of the tree (e.g. sha256, and another algorithm for --add-fixed --recursive). */
+  narHashers: HashSink[];
+  /** Fed the contents of the regular file(s): the flat hash of a single file. */
+  contentsHasher?: HashSink;
+  /** As in nar.ts DumpOptions: entries below the root for which it is false are left out. */
+  filter?: (path: string, type: NarEntryType) => boolean;
+}
+
+/**
+ * Copy the tree at `src` to `dst` (which must not exist) in the store's
+ * canonical form (files 0444/0555, directories 0555, mtime 1, symlinks
+ * included) and hash its NAR on the way. Returns the NAR size. The
+ * hashes are of the bytes written. On failure `dst` is left as it is (the
+ * caller removes it).
+ */
+export function copyTreeHashingNar(src: Buffer, dst: Buffer, opts: CopyHashingOptions): number {
+  const feed = new NarHashFeeder(opts.narHashers);
+  const umask = process.umask();
+  feed.raw(N_MAGIC);
+  copyNode(src, dst, lstatSync(src), feed, opts, umask);
+  feed.flush();
+  return feed.size;
+}
+
+function copyNode(src: Buffer, dst: Buffer, st: Stats, feed: NarHashFeeder, opts: CopyHashingOptions, umask: number): void {
+  if (st.isFile()) {
+    const executable = (st.mode & 0o100) !== 0;
+    const mode = executable ? 0o555 : 0o444;
+    const size = st.size;
+    feed.raw(executable ? N_EXECUTABLE : N_REGULAR);
+    feed.u64(size);
+    const fd = openSync(src, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      const out = openSync(dst, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode);
+      try {
+        let remaining = size;
+        while (remaining > 0) {
+          const piece = feed.readFrom(fd, remaining);
+          if (piece.length === 0) {
+            throw new NarDumpError(`file '${src.toString('latin1')}' got shorter while it was being archived`);
+          }
+          opts.contentsHasher?.update(piece);
+          writeAllSync(out, piece);
+          remaining -= piece.length;
+        }
+        if ((umask & mode) !== 0) fchmodSync(out, mode);
+        futimesSync(out, 1, 1);
+      } finally {
+        closeSync(out);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    feed.pad(size);
+    feed.raw(N_CLOSE);
+  } else if (st.isSymbolicLink()) {
+    const target = readlinkSync(src, { encoding: 'buffer' });
+    feed.raw(N_SYMLINK);
+    feed.str(target);
+    feed.raw(N_CLOSE);
+    symlinkSync(target, dst);
+    lutimesSync(dst, 1, 1);
+  } else if (st.isDirectory()) {
+    feed.raw(N_DIRECTORY);
+    mkdirSync(dst, 0o755);
+    const names = readdirSync(src, { encoding: 'buffer' });
+    names.sort(Buffer.compare);
+    for (const name of names) {
+      const child = Buffer.concat([src, SLASH, name]);
+      const cst = lstatSync(child);
+      if (opts.filter && !opts.filter(child.toString('latin1'), statType(cst))) continue;
+      feed.raw(N_ENTRY);
+      feed.str(name);
+      feed.raw(N_NODE);
+      copyNode(child, Buffer.concat([dst, SLASH, name]), cst, feed, opts, umask);
+      feed.raw(N_CLOSE);
+    }
+    feed.raw(N_CLOSE);
+    chmodSync(dst, 0o555);
+    utimesSync(dst, 1, 1);
+  } else {
+    throw new NarDumpError(`file '${src.toString('latin1')}' has an unsupported type`);
+  }
+}
+
+function statType(st: Stats): NarEntryType {
+  if (st.isFile()) return 'regular';
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  return 'unknown';
 }

@@ -18,6 +18,8 @@ import { EvalState, storeDirFromEnv } from '../../src/eval/state.js';
 import { NixStr, force, type Value } from '../../src/eval/value.js';
 import { ComputeStore } from '../../src/store/compute-store.js';
 import { derivationToJson, printDerivation } from '../../src/store/derivation.js';
+import { parseHash } from '../../src/store/hash.js';
+import { createTree, type TreeDesc } from '../store/tree-helpers.js';
 import { bytes, loadVectors, unicode } from '../store/vectors.js';
 
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-drv-test-'));
@@ -86,6 +88,68 @@ function errorOf(text: string, state = mkState(), dir = '/'): string {
   }
   throw new Error(`no error from: ${text}`);
 }
+
+// ---------------------------------------------------------------- ComputeStore (nar.json)
+
+interface NarVector {
+  name: string;
+  tree: TreeDesc;
+  nix_hash_sha256_base32: string;
+  nar_size: number;
+  store_path_add: string;
+  store_path_add_fixed_recursive_sha1: string;
+  store_path_add_fixed_flat_sha256?: string;
+  store_path_add_fixed_flat_md5?: string;
+  store_path_add_fixed_flat_sha512?: string;
+}
+
+describe('ComputeStore.addPath (nar.json)', () => {
+  const vf = loadVectors<NarVector>('nar.json');
+  for (const v of vf.vectors) {
+    it(v.name, () => {
+      const dir = scratchDir();
+      const p = path.join(dir, v.name);
+      createTree(Buffer.from(p), v.tree);
+      const src = toBytes(p);
+      const store = new ComputeStore();
+      const added = store.addPath(src, { name: v.name, method: 'recursive' });
+      expect(added.path).toBe(v.store_path_add);
+      expect(added.narHash.toNix32()).toBe(v.nix_hash_sha256_base32);
+      expect(added.narSize).toBe(v.nar_size);
+      expect(store.isValidPath(v.store_path_add)).toBe(true);
+      expect(store.addPath(src, { name: v.name, method: 'recursive', hashAlgo: 'sha1' }).path).toBe(
+        v.store_path_add_fixed_recursive_sha1,
+      );
+      if (v.store_path_add_fixed_flat_sha256) {
+        const flat = (algo: 'sha256' | 'md5' | 'sha512') =>
+          store.addPath(src, { name: v.name, method: 'flat', hashAlgo: algo }).path;
+        expect(flat('sha256')).toBe(v.store_path_add_fixed_flat_sha256);
+        expect(flat('md5')).toBe(v.store_path_add_fixed_flat_md5);
+        expect(flat('sha512')).toBe(v.store_path_add_fixed_flat_sha512);
+      } else if (v.tree.type !== 'regular') {
+        expect(() => store.addPath(src, { name: v.name, method: 'flat' })).toThrow(/not a regular file/);
+      }
+      const wrong = parseHash('sha256:' + '0'.repeat(52));
+      expect(() => store.addPath(src, { name: v.name, method: 'recursive', expectedHash: wrong })).toThrow(
+        /hash mismatch importing path/,
+      );
+    });
+  }
+
+  it('a filter leaves entries out, and is called once per entry', () => {
+    const dir = scratchDir({ 't/a': 'A\n', 't/b': 'B\n', 't/sub/c': 'C\n' });
+    const store = new ComputeStore();
+    const seen: string[] = [];
+    const filtered = store.addPath(toBytes(path.join(dir, 't')), {
+      name: 't',
+      method: 'recursive',
+      filter: (p, t) => (seen.push(`${path.basename(p)}:${t}`), !p.endsWith('/b')),
+    });
+    expect(seen.sort()).toEqual(['a:regular', 'b:regular', 'c:regular', 'sub:directory']);
+    fs.rmSync(path.join(dir, 't/b'));
+    expect(store.addPath(toBytes(path.join(dir, 't')), { name: 't', method: 'recursive' }).path).toBe(filtered.path);
+  });
+});
 
 // ---------------------------------------------------------------- derivations.json
 

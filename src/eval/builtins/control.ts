@@ -118,7 +118,7 @@ export function register(r: Registry): void {
       } catch (err) {
         if (err instanceof NixError) {
           const msg = coerceToString(c!, site.pos, {}).s;
-          err.addTrace(msg);
+          err.addTrace(msg, null, true);
         }
         throw err;
       }

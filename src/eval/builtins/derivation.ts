@@ -70,8 +70,13 @@ function storeCall<T>(pos: Pos | null, f: () => T): T {
     return f();
   } catch (e) {
     if (e instanceof NixError) throw e;
-    if (e instanceof Error && !(e instanceof RangeError)) throw new NixError(toBytes(e.message), pos);
-    throw e;
+    // Programming errors stay what they are.
+    if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError || e instanceof ReferenceError) {
+      throw e;
+    }
+    // System errors (ENOENT, …) speak Unicode; the store's own errors are byte strings already.
+    const sys = typeof (e as NodeJS.ErrnoException).code === 'string';
+    throw new NixError(sys ? toBytes(e.message) : e.message, pos);
   }
 }
 
@@ -157,7 +162,7 @@ function computeClosure(store: StoreApi, p: string, out: Set<string>): void {
 
 // ---------------------------------------------------------------- derivationStrict
 
-/** The environment variable names an output may not use. */
+/** The names of `outputs`, checked as CppNix checks them (no duplicates, no `drvPath`, not none). */
 function checkOutputNames(names: string[], pos: Pos | null): Set<string> {
   const outputs = new Set<string>();
   for (const o of names) {

@@ -1107,7 +1107,7 @@ class NixParser extends EmbeddedActionsParser {
   /** An attribute path `a.b."c".${d}`. */
   public attrpath = this.RULE('attrpath', (): AttrName[] => {
     const base = this.items.length;
-    const a = this.SUBRULE(this.attrName);
+    const a = this.OR(this.attrNameAlts1);
     if (!this.RECORDING_PHASE) this.pushItem(a, -1);
     this.MANY(this.attrpathMore);
     if (this.RECORDING_PHASE) return [];
@@ -1116,46 +1116,57 @@ class NixParser extends EmbeddedActionsParser {
 
   private attrpathMore = (): void => {
     this.CONSUME(T.DOT);
-    const a = this.SUBRULE2(this.attrName);
+    const a = this.OR2(this.attrNameAlts2);
     if (!this.RECORDING_PHASE) this.pushItem(a, -1);
   };
 
-  public attrName = this.RULE('attrName', (): AttrName => this.OR(this.attrNameAlts));
+  /** A single attribute name (in `inherit`). */
+  public attrName = this.RULE('attrName', (): AttrName => this.OR(this.attrNameAlts1));
 
-  private attrNameAlts = [
-    {
-      ALT: (): AttrName => {
-        const t = this.CONSUME(T.ID);
-        return { name: t.image, pos: t.startOffset };
+  /**
+   * The alternatives of an attribute name (identifier, `or`, string,
+   * `${…}`), with DSL occurrence indices based on k (the attrpath rule
+   * inlines them twice).
+   */
+  private makeAttrNameAlts(k: number) {
+    return [
+      {
+        ALT: (): AttrName => {
+          const t = this.consume(k, T.ID);
+          return { name: t.image, pos: t.startOffset };
+        },
       },
-    },
-    {
-      ALT: (): AttrName => {
-        const t = this.CONSUME(T.OR_KW);
-        return { name: 'or', pos: t.startOffset };
+      {
+        ALT: (): AttrName => {
+          const t = this.consume(k, T.OR_KW);
+          return { name: 'or', pos: t.startOffset };
+        },
       },
-    },
-    {
-      ALT: (): AttrName => {
-        const qpos = this.CONSUME(T.DQUOTE).startOffset;
-        const base = this.SUBRULE(this.stringParts);
-        this.CONSUME2(T.DQUOTE);
-        if (this.RECORDING_PHASE) return { name: '', pos: 0 };
-        const e = this.stringExpr(base, qpos);
-        return e.kind === 'str' ? { name: e.value, pos: qpos } : { expr: e, pos: qpos };
+      {
+        ALT: (): AttrName => {
+          const qpos = this.consume(k, T.DQUOTE).startOffset;
+          const base = this.subrule(k, this.stringParts);
+          this.consume(k + 10, T.DQUOTE);
+          if (this.RECORDING_PHASE) return { name: '', pos: 0 };
+          const e = this.stringExpr(base, qpos);
+          return e.kind === 'str' ? { name: e.value, pos: qpos } : { expr: e, pos: qpos };
+        },
       },
-    },
-    {
-      ALT: (): AttrName => {
-        const dpos = this.CONSUME(T.DOLLAR_CURLY).startOffset;
-        const e = this.SUBRULE(this.expr);
-        this.CONSUME(T.RCURLY);
-        // `${"a"}` (a plain string literal) is a static name.
-        if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: dpos };
-        return { expr: e, pos: dpos };
+      {
+        ALT: (): AttrName => {
+          const dpos = this.consume(k, T.DOLLAR_CURLY).startOffset;
+          const e = this.subrule(k, this.expr);
+          this.consume(k, T.RCURLY);
+          // `${"a"}` (a plain string literal) is a static name.
+          if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: dpos };
+          return { expr: e, pos: dpos };
+        },
       },
-    },
-  ];
+    ];
+  }
+
+  private attrNameAlts1 = this.makeAttrNameAlts(1);
+  private attrNameAlts2 = this.makeAttrNameAlts(2);
 
   // ---- bindings ----
 

@@ -206,54 +206,54 @@ function pushBindings(st: Item[], e: EAttrs): void {
 
 /** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
 export function printExpr(root: Expr): string {
-  const out: string[] = [];
+  let out = '';
   const st: Item[] = [root];
   while (st.length) {
     const e = st.pop()!;
     if (typeof e === 'string') {
-      out.push(e);
+      out += e;
       continue;
     }
     switch (e.kind) {
       case 'int':
-        out.push(String(e.value));
+        out += String(e.value);
         break;
       case 'float':
-        out.push(formatFloat(e.value));
+        out += formatFloat(e.value);
         break;
       case 'str':
-        out.push(escapeString(e.value));
+        out += escapeString(e.value);
         break;
       case 'path':
-        out.push(e.value);
+        out += e.value;
         break;
       case 'var':
-        out.push(printIdentifier(e.name));
+        out += printIdentifier(e.name);
         break;
       case 'curPos':
-        out.push('__curPos');
+        out += '__curPos';
         break;
       case 'select':
         if (e.def) st.push(')', e.def, ' or (');
         pushAttrPath(st, e.path);
         st.push(').', e.expr);
-        out.push('(');
+        out += '(';
         break;
       case 'hasAttr':
         st.push(')');
         pushAttrPath(st, e.path);
         st.push(') ? ', e.expr);
-        out.push('((');
+        out += '((';
         break;
       case 'attrs':
         st.push('}');
         pushBindings(st, e);
-        out.push(e.rec ? 'rec { ' : '{ ');
+        out += e.rec ? 'rec { ' : '{ ';
         break;
       case 'list':
         st.push(']');
         for (let i = e.elems.length - 1; i >= 0; i--) st.push(') ', e.elems[i]!, '(');
-        out.push('[ ');
+        out += '[ ';
         break;
       case 'lambda': {
         st.push(')', e.body, ': ');
@@ -273,39 +273,39 @@ export function printExpr(root: Expr): string {
         }
         if (e.arg !== undefined) pieces.push(printIdentifier(e.arg));
         for (let i = pieces.length - 1; i >= 0; i--) st.push(pieces[i]!);
-        out.push('(');
+        out += '(';
         break;
       }
       case 'call':
         st.push(')');
         for (let i = e.args.length - 1; i >= 0; i--) st.push(e.args[i]!, ' ');
         st.push(e.fn);
-        out.push('(');
+        out += '(';
         break;
       case 'let':
         st.push(')', e.body, 'in ');
         pushBindings(st, e.attrs);
-        out.push('(let ');
+        out += '(let ';
         break;
       case 'with':
         st.push(')', e.body, '; ', e.attrs);
-        out.push('(with ');
+        out += '(with ';
         break;
       case 'if':
         st.push(')', e.else, ' else ', e.then, ' then ', e.cond);
-        out.push('(if ');
+        out += '(if ';
         break;
       case 'assert':
         st.push(e.body, '; ', e.cond);
-        out.push('assert ');
+        out += 'assert ';
         break;
       case 'not':
         st.push(')', e.expr);
-        out.push('(! ');
+        out += '(! ';
         break;
       case 'binary':
         st.push(')', e.rhs, ' ' + e.op + ' ', e.lhs);
-        out.push('(');
+        out += '(';
         break;
       case 'concat':
         st.push(')');
@@ -313,9 +313,9 @@ export function printExpr(root: Expr): string {
           st.push(e.parts[i]!);
           if (i) st.push(' + ');
         }
-        out.push('(');
+        out += '(';
         break;
     }
   }
-  return out.join('');
+  return out;
 }

@@ -119,7 +119,7 @@ export async function instantiate(args: string[]): Promise<number> {
           continue;
         }
         if (strict) v = forceDeep(v);
-        if (json) writeOut(valueToJSON(v, null, false, { ctx: new Set() }) + '\n');
+        if (json) writeOut(valueToJSON(v, null, false, { ctx: new Set() })); // no newline, as nix-instantiate prints it
         else writeOut(printInstantiate(v) + '\n');
       }
     }

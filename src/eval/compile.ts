@@ -218,7 +218,7 @@ export class Compiler {
       case 'binary':
         return this.binary(e.op, e.lhs, e.rhs, e.pos);
       case 'concat':
-        return this.concat(e.parts, e.forceString, e.pos);
+        return this.concat(e.parts, e.forceString, e.pos, e.partPos);
       case 'curPos': {
         const p = this.src.position(e.pos);
         const v = new Attrs(
@@ -625,17 +625,36 @@ export class Compiler {
     throw new NixError(`internal error: unknown operator ${op}`, pos);
   }
 
-  private concat(parts: Expr[], forceString: boolean, offset: number): Code {
+  private concat(parts: Expr[], forceString: boolean, offset: number, partPos?: number[]): Code {
     const codes = parts.map((p) => this.compile(p));
-    const poses = parts.map((p) => this.pos(p.pos));
+    // the parser records where each part starts (the `${` of an interpolation)
+    const poses = parts.map((p, i) => this.pos(partPos?.[i] ?? p.pos));
     const pos = this.pos(offset);
     if (!forceString && codes.length === 2) {
       const [a, b] = codes as [Code, Code];
+      const pa = poses[0] ?? pos;
+      const pb = poses[1] ?? pos;
       return (env) => {
-        const x = a(env);
-        if (typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat) {
-          const y = b(env);
-          return arith('+', x, y, pos);
+        let x: Value;
+        try {
+          x = a(env);
+        } catch (err) {
+          if (err instanceof NixError) err.addTrace("in an operand of '+'", pa);
+          throw err;
+        }
+        if (typeof x === 'number') {
+          let y: Value;
+          try {
+            y = b(env);
+          } catch (err) {
+            if (err instanceof NixError) err.addTrace("in an operand of '+'", pb);
+            throw err;
+          }
+          if (typeof y === 'number') {
+            const r = x + y;
+            if (Number.isSafeInteger(r)) return r;
+          }
+          return concatValues([x, y], env, pos, poses, false);
         }
         return concatValues([x, b], env, pos, poses, false);
       };
@@ -649,6 +668,10 @@ type BinOp = (a: Value, b: Value, pos: Pos | null) => Value;
 /** `a - b` etc. call these directly; type errors read as the builtins' (CppNix desugars to them). */
 function arithOp(op: '-' | '*' | '/', name: string): BinOp {
   return (a, b, pos) => {
+    if (typeof a === 'number' && typeof b === 'number') {
+      const r = op === '-' ? a - b : op === '*' ? a * b : NaN;
+      if (Number.isSafeInteger(r)) return r === 0 ? 0 : r;
+    }
     const x = a instanceof Thunk ? a.force() : a;
     const y = b instanceof Thunk ? b.force() : b;
     if (!(typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat)) forceInt(x, pos, argCtx(name, 0));
@@ -748,7 +771,8 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   };
   const first = get(0);
   const segCtx = 'while evaluating a path segment';
-  if (first instanceof NixPath) {
+  // `"${./p}…"` is a string (the path is copied to the store); `./a/${x}` and `p + "…"` are paths
+  if (!forceString && first instanceof NixPath) {
     let s = first.path;
     for (let i = 1; i < parts.length; i++) {
       const r = coerceToString(get(i), poses[i] ?? pos, { errCtx: segCtx });

@@ -21,6 +21,7 @@ import {
   typeName,
   type CallSite,
   type Context,
+  type LambdaInfo,
   type Value,
 } from './value.js';
 
@@ -250,49 +251,7 @@ export function stackOverflow(pos: Pos | null): NixError {
 
 export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   const info = fn.info;
-  let env: Env;
-  if (info.formals === null) {
-    env = new Env(fn.env, [arg]);
-  } else {
-    const vals: Value[] = new Array(info.slots);
-    env = new Env(fn.env, vals);
-    const f = info.formals;
-    let attrs: Attrs;
-    try {
-      attrs = forceAttrs(arg, pos);
-    } catch (e) {
-      if (e instanceof NixError) e.addTrace(`while evaluating the value passed for the lambda argument`, info.pos);
-      throw e;
-    }
-    let used = 0;
-    for (let i = 0; i < f.names.length; i++) {
-      const v = attrs.m.get(f.names[i]!);
-      if (v !== undefined) {
-        vals[i] = v;
-        used++;
-      } else {
-        const d = f.defaults[i];
-        if (d === null || d === undefined) {
-          const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called without required argument '${f.names[i]}'`, info.pos);
-          if (pos) e.addTrace('from call site', pos);
-          throw e;
-        }
-        vals[i] = new Thunk(d, env);
-      }
-    }
-    if (!f.ellipsis && used < attrs.size) {
-      const allowed = new Set(f.names);
-      for (const k of attrs.keys()) {
-        if (!allowed.has(k)) {
-          const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called with unexpected argument '${k}'`, info.pos);
-          e.hint = didYouMean(k, f.names);
-          if (pos) e.addTrace('from call site', pos);
-          throw e;
-        }
-      }
-    }
-    if (info.arg !== undefined) vals[f.names.length] = attrs;
-  }
+  const env = info.formals === null ? new Env(fn.env, [arg]) : bindFormals(fn, arg, pos);
   if (++callDepth > maxCallDepth) {
     callDepth--;
     throw stackOverflow(pos);
@@ -300,16 +259,66 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   try {
     return info.body(env);
   } catch (e) {
-    if (e instanceof NixError) {
-      e.addTrace(`while calling ${info.name !== undefined ? `'${info.name}'` : 'anonymous lambda'}`, info.pos);
-      if (pos) e.addTrace('from call site', pos);
-    } else if (e instanceof RangeError) {
-      throw stackOverflow(pos);
-    }
-    throw e;
+    throw callFrames(e, info, pos);
   } finally {
     callDepth--;
   }
+}
+
+function callFrames(e: unknown, info: LambdaInfo, pos: Pos | null): unknown {
+  if (e instanceof NixError) {
+    e.addTrace(`while calling ${info.name !== undefined ? `'${info.name}'` : 'anonymous lambda'}`, info.pos);
+    if (pos) e.addTrace('from call site', pos);
+    return e;
+  }
+  if (e instanceof RangeError) return stackOverflow(pos);
+  return e;
+}
+
+/** The environment of a call of a lambda with formals `{ a, b ? d, … } @ x`. */
+function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
+  const info = fn.info;
+  const f = info.formals!;
+  const vals: Value[] = new Array(info.slots);
+  const env = new Env(fn.env, vals);
+  let attrs: Attrs;
+  try {
+    attrs = forceAttrs(arg, pos);
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(`while evaluating the value passed for the lambda argument`, info.pos);
+    throw e;
+  }
+  const m = attrs.m;
+  const names = f.names;
+  let used = 0;
+  for (let i = 0; i < names.length; i++) {
+    const v = m.get(names[i]!);
+    if (v !== undefined) {
+      vals[i] = v;
+      used++;
+    } else {
+      const d = f.defaults[i];
+      if (d === null || d === undefined) {
+        const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called without required argument '${names[i]}'`, info.pos);
+        if (pos) e.addTrace('from call site', pos);
+        throw e;
+      }
+      vals[i] = new Thunk(d, env);
+    }
+  }
+  if (!f.ellipsis && used < m.size) {
+    const allowed = new Set(names);
+    for (const k of attrs.keys()) {
+      if (!allowed.has(k)) {
+        const e = new NixError(`function '${info.name ?? 'anonymous lambda'}' called with unexpected argument '${k}'`, info.pos);
+        e.hint = didYouMean(k, names);
+        if (pos) e.addTrace('from call site', pos);
+        throw e;
+      }
+    }
+  }
+  if (info.arg !== undefined) vals[names.length] = attrs;
+  return env;
 }
 
 /** CppNix's "Did you mean one of a, b or c?" suggestions (names within a small edit distance). */
@@ -390,6 +399,15 @@ export function intDiv(a: number | bigint, b: number | bigint, pos: Pos | null):
 
 /** `+`, `-`, `*`, `/` on numbers: ints stay ints, a float operand makes a float. */
 export function arith(op: '+' | '-' | '*' | '/', a: Value, b: Value, pos: Pos | null, ctxA?: string, ctxB?: string): Value {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (op === '+') {
+      const r = a + b;
+      if (Number.isSafeInteger(r)) return r;
+    } else if (op === '-') {
+      const r = a - b;
+      if (Number.isSafeInteger(r)) return r;
+    }
+  }
   if (a instanceof Thunk) a = a.force();
   if (b instanceof Thunk) b = b.force();
   if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) {
@@ -431,6 +449,7 @@ function numVal(v: Value): number | bigint {
 
 /** `a < b` (numbers, strings, paths, lists lexicographically). */
 export function lessThan(a: Value, b: Value, pos: Pos | null): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a < b;
   if (a instanceof Thunk) a = a.force();
   if (b instanceof Thunk) b = b.force();
   if (isNumber(a) && isNumber(b)) {

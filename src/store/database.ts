@@ -102,7 +102,8 @@ interface Statements {
   pathId: Stmt;
   references: Stmt;
   referrers: Stmt;
-  upsertPath: Stmt;
+  insertPath: Stmt;
+  updatePath: Stmt;
   deleteRefsOf: Stmt;
   insertRef: Stmt;
   insertOutput: Stmt;
@@ -345,20 +346,27 @@ export class StoreDatabase {
     const now = Math.floor(Date.now() / 1000);
     this.transaction(() => {
       const ids = new Map<string, number>();
+      const updated = new Set<string>();
       for (const r of regs) {
-        const row = st.upsertPath.get(
+        const values = [
           r.path,
           r.narHash.format('base16', true),
           r.narSize,
           r.registrationTime ?? now,
           r.deriver ?? null,
           r.ca ?? null,
-        ) as { id: number };
-        ids.set(r.path, row.id);
+        ];
+        let id = st.insertPath.get(...values) as number | undefined;
+        if (id === undefined) {
+          // valid already (registered again, or by another process meanwhile): update it
+          id = st.updatePath.get(values[1], values[2], values[4], values[5], r.path) as number;
+          updated.add(r.path);
+        }
+        ids.set(r.path, id);
       }
       for (const r of regs) {
         const id = ids.get(r.path) as number;
-        st.deleteRefsOf.run(id);
+        if (updated.has(r.path)) st.deleteRefsOf.run(id);
         for (const ref of r.references) {
           let refId = ids.get(ref);
           if (refId === undefined) {
@@ -430,11 +438,18 @@ function prepare(db: Db): Statements {
           'where r.reference = (select id from valid_paths where path = ?)',
       )
       .pluck(),
-    upsertPath: db.prepare(
-      'insert into valid_paths (path, nar_hash, nar_size, registration_time, deriver, ca) values (?, ?, ?, ?, ?, ?) ' +
-        'on conflict (path) do update set nar_hash = excluded.nar_hash, nar_size = excluded.nar_size, ' +
-        'deriver = coalesce(excluded.deriver, deriver), ca = coalesce(excluded.ca, ca) returning id',
-    ),
+    insertPath: db
+      .prepare(
+        'insert into valid_paths (path, nar_hash, nar_size, registration_time, deriver, ca) values (?, ?, ?, ?, ?, ?) ' +
+          'on conflict (path) do nothing returning id',
+      )
+      .pluck(),
+    updatePath: db
+      .prepare(
+        'update valid_paths set nar_hash = ?, nar_size = ?, deriver = coalesce(?, deriver), ca = coalesce(?, ca) ' +
+          'where path = ? returning id',
+      )
+      .pluck(),
     deleteRefsOf: db.prepare('delete from refs where referrer = ?'),
     insertRef: db.prepare('insert or ignore into refs (referrer, reference) values (?, ?)'),
     insertOutput: db.prepare('insert or replace into derivation_outputs (drv, output, path) values (?, ?, ?)'),

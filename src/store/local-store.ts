@@ -318,6 +318,8 @@ export class LocalStore implements StoreApi {
   private readonly onCommitError: (e: unknown) => void;
   private ready = false;
   private tempSeq = 0;
+  /** The process's umask (read once: asking for it is deprecated without setting it). */
+  private readonly umask = process.umask();
   private immediate: NodeJS.Immediate | undefined;
   private exitHook: (() => void) | undefined;
 
@@ -507,26 +509,40 @@ export class LocalStore implements StoreApi {
   }
 
   /** Write a regular file in canonical form under a temporary name. */
-  private writeTempFile(contents: Buffer, executable = false): Buffer {
+  private writeTempFile(contents: Buffer): Buffer {
     const temp = this.tempPath();
-    const mode = executable ? 0o555 : 0o444;
-    const tempStr = temp.toString('latin1');
-    const fd = sys('creating file', tempStr, () =>
-      openSync(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, mode),
-    );
+    if (!this.writeNewFile(temp, contents)) {
+      throw new StoreError(`creating file '${temp.toString('latin1')}': File exists`);
+    }
+    return temp;
+  }
+
+  /**
+   * Create a read-only file (0444, mtime 1) with the given contents; false if
+   * something exists at `file` already. A failed write removes the file.
+   */
+  private writeNewFile(file: Buffer, contents: Buffer): boolean {
+    const fileStr = file.toString('latin1');
+    let fd: number;
+    try {
+      fd = openSync(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o444);
+    } catch (e) {
+      if (isErrnoException(e) && e.code === 'EEXIST') return false;
+      throw isErrnoException(e) ? new StoreError(sysErrorMessage(e, fileStr, 'creating file')) : e;
+    }
     let ok = false;
     try {
-      sys('writing to file', tempStr, () => {
+      sys('writing to file', fileStr, () => {
         writeAllSync(fd, contents);
-        if ((process.umask() & mode) !== 0) fchmodSync(fd, mode);
+        if ((this.umask & 0o444) !== 0) fchmodSync(fd, 0o444);
         futimesSync(fd, 1, 1);
       });
       ok = true;
     } finally {
       closeSync(fd);
-      if (!ok) rmSync(temp, { force: true });
+      if (!ok) rmSync(file, { force: true });
     }
-    return temp;
+    return true;
   }
 
   // -------------------------------------------------------------------------
@@ -572,12 +588,17 @@ export class LocalStore implements StoreApi {
   ): void {
     this.prepareWrite();
     const contents = Buffer.from(text, 'latin1');
-    const temp = this.writeTempFile(contents);
-    try {
-      this.moveIntoPlace(temp, path);
-    } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
+    // Written straight to its name when nothing is there: until it is
+    // registered nobody trusts the file, and a leftover of a crash is replaced
+    // through a temporary name and a rename.
+    if (!this.writeNewFile(toFsPath(this.toPhysical(path)), contents)) {
+      const temp = this.writeTempFile(contents);
+      try {
+        this.moveIntoPlace(temp, path);
+      } catch (e) {
+        rmSync(temp, { force: true });
+        throw e;
+      }
     }
     const nar = narHashOfContents(contents);
     const reg: PathRegistration = {

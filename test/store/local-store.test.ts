@@ -380,6 +380,44 @@ describe('adding paths (nar.json vectors, logical /nix/store)', () => {
 });
 
 describe('text files and derivations', () => {
+  it('replaces a partial, unregistered text file left by a crash', () => {
+    const { store } = dirStore();
+    store.addText('other', 'other', []);
+    const want = makeTextPath('t.txt', sha256('full contents'), [], store.storeDir);
+    writeFileSync(want, 'full con');
+    chmodSync(want, 0o444);
+    expect(store.addText('t.txt', 'full contents', [])).toBe(want);
+    expect(readFileSync(want, 'latin1')).toBe('full contents');
+    expect(mode(want)).toBe(0o444);
+  });
+
+  it('updates a path registered again (e.g. by two processes at once)', () => {
+    const base = tmp();
+    const db = new StoreDatabase(join(base, 'db.sqlite'));
+    const h = sha256('x');
+    db.registerValidPaths([
+      { path: '/s/a', narHash: h, narSize: 1, references: [] },
+      { path: '/s/b', narHash: h, narSize: 2, references: ['/s/a', '/s/b'], ca: 'text:sha256:x' },
+    ]);
+    expect(db.queryPathInfo('/s/b')?.references).toEqual(['/s/a', '/s/b']);
+    const t = db.queryPathInfo('/s/b')?.registrationTime;
+    db.registerValidPaths([{ path: '/s/b', narHash: sha256('y'), narSize: 3, references: ['/s/a'] }]);
+    const info = db.queryPathInfo('/s/b');
+    expect(info?.references).toEqual(['/s/a']);
+    expect(info?.narSize).toBe(3);
+    expect(info?.narHash.equals(sha256('y'))).toBe(true);
+    expect(info?.ca).toBe('text:sha256:x');
+    expect(info?.registrationTime).toBe(t);
+    expect(() => db.registerValidPaths([{ path: '/s/c', narHash: h, narSize: 1, references: ['/s/zz'] }])).toThrow(
+      /its reference '\/s\/zz' is not valid/,
+    );
+    expect(db.isValidPath('/s/c')).toBe(false);
+    expect(() => db.invalidatePaths(['/s/a'])).toThrow(/still referenced by '\/s\/b'/);
+    db.invalidatePaths(['/s/a', '/s/b']);
+    expect(db.queryAllValidPaths()).toEqual([]);
+    db.close();
+  });
+
   it('hashes the NAR of a text file without building it', () => {
     for (const len of [0, 1, 7, 8, 9, 100, 70_000]) {
       const c = Buffer.alloc(len, 0x61);

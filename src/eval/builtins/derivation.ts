@@ -234,6 +234,8 @@ function derivationStrict(state: EvalState, arg: Value, callPos: Pos | null): Va
     if (e instanceof NixError) {
       e.addTrace(
         `while evaluating derivation '${drvName}'\nwhose name attribute is located at ${namePos ? showPos(namePos) : toBytes('«none»')}`,
+        null,
+        true, // shown without --show-trace too: it tells which package failed
       );
     }
     throw e;
@@ -512,9 +514,9 @@ const DERIVATION_NIX = `# derivation attrs
 # the layout matters: the call of \`derivationStrict\` must stay on line 36
 # and the attributes of an output set on lines 48-50.
 #
-# Attribute order: an output set is \`commonAttrs // { outPath … }\`, so when
-# it is forced deeply, the attributes given come first, then the outputs,
-# \`all\` and \`drvAttrs\`, then \`outPath\`, \`drvPath\`, \`type\` and \`outputName\`.
+# Attribute order: \`commonAttrs\` starts with \`outPath\` and \`drvPath\` (both
+# replaced in every output set) so that deep forcing (--strict) reaches
+# derivationStrict before the attributes, as in CppNix, where those names sort first.
 #
 # \`strict\` is shared by all outputs: derivationStrict runs once per
 # derivation, when the first path is needed.
@@ -530,7 +532,7 @@ let
     map (name: { inherit name; value = (forOutput name).value; }) outputs
   );
 
-  commonAttrs = drvAttrs // outputSets // {
+  commonAttrs = { outPath = null; drvPath = null; } // drvAttrs // outputSets // {
     all = map (o: outputSets.\${o}) outputs;
     inherit drvAttrs;
   };

@@ -79,11 +79,10 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
         if (!first) out.push(',');
         first = false;
         out.push(jsonString(k), ':');
-        const apos = v.posOf(k) ?? pos;
         try {
-          go(v.get(k)!, apos, depth + 1);
+          go(v.get(k)!, pos, depth + 1);
         } catch (e) {
-          if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+          if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, v.posOf(k) ?? pos);
           throw e;
         }
       }
@@ -97,7 +96,11 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
 }
 
 /** A JSON string literal of a byte string that must be valid UTF-8 (as nlohmann::json requires). */
+// eslint-disable-next-line no-control-regex
+const NEEDS_ESCAPE = /[\x00-\x1f"\\\x80-\xff]/;
+
 export function jsonString(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
   let r = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -180,6 +183,8 @@ export function jsonFloat(x: number): string {
   return neg ? '-' + s : s;
 }
 
+const NUMBER = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
+
 /** Parses JSON text (a byte string) into a Nix value. */
 export function parseJSON(text: string, pos: Pos | null): Value {
   let i = 0;
@@ -255,8 +260,15 @@ export function parseJSON(text: string, pos: Pos | null): Value {
         continue;
       }
       if (c.charCodeAt(0) < 0x20) fail('invalid string: control character must be escaped');
-      r += c;
-      i++;
+      // copy the run of plain characters at once
+      let j = i + 1;
+      while (j < n) {
+        const d = text.charCodeAt(j);
+        if (d === 0x22 || d === 0x5c || d < 0x20) break;
+        j++;
+      }
+      r += text.slice(i, j);
+      i = j;
     }
   };
   const value = (): Value => {
@@ -331,7 +343,8 @@ export function parseJSON(text: string, pos: Pos | null): Value {
       i += 4;
       return null;
     }
-    const m = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/.exec(text.slice(i, i + 400));
+    NUMBER.lastIndex = i;
+    const m = NUMBER.exec(text);
     if (!m) fail('invalid literal');
     const tok = m![0];
     i += tok.length;

@@ -1,11 +1,18 @@
 // Lists: map, filter, elem, elemAt, head, tail, length, foldl', genList,
 // sort, concatLists, concatMap, all, any, partition, groupBy,
 // genericClosure.
+//
+// Argument order, frames and positions follow CppNix (see the notes in
+// registry.ts): builtins force and check their arguments in CppNix's order,
+// and pass no position where CppNix has none.
 
+import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { call1, callN, eqValues, fnPos, forceAttrs, forceBool, forceFunction, forceList, forceSmallInt, forceString, lessThan } from '../ops.js';
-import { Attrs, Thunk, force, type Value } from '../value.js';
-import { argCtx, type Registry } from './registry.js';
+import { call1, callN, eqValues, forceBool, forceFunction, forceInt, forceStringNoCtx } from '../ops.js';
+import { printForError } from '../print.js';
+import { Attrs, NixPath, NixStr, PrimOp, force, typeName, typeOf, type Value } from '../value.js';
+import { compareValues } from './arith.js';
+import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
@@ -13,15 +20,14 @@ export function register(r: Registry): void {
     args: ['f', 'list'],
     global: true,
     doc: 'Apply the function *f* to each element in the list *list*. For example,\n\n```nix\nmap (x: "foo" + x) [ "bar" "bla" "abc" ]\n```\n\nevaluates to `[ "foobar" "foobla" "fooabc" ]`.',
-    fn: ([f, l], site) => {
-      const list = forceList(l!, site.pos, argCtx('map', 1));
+    fn: ([f, l]) => {
+      const list = listArg(l!, argCtx('map', 1));
+      if (list.length === 0) return list;
+      forceFunction(f!, null, argCtx('map', 0));
       const fn = f!;
       const n = list.length;
       const out = new Array<Value>(n);
-      for (let i = 0; i < n; i++) {
-        const x = list[i]!;
-        out[i] = new Thunk(() => call1(fn, x, null), null);
-      }
+      for (let i = 0; i < n; i++) out[i] = lazyCall(fn, [list[i]!]);
       return out;
     },
   });
@@ -30,12 +36,13 @@ export function register(r: Registry): void {
     name: 'filter',
     args: ['f', 'list'],
     doc: 'Return a list consisting of the elements of *list* for which the function *f* returns `true`.',
-    fn: ([f, l], site) => {
-      const fn = forceFunction(f!, site.pos, argCtx('filter', 0));
-      const list = forceList(l!, site.pos, argCtx('filter', 1));
+    fn: ([f, l]) => {
+      const list = listArg(l!, argCtx('filter', 1));
+      if (list.length === 0) return list;
+      const fn = forceFunction(f!, null, argCtx('filter', 0));
       const out: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
+        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
       }
       return out.length === list.length ? list : out;
     },
@@ -45,9 +52,9 @@ export function register(r: Registry): void {
     name: 'elem',
     args: ['x', 'xs'],
     doc: 'Return `true` if a value equal to *x* occurs in the list *xs*, and `false` otherwise.',
-    fn: ([x, l], site) => {
-      const list = forceList(l!, site.pos, argCtx('elem', 1));
-      for (const y of list) if (eqValues(x!, y, site.pos)) return true;
+    fn: ([x, l]) => {
+      const list = listArg(l!, argCtx('elem', 1));
+      for (const y of list) if (eqValues(x!, y, null)) return true;
       return false;
     },
   });
@@ -56,11 +63,12 @@ export function register(r: Registry): void {
     name: 'elemAt',
     args: ['xs', 'n'],
     doc: 'Return element *n* from the list *xs*. Elements are counted starting from 0. A fatal error occurs if the index is out of bounds.',
-    fn: ([l, i], site) => {
-      const list = forceList(l!, site.pos, argCtx('elemAt', 0));
-      const n = forceSmallInt(i!, site.pos, argCtx('elemAt', 1));
-      if (n < 0 || n >= list.length) throw new NixError(`'builtins.elemAt' called with index ${n} on a list of size ${list.length}`, site.pos);
-      return force(list[n]!);
+    fn: ([l, i]) => {
+      // CppNix checks the index before the list
+      const n = forceInt(i!, null, argCtx('elemAt', 1));
+      const list = listArg(l!, argCtx('elemAt', 0));
+      if (n < 0 || n >= list.length) throw new NixError(`'builtins.elemAt' called with index ${n} on a list of size ${list.length}`);
+      return force(list[Number(n)]!);
     },
   });
 
@@ -68,9 +76,9 @@ export function register(r: Registry): void {
     name: 'head',
     args: ['list'],
     doc: 'Return the first element of a list; abort evaluation if the argument isn’t a list or is an empty list. You can test whether a list is empty by comparing it with `[]`.',
-    fn: ([l], site) => {
-      const list = forceList(l!, site.pos, argCtx('head', 0));
-      if (list.length === 0) throw new NixError("'builtins.head' called on an empty list", site.pos);
+    fn: ([l]) => {
+      const list = listArg(l!, argCtx('head', 0));
+      if (list.length === 0) throw new NixError("'builtins.head' called on an empty list");
       return force(list[0]!);
     },
   });
@@ -79,9 +87,9 @@ export function register(r: Registry): void {
     name: 'tail',
     args: ['list'],
     doc: 'Return the list without its first item; abort evaluation if the argument isn’t a list or is an empty list.',
-    fn: ([l], site) => {
-      const list = forceList(l!, site.pos, argCtx('tail', 0));
-      if (list.length === 0) throw new NixError("'builtins.tail' called on an empty list", site.pos);
+    fn: ([l]) => {
+      const list = listArg(l!, argCtx('tail', 0));
+      if (list.length === 0) throw new NixError("'builtins.tail' called on an empty list");
       return list.slice(1);
     },
   });
@@ -90,16 +98,16 @@ export function register(r: Registry): void {
     name: 'length',
     args: ['e'],
     doc: 'Return the length of the list *e*.',
-    fn: ([l], site) => forceList(l!, site.pos, argCtx('length', 0)).length,
+    fn: ([l]) => listArg(l!, argCtx('length', 0)).length,
   });
 
   r.add({
     name: "foldl'",
     args: ['op', 'nul', 'list'],
     doc: 'Reduce a list by applying a binary operator, from left to right, e.g. `foldl\' op nul [x0 x1 x2 ...] = op (op (op nul x0) x1) x2) ...`.\n\nThe operator is applied strictly, i.e., its arguments are evaluated first.',
-    fn: ([f, z, l], site) => {
-      const fn = forceFunction(f!, site.pos, argCtx("foldl'", 0));
-      const list = forceList(l!, site.pos, argCtx("foldl'", 2));
+    fn: ([f, z, l]) => {
+      const fn = forceFunction(f!, null, argCtx("foldl'", 0));
+      const list = listArg(l!, argCtx("foldl'", 2));
       let acc: Value = z!;
       if (list.length === 0) return force(acc);
       for (const x of list) acc = callN(fn, [acc, x], null);
@@ -111,12 +119,15 @@ export function register(r: Registry): void {
     name: 'genList',
     args: ['generator', 'length'],
     doc: 'Generate list of size *length*, with each element *i* equal to the value returned by *generator* `i`.',
-    fn: ([f, n], site) => {
-      const len = forceSmallInt(n!, site.pos, argCtx('genList', 1));
-      if (len < 0) throw new NixError(`cannot create list of size ${len}`, site.pos);
+    fn: ([f, n]) => {
+      const len = forceInt(n!, null, argCtx('genList', 1));
+      if (len < 0) throw new NixError(`cannot create list of size ${len}`);
+      // CppNix checks the function eagerly, even for an empty list
+      forceFunction(f!, null, argCtx('genList', 0));
       const fn = f!;
-      const out = new Array<Value>(len);
-      for (let i = 0; i < len; i++) out[i] = new Thunk(() => call1(fn, i, null), null);
+      const count = Number(len);
+      const out = new Array<Value>(count);
+      for (let i = 0; i < count; i++) out[i] = lazyCall(fn, [i]);
       return out;
     },
   });
@@ -125,14 +136,18 @@ export function register(r: Registry): void {
     name: 'sort',
     args: ['comparator', 'list'],
     doc: 'Return *list* in sorted order. It repeatedly calls the function *comparator* with two elements. The comparator should return `true` if the first element is less than the second, and `false` otherwise.\n\nThis is a stable sort: it preserves the relative order of elements deemed equal by the comparator.',
-    fn: ([f, l], site) => {
-      const list = forceList(l!, site.pos, argCtx('sort', 1));
-      const fn = forceFunction(f!, site.pos, argCtx('sort', 0));
-      if (list.length <= 1) return list.length ? [force(list[0]!)] : list;
+    fn: ([f, l]) => {
+      const list = listArg(l!, argCtx('sort', 1));
+      if (list.length === 0) return list;
+      const fn = forceFunction(f!, null, argCtx('sort', 0));
       const items = list.map((x) => force(x));
-      const lt = (a: Value, b: Value) =>
-        forceBool(callN(fn, [a, b], null), fnPos(fn, site.pos), 'while evaluating the return value of the sorting function passed to builtins.sort');
-      return mergeSort(items, lt);
+      // CppNix compares directly when the comparator is builtins.lessThan
+      const lt =
+        fn instanceof PrimOp && fn.name === 'lessThan'
+          ? (a: Value, b: Value) => compareValues(a, b, 'while evaluating the ordering function passed to builtins.sort')
+          : (a: Value, b: Value) =>
+              forceBool(callN(fn, [a, b], null), null, 'while evaluating the return value of the sorting function passed to builtins.sort');
+      return items.length <= 1 ? items : mergeSort(items, lt);
     },
   });
 
@@ -140,11 +155,11 @@ export function register(r: Registry): void {
     name: 'concatLists',
     args: ['lists'],
     doc: 'Concatenate a list of lists into a single list.',
-    fn: ([l], site) => {
-      const lists = forceList(l!, site.pos, argCtx('concatLists', 0));
+    fn: ([l]) => {
+      const lists = listArg(l!, argCtx('concatLists', 0));
       const out: Value[] = [];
       for (const x of lists) {
-        const inner = forceList(x, site.pos, 'while evaluating a value of the list passed to builtins.concatLists');
+        const inner = listArg(x, 'while evaluating a value of the list passed to builtins.concatLists');
         for (const y of inner) out.push(y);
       }
       return out;
@@ -155,12 +170,13 @@ export function register(r: Registry): void {
     name: 'concatMap',
     args: ['f', 'list'],
     doc: 'This function is equivalent to `builtins.concatLists (map f list)` but is more efficient.',
-    fn: ([f, l], site) => {
-      const fn = forceFunction(f!, site.pos, argCtx('concatMap', 0));
-      const list = forceList(l!, site.pos, argCtx('concatMap', 1));
+    fn: ([f, l]) => {
+      const fn = forceFunction(f!, null, argCtx('concatMap', 0));
+      const list = listArg(l!, argCtx('concatMap', 1));
       const out: Value[] = [];
       for (const x of list) {
-        const inner = forceList(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the function passed to builtins.concatMap');
+        const res = call1(fn, x, null);
+        const inner = forceListAt(res, determinePos(res, determinePos(fn)), 'while evaluating the return value of the function passed to builtins.concatMap');
         for (const y of inner) out.push(y);
       }
       return out;
@@ -175,11 +191,11 @@ export function register(r: Registry): void {
         name === 'any'
           ? 'Return `true` if the function *pred* returns `true` for at least one element of *list*, and `false` otherwise.'
           : 'Return `true` if the function *pred* returns `true` for all elements of *list*, and `false` otherwise.',
-      fn: ([f, l], site) => {
-        const fn = forceFunction(f!, site.pos, argCtx(name, 0));
-        const list = forceList(l!, site.pos, argCtx(name, 1));
+      fn: ([f, l]) => {
+        const fn = forceFunction(f!, null, argCtx(name, 0));
+        const list = listArg(l!, argCtx(name, 1));
         for (const x of list) {
-          const b = forceBool(call1(fn, x, null), fnPos(fn, site.pos), `while evaluating the return value of the function passed to builtins.${name}`);
+          const b = forceBool(call1(fn, x, null), null, `while evaluating the return value of the function passed to builtins.${name}`);
           if (name === 'any' && b) return true;
           if (name === 'all' && !b) return false;
         }
@@ -193,13 +209,14 @@ export function register(r: Registry): void {
     name: 'partition',
     args: ['pred', 'list'],
     doc: 'Given a predicate function *pred*, this function returns an attrset containing a list named `right`, containing the elements in *list* for which *pred* returned `true`, and a list named `wrong`, containing the elements for which it returned `false`.',
-    fn: ([f, l], site) => {
-      const fn = forceFunction(f!, site.pos, argCtx('partition', 0));
-      const list = forceList(l!, site.pos, argCtx('partition', 1));
+    fn: ([f, l]) => {
+      const fn = forceFunction(f!, null, argCtx('partition', 0));
+      const list = listArg(l!, argCtx('partition', 1));
       const right: Value[] = [];
       const wrong: Value[] = [];
       for (const x of list) {
-        if (forceBool(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
+        force(x);
+        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
         else wrong.push(x);
       }
       return new Attrs(
@@ -215,12 +232,12 @@ export function register(r: Registry): void {
     name: 'groupBy',
     args: ['f', 'list'],
     doc: 'Groups elements of *list* together by the string returned from the function *f* called on each element. It returns an attribute set where each attribute value contains the elements of *list* that are mapped to the same corresponding attribute name returned by *f*.',
-    fn: ([f, l], site) => {
-      const fn = forceFunction(f!, site.pos, argCtx('groupBy', 0));
-      const list = forceList(l!, site.pos, argCtx('groupBy', 1));
+    fn: ([f, l]) => {
+      const fn = forceFunction(f!, null, argCtx('groupBy', 0));
+      const list = listArg(l!, argCtx('groupBy', 1));
       const groups = new Map<string, Value[]>();
       for (const x of list) {
-        const k = forceString(call1(fn, x, null), fnPos(fn, site.pos), 'while evaluating the return value of the grouping function passed to builtins.groupBy');
+        const k = forceStringNoCtx(call1(fn, x, null), null, 'while evaluating the return value of the grouping function passed to builtins.groupBy');
         let g = groups.get(k);
         if (!g) groups.set(k, (g = []));
         g.push(x);
@@ -233,53 +250,164 @@ export function register(r: Registry): void {
     name: 'genericClosure',
     args: ['attrset'],
     doc: '`builtins.genericClosure` iteratively computes the transitive closure over an arbitrary relation defined by a function.\n\nIt takes an attribute set with two attributes, `startSet` (a list of attribute sets, each with a `key` attribute) and `operator` (a function returning a list of such sets for a given set). Items are deduplicated by comparing their `key` with `==`.',
-    fn: ([a], site) => {
-      const args = forceAttrs(a!, site.pos, argCtx('genericClosure', 0));
-      const ss = args.get('startSet');
-      if (ss === undefined) throw new NixError("attribute 'startSet' missing", site.pos).addTrace('in the attrset passed as argument to builtins.genericClosure');
-      const start = forceList(ss, site.pos, "while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure");
-      const opv = args.get('operator');
-      if (opv === undefined) throw new NixError("attribute 'operator' missing", site.pos).addTrace('in the attrset passed as argument to builtins.genericClosure');
-      const op = forceFunction(opv, site.pos, "while evaluating the 'operator' attribute passed as argument to builtins.genericClosure");
+    fn: ([a]) => {
+      const args = attrsArg(a!, argCtx('genericClosure', 0));
+      const inArgs = 'in the attrset passed as argument to builtins.genericClosure';
+      const startV = args.get('startSet');
+      if (startV === undefined) throw missingAttr('startSet', inArgs);
+      const start = listArg(startV, "while evaluating the 'startSet' attribute passed as argument to builtins.genericClosure");
+      if (start.length === 0) return start;
+      const opV = args.get('operator');
+      if (opV === undefined) throw missingAttr('operator', inArgs);
+      const op = forceFunction(opV, null, "while evaluating the 'operator' attribute passed as argument to builtins.genericClosure");
       const work = [...start];
       const res: Value[] = [];
-      const keys: Value[] = [];
-      while (work.length) {
-        const e = forceAttrs(work.shift()!, site.pos, 'while evaluating one of the elements generated by (or initially passed to) builtins.genericClosure');
-        const key = e.get('key');
-        if (key === undefined) throw new NixError("attribute 'key' missing", site.pos).addTrace('in one of the attrsets generated by (or initially passed to) builtins.genericClosure');
-        const kv = force(key);
-        let dup = false;
-        for (const k of keys) {
-          if (!isComparableSameType(k, kv)) {
-            lessThan(k, kv, site.pos); // throws CppNix's "cannot compare" error
-          }
-          if (eqValues(k, kv, site.pos)) {
-            dup = true;
-            break;
-          }
+      const keys = new KeyTracker();
+      for (let head = 0; head < work.length; head++) {
+        const ev = work[head]!;
+        let e: Attrs;
+        let key: Value | undefined;
+        try {
+          e = attrsArg(ev, '');
+          key = e.get('key');
+          if (key === undefined) throw missingAttr('key', null);
+        } catch (err) {
+          if (err instanceof NixError) err.addTrace(`in genericClosure element ${printForError(ev)}`);
+          throw err;
         }
-        if (dup) continue;
-        keys.push(kv);
+        const kv = force(key);
+        if (!keys.insert(kv, e)) continue;
         res.push(e);
-        const next = forceList(call1(op, e, null), fnPos(op, site.pos), 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
-        for (const x of next) work.push(x);
+        try {
+          const next = listArg(call1(op, e, null), 'while evaluating the return value of the `operator` passed to builtins.genericClosure');
+          for (const x of next) {
+            force(x);
+            work.push(x);
+          }
+        } catch (err) {
+          if (err instanceof NixError) err.addTrace(`while calling operator on genericClosure element ${printForError(e)}`);
+          throw err;
+        }
       }
       return res;
     },
   });
 }
 
-function isComparableSameType(a: Value, b: Value): boolean {
-  const num = (v: Value) => typeof v === 'number' || typeof v === 'bigint' || (typeof v === 'object' && v !== null && v.constructor.name === 'NixFloat');
-  if (num(a) && num(b)) return true;
-  const str = (v: Value) => typeof v === 'string' || (typeof v === 'object' && v !== null && v.constructor.name === 'NixStr');
-  if (str(a) && str(b)) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return true;
-  if (typeof a === 'object' && a !== null && typeof b === 'object' && b !== null && a.constructor === b.constructor) {
-    return a.constructor.name === 'NixPath';
+/** forceList with a position (only on the frame, as CppNix's forceList). */
+function forceListAt(v: Value, pos: Pos | null, ctx: string): Value[] {
+  const x = force(v);
+  if (Array.isArray(x)) return x;
+  throw new NixError(`expected a list but found ${typeName(x)}: ${printForError(x)}`).addTrace(ctx, pos);
+}
+
+/**
+ * The keys genericClosure has seen, as CppNix tracks them: the first key
+ * decides the kind of set (strings, paths or integers are hashed; any other
+ * kind, or a float among integers, goes to an ordered map using
+ * builtins.lessThan's comparison).  A key that cannot be compared with the
+ * others fails with "while comparing element X" / "with element Y" frames.
+ */
+class KeyTracker {
+  private kind: 'none' | 'string' | 'path' | 'int' | 'ordered' = 'none';
+  private hashed = new Map<string, Attrs>();
+  private ordered: { key: Value; elem: Attrs }[] = [];
+  private firstKey: Value = null;
+  private firstElem: Attrs | null = null;
+
+  /** Returns false if the key was seen before. */
+  insert(key: Value, elem: Attrs): boolean {
+    const t = typeOf(key);
+    switch (this.kind) {
+      case 'none':
+        this.firstKey = key;
+        this.firstElem = elem;
+        if (t === 'string' || t === 'path' || t === 'int') {
+          this.kind = t;
+          this.hashed.set(hashKey(key), elem);
+          return true;
+        }
+        this.kind = 'ordered';
+        return this.insertOrdered(key, elem);
+      case 'string':
+      case 'path':
+        if (t !== this.kind) this.compareError(key, elem);
+        return this.insertHashed(key, elem);
+      case 'int':
+        if (t === 'int') return this.insertHashed(key, elem);
+        if (t === 'float') {
+          // integers and floats compare with each other: switch to the ordered map
+          this.kind = 'ordered';
+          for (const el of this.hashed.values()) this.insertOrdered(el.get('key')!, el);
+          this.hashed.clear();
+          return this.insertOrdered(key, elem);
+        }
+        return this.compareError(key, elem);
+      case 'ordered':
+        return this.insertOrdered(key, elem);
+    }
   }
-  return false;
+
+  private insertHashed(key: Value, elem: Attrs): boolean {
+    const h = hashKey(key);
+    if (this.hashed.has(h)) return false;
+    this.hashed.set(h, elem);
+    return true;
+  }
+
+  private insertOrdered(key: Value, elem: Attrs): boolean {
+    const lt = (a: Value, b: Value) => compareValues(a, b, '');
+    try {
+      // as std::map: descend comparing `key < k`, then check the predecessor for equality
+      let lo = 0;
+      let hi = this.ordered.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (lt(key, force(this.ordered[mid]!.key))) hi = mid;
+        else lo = mid + 1;
+      }
+      if (lo > 0 && !lt(force(this.ordered[lo - 1]!.key), key)) return false;
+      this.ordered.splice(lo, 0, { key, elem });
+      return true;
+    } catch (err) {
+      if (err instanceof NixError) {
+        const other = this.ordered.find((o) => {
+          try {
+            lt(key, force(o.key));
+            return false;
+          } catch {
+            return true;
+          }
+        });
+        if (other) compareFrames(err, elem, other.elem);
+        else err.addTrace(`while checking key of element ${printForError(elem)}`);
+      }
+      throw err;
+    }
+  }
+
+  private compareError(key: Value, elem: Attrs): never {
+    try {
+      compareValues(key, this.firstKey, '');
+    } catch (err) {
+      if (err instanceof NixError) compareFrames(err, elem, this.firstElem!);
+      throw err;
+    }
+    throw new Error('genericClosure: keys of different types compared equal');
+  }
+}
+
+function compareFrames(err: NixError, elem: Attrs, other: Attrs): void {
+  err.addTrace(`with element ${printForError(other)}`);
+  err.addTrace(`while comparing element ${printForError(elem)}`);
+}
+
+function hashKey(v: Value): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (v instanceof NixStr) return v.s;
+  if (v instanceof NixPath) return v.path;
+  return String(v);
 }
 
 /** A stable merge sort that calls `lt` like CppNix (which uses std::stable_sort). */

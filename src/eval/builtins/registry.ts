@@ -2,7 +2,10 @@
 // src/eval/builtins/ exports `register(r: Registry)` and calls `r.add` (or
 // `r.value`) for each builtin; src/eval/builtins/index.ts lists the files.
 
-import type { Value, CallSite } from '../value.js';
+import type { Pos } from '../../../grammar/ast.js';
+import { NixError } from '../errors.js';
+import { callN, forceAttrs, forceList } from '../ops.js';
+import { Lambda, Thunk, type Attrs, type Value, type CallSite } from '../value.js';
 import type { EvalState } from '../state.js';
 
 export interface BuiltinDef {
@@ -34,6 +37,19 @@ const ARG_CTX: Record<string, string[]> = {
   listToAttrs: ['while evaluating the argument passed to builtins.listToAttrs'],
   stringLength: ['while evaluating the argument passed to builtins.stringLength'],
   derivationStrict: ['while evaluating the argument passed to builtins.derivationStrict'],
+  elemAt: [
+    "while evaluating the first argument passed to 'builtins.elemAt'",
+    "while evaluating the second argument passed to 'builtins.elemAt'",
+  ],
+  head: ["while evaluating the first argument passed to 'builtins.head'"],
+  tail: ["while evaluating the first argument passed to 'builtins.tail'"],
+  dirOf: ["while evaluating the first argument passed to 'builtins.dirOf'"],
+  storePath: ["while evaluating the first argument passed to 'builtins.storePath'"],
+  abort: ['while evaluating the error message passed to builtins.abort'],
+  // sic: CppNix says "builtin.throw"
+  throw: ['while evaluating the error message passed to builtin.throw'],
+  addErrorContext: ['while evaluating the error message passed to builtins.addErrorContext'],
+  warn: ['while evaluating the first argument; the message passed to builtins.warn'],
   concatStringsSep: [
     'while evaluating the first argument (the separator string) passed to builtins.concatStringsSep',
     'while evaluating the second argument (the list of strings to concat) passed to builtins.concatStringsSep',
@@ -54,10 +70,79 @@ const ARG_CTX: Record<string, string[]> = {
 };
 
 /** Internal names CppNix uses in messages (`foldl'` is implemented as foldlStrict). */
-const MSG_NAME: Record<string, string> = { "foldl'": 'foldlStrict' };
+const MSG_NAME = new Map<string, string>([["foldl'", 'foldlStrict']]);
 
 export function argCtx(builtin: string, n: number): string {
-  const special = ARG_CTX[builtin]?.[n];
+  // own properties only: `toString` must not find Object.prototype.toString
+  const special = Object.hasOwn(ARG_CTX, builtin) ? ARG_CTX[builtin]![n] : undefined;
   if (special) return special;
-  return `while evaluating the ${ORDINALS[n]} argument passed to builtins.${MSG_NAME[builtin] ?? builtin}`;
+  return `while evaluating the ${ORDINALS[n]} argument passed to builtins.${MSG_NAME.get(builtin) ?? builtin}`;
+}
+
+// ---------------------------------------------------------------- CppNix's forcing rules for builtins
+//
+// CppNix calls a primop with the position of the primop value, which is
+// none: inside a builtin, argument frames ("while evaluating the first
+// argument passed to builtins.X") and the builtin's own errors carry no
+// position (the "while calling the 'X' builtin" frame shows the call).
+// Builtins therefore pass `null` as the position unless CppNix uses a
+// specific one (an attribute's position, a function's position, …).
+//
+// CppNix's forceInt/forceFloat/forceBool/forceString/forceFunction add the
+// context frame to any error, including one raised while evaluating the
+// value; forceList/forceAttrs (and coerceToString) add it to type errors
+// only.  `listArg`/`attrsArg` follow the latter rule.
+
+/** A list argument: the context frame is added to a type error only. */
+export function listArg(v: Value, ctx: string): Value[] {
+  return forceList(v instanceof Thunk ? v.force() : v, null, ctx);
+}
+
+/** An attribute set argument: the context frame is added to a type error only. */
+export function attrsArg(v: Value, ctx: string): Attrs {
+  return forceAttrs(v instanceof Thunk ? v.force() : v, null, ctx);
+}
+
+/**
+ * CppNix's `forceX(v, pos, ctx)` with a real position: the error is
+ * positioned at `pos` (as `f` reports it) and gets the frame (ctx, pos).
+ */
+export function withFrameAt<T>(pos: Pos | null, ctx: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(ctx, pos);
+    throw e;
+  }
+}
+
+/**
+ * CppNix's Value::determinePos: the position of a function value (used as
+ * the call position when a builtin's lazy application is forced); an
+ * unevaluated thunk, a primop or a non-function has none (`fallback`).
+ */
+export function determinePos(v: Value, fallback: Pos | null = null): Pos | null {
+  while (v instanceof Thunk) {
+    if (v.code !== null) return fallback;
+    v = v.v as Value;
+  }
+  return v instanceof Lambda ? v.info.pos : fallback;
+}
+
+
+/**
+ * A lazy application `f a1 … an` made by a builtin (map, genList, mapAttrs,
+ * …).  CppNix forces such a value with the position of the function as the
+ * call position (its determinePos), which shows as the "from call site"
+ * frame of a lambda; it is worked out when the value is forced.
+ */
+export function lazyCall(f: Value, args: Value[]): Thunk {
+  return new Thunk(() => callN(f, args, determinePos(f)), null);
+}
+
+/** CppNix's getAttr failure: no position, and a frame (without position) saying where the attribute was looked up. */
+export function missingAttr(name: string, where: string | null): NixError {
+  const e = new NixError(`attribute '${name}' missing`);
+  if (where) e.addTrace(where);
+  return e;
 }

@@ -1,0 +1,286 @@
+// Evaluator semantics: laziness, scopes, operators, numbers, strings, errors.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fromBytes, toBytes } from '../../grammar/errors.js';
+import { NixError, renderError } from '../../src/eval/errors.js';
+import { forceDeep } from '../../src/eval/ops.js';
+import { printInstantiate, printValue } from '../../src/eval/print.js';
+import { Settings } from '../../src/eval/settings.js';
+import { EvalState } from '../../src/eval/state.js';
+
+const stderr: string[] = [];
+function state(opts: { settings?: [string, string][]; searchPath?: string[] } = {}) {
+  const settings = new Settings();
+  for (const [k, v] of opts.settings ?? []) settings.set(k, v, 'test');
+  return new EvalState({ settings, searchPath: opts.searchPath, stderr: (s) => stderr.push(s), env: { HOME: '/home/test' } });
+}
+
+/** Evaluates strictly and prints as `nix-instantiate --eval --strict`. */
+function ev(text: string, st = state()): string {
+  return printInstantiate(forceDeep(st.evalString(toBytes(text), toBytes('«string»'), '/tmp')));
+}
+
+/** The error message (first line of the rendered error) of an expression. */
+function err(text: string, st = state()): string {
+  try {
+    forceDeep(st.evalString(toBytes(text), toBytes('«string»'), '/tmp'));
+  } catch (e) {
+    if (e instanceof NixError) return e.msg;
+    throw e;
+  }
+  throw new Error(`no error: ${text}`);
+}
+
+function rendered(text: string, showTrace = true): string {
+  try {
+    forceDeep(state().evalString(toBytes(text), toBytes('«string»'), '/tmp'));
+  } catch (e) {
+    if (e instanceof NixError) return fromBytes(renderError(e, showTrace));
+    throw e;
+  }
+  throw new Error('no error');
+}
+
+describe('laziness', () => {
+  it('does not evaluate unused values', () => {
+    expect(ev('let x = throw "no"; in 1')).toBe('1');
+    expect(ev('builtins.length [ (throw "a") (abort "b") ]')).toBe('2');
+    expect(ev('({ a = throw "x"; b = 2; }).b')).toBe('2');
+    expect(ev('(x: 3) (throw "arg")')).toBe('3');
+  });
+  it('memoises thunks', () => {
+    stderr.length = 0;
+    expect(ev('let x = builtins.trace "once" 1; in x + x')).toBe('2');
+    expect(stderr.join('')).toBe('trace: once\n');
+  });
+  it('detects infinite recursion', () => {
+    expect(err('let x = x; in x')).toBe('infinite recursion encountered');
+    expect(err('let a = { b = a.b; }; in a.b')).toBe('infinite recursion encountered');
+    expect(rendered('let x = y; y = x; in x')).toContain('entering the infinite recursion');
+  });
+  it('shows unevaluated values as <CODE> without --strict', () => {
+    const st = state();
+    expect(printInstantiate(st.evalString('{ a = 1 + 1; b = 2; }', '«string»', '/'))).toBe('{ a = <CODE>; b = 2; }');
+  });
+});
+
+describe('scopes', () => {
+  it('rec, let, inherit', () => {
+    expect(ev('rec { a = b; b = 1; }')).toBe('{ a = 1; b = 1; }');
+    expect(ev('let a = b; b = 1; in a')).toBe('1');
+    expect(ev('let x = 1; in let inherit x; in x')).toBe('1');
+    expect(ev('let s = { a = 1; b = 2; }; in { inherit (s) a b; }')).toBe('{ a = 1; b = 2; }');
+    expect(ev('rec { s = { a = 1; }; inherit (s) a; }')).toBe('{ a = 1; s = { a = 1; }; }');
+    expect(ev('let { x = 1; body = x + 1; }')).toBe('2');
+  });
+  it('with is dynamic and loses to static bindings', () => {
+    expect(ev('with { a = 1; }; a')).toBe('1');
+    expect(ev('let a = 2; in with { a = 1; }; a')).toBe('2');
+    expect(ev('with { a = 1; }; with { a = 2; }; a')).toBe('2');
+    expect(ev('with { map = 1; }; map')).toBe('<PRIMOP>');
+    expect(err('with { }; zzz')).toBe("undefined variable 'zzz'");
+  });
+  it('formals: defaults see each other and the @ name', () => {
+    expect(ev('({ a, b ? a + 1 }: b) { a = 1; }')).toBe('2');
+    expect(ev('(args@{ a, ... }: args.c) { a = 1; c = 3; }')).toBe('3');
+    expect(ev('({ a ? b, b ? 5 }: a) { }')).toBe('5');
+    expect(err('({ a }: a) { }')).toBe("function 'anonymous lambda' called without required argument 'a'");
+    expect(err('({ a }: a) { a = 1; b = 2; }')).toBe("function 'anonymous lambda' called with unexpected argument 'b'");
+  });
+  it('__overrides in rec sets', () => {
+    expect(ev('(rec { __overrides = { a = 2; }; x = a; a = 1; }).x')).toBe('2');
+  });
+});
+
+describe('operators', () => {
+  it('select, or, ?', () => {
+    expect(ev('{ a.b.c = 1; }.a.b.c')).toBe('1');
+    expect(ev('{ }.a.b or 7')).toBe('7');
+    expect(ev('{ a = 1; } ? a')).toBe('true');
+    expect(ev('{ a.b = 1; } ? a.b')).toBe('true');
+    expect(ev('1 ? a')).toBe('false');
+    expect(ev('let k = "x"; in { x = 5; }.${k}')).toBe('5');
+    expect(err('{ a = 1; }.b')).toBe("attribute 'b' missing");
+  });
+  it('update, concatenation', () => {
+    expect(ev('{ a = 1; b = 1; } // { b = 2; }')).toBe('{ a = 1; b = 2; }');
+    expect(ev('[ 1 ] ++ [ 2 3 ]')).toBe('[ 1 2 3 ]');
+    expect(ev('"a" + "b"')).toBe('"ab"');
+    expect(ev('/a + "/b"')).toBe('/a/b');
+    expect(ev('/a/. + "/b/../c"')).toBe('/a/c');
+  });
+  it('boolean operators short-circuit', () => {
+    expect(ev('false && throw "x"')).toBe('false');
+    expect(ev('true || throw "x"')).toBe('true');
+    expect(ev('false -> throw "x"')).toBe('true');
+    expect(err('1 && true')).toBe('expected a Boolean but found an integer: 1');
+  });
+  it('pipe operators need their experimental feature', () => {
+    expect(() => state().evalString('1 |> (x: x)', '«string»', '/')).toThrow(/pipe-operators/);
+    const st = state({ settings: [['experimental-features', 'pipe-operators']] });
+    expect(ev('[ 1 2 ] |> map (x: x * 2)', st)).toBe('[ 2 4 ]');
+    expect(ev('map (x: x + 1) <| [ 1 ]', st)).toBe('[ 2 ]');
+  });
+});
+
+describe('numbers', () => {
+  it('64-bit integers with overflow errors', () => {
+    expect(ev('9223372036854775807')).toBe('9223372036854775807');
+    expect(ev('9007199254740992 + 1')).toBe('9007199254740993');
+    expect(ev('4294967296 * 2147483647')).toBe('9223372032559808512');
+    expect(err('9223372036854775807 + 1')).toBe('integer overflow in adding 9223372036854775807 + 1');
+    expect(err('(-9223372036854775807) - 2')).toBe('integer overflow in subtracting -9223372036854775807 - 2');
+    expect(err('4294967297 * 4294967297')).toBe('integer overflow in multiplying 4294967297 * 4294967297');
+    expect(ev('7 / 2')).toBe('3');
+    expect(ev('(-7) / 2')).toBe('-3');
+    expect(err('1 / 0')).toBe('division by zero');
+  });
+  it('floats print like CppNix', () => {
+    expect(ev('1.5 + 1')).toBe('2.5');
+    expect(ev('1.0 / 3')).toBe('0.333333');
+    expect(ev('1234567.5 * 1')).toBe('1.23457e+06');
+    expect(ev('0.0001 * 1')).toBe('0.0001');
+    expect(ev('0.00001 * 1')).toBe('1e-05');
+    expect(ev('100.0 * 1')).toBe('100');
+    expect(ev('builtins.toString 1.5')).toBe('"1.500000"');
+    expect(ev('.5')).toBe('0.5');
+    expect(ev('1.5e3')).toBe('1500');
+  });
+  it('comparisons', () => {
+    expect(ev('[ (1 < 2) (2 < 1.5) ("a" < "b") ([ 1 2 ] < [ 1 3 ]) ([ 1 ] < [ 1 0 ]) (/a < /b) ]')).toBe('[ true false true true true true ]');
+    expect(err('{ } < { }')).toBe('cannot compare a set with a set; values of that type are incomparable (values are { } and { })');
+    expect(err('1 < "a"')).toBe('cannot compare an integer with a string; values are 1 and "a"');
+  });
+});
+
+describe('equality', () => {
+  it('compares deeply, numbers across types', () => {
+    expect(ev('[ (1 == 1.0) ({ a = [ 1 ]; } == { a = [ 1 ]; }) ("a" == "a") (null == null) ([ 1 ] == [ 2 ]) ]')).toBe('[ true true true true false ]');
+  });
+  it('functions are never equal, except identical elements of lists and sets', () => {
+    expect(ev('let f = x: x; in f == f')).toBe('false');
+    expect(ev('let f = x: x; in [ f ] == [ f ]')).toBe('true');
+    expect(ev('let f = x: x; in { a = f; } == { a = f; }')).toBe('true');
+    expect(ev('[ (x: x) ] == [ (x: x) ]')).toBe('false');
+  });
+  it('derivations compare by outPath', () => {
+    expect(ev('{ type = "derivation"; outPath = "/a"; x = 1; } == { type = "derivation"; outPath = "/a"; x = 2; }')).toBe('true');
+  });
+});
+
+describe('strings', () => {
+  it('are byte strings', () => {
+    expect(ev('builtins.stringLength "é"')).toBe('2');
+    expect(ev('builtins.substring 0 1 "é"')).toBe('"\xc3"');
+    expect(ev('builtins.substring 0 2 "é"')).toBe(toBytes('"é"'));
+    expect(ev('builtins.stringLength "${"ab"}c"')).toBe('3');
+  });
+  it('indented strings strip indentation and handle escapes', () => {
+    expect(ev("''\n    a\n      b\n  ''")).toBe('"a\\n  b\\n"');
+    expect(ev("''a'''b''$c''\\nd''")).toBe('"a\'\'b$c\\nd"');
+  });
+  it('coerce with toString', () => {
+    expect(ev('builtins.toString [ 1 null true false "x" [ "a" [ "b" ] ] [ ] 2.5 ]')).toBe('"1  1  x a b 2.500000"');
+    expect(ev('builtins.toString { __toString = self: "hi"; }')).toBe('"hi"');
+    expect(ev('"${{ outPath = "/p"; }}"')).toBe('"/p"');
+    expect(err('"${1}"')).toBe('cannot coerce an integer to a string: 1');
+  });
+  it('carry context', () => {
+    expect(ev('builtins.hasContext "abc"')).toBe('false');
+    const s = 'builtins.appendContext "x" { "/nix/store/00000000000000000000000000000000-a" = { path = true; }; }';
+    expect(ev(`builtins.hasContext (${s})`)).toBe('true');
+    expect(ev(`builtins.getContext ((${s}) + "y")`)).toBe('{ "/nix/store/00000000000000000000000000000000-a" = { path = true; }; }');
+    expect(ev(`builtins.hasContext (builtins.unsafeDiscardStringContext (${s}))`)).toBe('false');
+    expect(ev(`builtins.hasContext (builtins.substring 0 1 (${s}))`)).toBe('true');
+  });
+});
+
+describe('builtins (control)', () => {
+  it('tryEval catches throw and assert only', () => {
+    expect(ev('builtins.tryEval (throw "x")')).toBe('{ success = false; value = false; }');
+    expect(ev('builtins.tryEval (assert false; 1)')).toBe('{ success = false; value = false; }');
+    expect(ev('builtins.tryEval 5')).toBe('{ success = true; value = 5; }');
+    expect(err('builtins.tryEval (abort "x")')).toBe("evaluation aborted with the following error message: 'x'");
+  });
+  it('seq and deepSeq', () => {
+    expect(err('builtins.seq (throw "a") 1')).toBe('a');
+    expect(ev('builtins.seq [ (throw "a") ] 1')).toBe('1');
+    expect(err('builtins.deepSeq [ (throw "a") ] 1')).toBe('a');
+  });
+  it('sort is stable and genericClosure deduplicates', () => {
+    expect(ev('map (x: x.n) (builtins.sort (a: b: a.k < b.k) [ { k = 2; n = "a"; } { k = 1; n = "b"; } { k = 2; n = "c"; } { k = 1; n = "d"; } ])')).toBe('[ "b" "d" "a" "c" ]');
+    expect(ev('map (x: x.key) (builtins.genericClosure { startSet = [ { key = 1; } ]; operator = x: if x.key < 8 then [ { key = x.key * 2; } { key = 1; } ] else [ ]; })')).toBe('[ 1 2 4 8 ]');
+  });
+  it('functionArgs and __curPos', () => {
+    expect(ev('builtins.functionArgs ({ a, b ? 1 }: a)')).toBe('{ a = false; b = true; }');
+    expect(fromBytes(ev('__curPos'))).toBe('{ column = 1; file = "«string»"; line = 1; }');
+  });
+});
+
+describe('deep recursion', () => {
+  // through the CLI: bin/tsnix gives evaluation the stack it needs
+  const cli = (expr: string) =>
+    spawnSync(path.resolve(__dirname, '../../bin/tsnix'), ['instantiate', '--eval', '-'], { input: expr, encoding: 'utf8', env: { ...process.env, NIX_CONFIG: '' } });
+  it('evaluates 10 000 nested lets', () => {
+    let text = '';
+    for (let i = 0; i < 10000; i++) text += `let x${i} = ${i === 0 ? 1 : `x${i - 1} + 1`}; in `;
+    text += 'x9999';
+    expect(cli(text).stdout).toBe('10000\n');
+  });
+  it('evaluates a foldr over 100 000 elements', () => {
+    const foldr =
+      'let foldr = op: nul: list: let len = builtins.length list; go = n: if n == len then nul else op (builtins.elemAt list n) (go (n + 1)); in go 0; ' +
+      'in foldr (x: acc: x + acc) 0 (builtins.genList (x: x) 100000)';
+    expect(cli(foldr).stdout).toBe('4999950000\n');
+  });
+  it('turns runaway recursion into a Nix error', () => {
+    const st = state({ settings: [['max-call-depth', '1000']] });
+    expect(err('let f = x: f x; in f 1', st)).toBe('stack overflow; max-call-depth exceeded');
+  });
+});
+
+describe('imports and search paths', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-eval-'));
+  fs.writeFileSync(path.join(dir, 'a.nix'), '{ x = 1; y = import ./b.nix; }');
+  fs.writeFileSync(path.join(dir, 'b.nix'), '2');
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.writeFileSync(path.join(dir, 'sub', 'default.nix'), 'z + 1');
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('imports files and directories', () => {
+    expect(ev(`import ${dir}/a.nix`)).toBe('{ x = 1; y = 2; }');
+    expect(ev(`builtins.scopedImport { z = 41; } ${dir}/sub`)).toBe('42');
+  });
+  it('resolves <path> through -I', () => {
+    const st = state({ searchPath: [`foo=${dir}`] });
+    expect(ev('import <foo/b.nix>', st)).toBe('2');
+    expect(ev('(builtins.tryEval <nope>).success', st)).toBe('false');
+  });
+});
+
+describe('error rendering', () => {
+  it('prints frames outermost first with code frames', () => {
+    expect(rendered('builtins.length 1')).toBe(
+      [
+        'error:',
+        "       … while calling the 'length' builtin",
+        '         at «string»:1:1:',
+        '            1| builtins.length 1',
+        '             | ^',
+        '',
+        '       … while evaluating the first argument passed to builtins.length',
+        '',
+        '       error: expected a list but found an integer: 1',
+      ].join('\n'),
+    );
+  });
+  it("prints values in errors with CppNix's limits", () => {
+    expect(fromBytes(err('"" + { a = { b = { c = 1; }; }; }'))).toBe('cannot coerce a set to a string: { a = «thunk»; }');
+    expect(fromBytes(printValue(state().evalString('builtins.genList (x: x) 20', '«string»', '/'), { force: true, maxListItems: 10 }))).toBe(
+      '[ 0 1 2 3 4 5 6 7 8 9 «10 items elided» ]',
+    );
+  });
+});

@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
 import { NixError, ThrownError } from '../errors.js';
@@ -13,6 +14,9 @@ import { Attrs, NixPath, NixStr, force, mkStr, type Value } from '../value.js';
 import type { EvalState } from '../state.js';
 import type { Pos } from '../../../grammar/ast.js';
 import { argCtx, type Registry } from './registry.js';
+
+/** tsnix's own Nix files for `<nix/…>` (corepkgs/ at the top of the package). */
+const COREPKGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../corepkgs');
 
 /** The version of CppNix whose behaviour tsnix follows (nixpkgs checks it). */
 export const NIX_VERSION = '2.31.0';
@@ -229,6 +233,11 @@ export function register(r: Registry): void {
         const cand = rest ? `${base.replace(/\/$/, '')}/${rest}` : base;
         const abs = cand.startsWith('/') ? cand : path.posix.resolve(toBytes(process.cwd()), cand);
         if (fs.existsSync(fsPath(abs))) return new NixPath(canonPath(abs));
+      }
+      // <nix/…>: the files CppNix ships with itself (corepkgs), after the search path
+      if (want.startsWith('nix/')) {
+        const f = path.join(COREPKGS, fromBytes(want.slice(4)));
+        if (fs.existsSync(f)) return new NixPath(toBytes(f));
       }
       throw new ThrownError(`file '${want}' was not found in the Nix search path (add it using $NIX_PATH or -I)`, site.pos);
     },

@@ -228,7 +228,25 @@ const customOr = new Map<string, Decision>([
   ['expr/0', HEAD_ALTS],
   ['select/5', SELECT_TAIL],
 ]);
-const customOpt = new Map<string, OptDecision>([['expr/Repetition/0', headAhead]]);
+/** Tokens that can follow the first operand of an operator expression within it. */
+const continuesOperand = new Uint8Array(512);
+for (const t of [
+  T.ID, T.INT_LIT, T.FLOAT_LIT, T.DQUOTE, T.IND_STRING_OPEN, T.PATH, T.HPATH, T.SPATH, T.URI, T.LPAREN, T.LET, T.REC,
+  T.LCURLY, T.LBRACKET, T.QUESTION, T.EQ, T.NEQ, T.LEQ, T.GEQ, T.UPDATE, T.CONCAT, T.AND, T.OR, T.IMPL, T.PIPE_FROM,
+  T.PIPE_INTO, T.LT, T.GT, T.PLUS, T.MINUS, T.STAR, T.SLASH,
+]) {
+  continuesOperand[t.tokenTypeIdx!] = 1;
+}
+
+const customOpt = new Map<string, OptDecision>([
+  ['expr/Repetition/0', headAhead],
+  [
+    'expr/Option/9',
+    function (this: NixParser) {
+      return continuesOperand[this.la(1).tokenTypeIdx] === 1;
+    },
+  ],
+]);
 
 // Chevrotain 11 exposes the default strategy as a (documented, experimental) class.
 type LookaheadStrategy = InstanceType<typeof LLkLookaheadStrategy>;
@@ -364,8 +382,17 @@ class NixParser extends EmbeddedActionsParser {
 
   /** Removes and returns the items from `base` up. */
   private takeItems(base: number): unknown[] {
+    const items = this.items;
+    const n = items.length - base;
+    if (n === 1) {
+      this.itemPos.pop();
+      return [items.pop()];
+    }
+    if (n === 0) return [];
+    const out = items.slice(base);
+    items.length = base;
     this.itemPos.length = base;
-    return this.items.splice(base);
+    return out;
   }
 
   constructor() {
@@ -436,9 +463,8 @@ class NixParser extends EmbeddedActionsParser {
       this.exprs.push(first);
       this.starts.push(start);
     }
-    this.MANY3(this.app1);
-    this.MANY4(this.has1);
-    this.MANY5(this.binopLoop);
+    // Function application, `?`, binary operators (one custom decision for the common case of none).
+    this.OPTION9(this.exprTail);
     if (this.RECORDING_PHASE) return first;
 
     while (this.ops.length > opBase) this.reduceOp();
@@ -451,6 +477,12 @@ class NixParser extends EmbeddedActionsParser {
     while (heads.length > headBase) body = this.applyHead(heads.pop()!, body);
     return body;
   });
+
+  private exprTail = (): void => {
+    this.MANY3(this.app1);
+    this.MANY4(this.has1);
+    this.MANY5(this.binopLoop);
+  };
 
   private headLoop = (): void => {
     const h = this.OR(this.headAlts);
@@ -822,9 +854,12 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const qpos = this.CONSUME1(T.DQUOTE).startOffset;
-        const parts = this.SUBRULE1(this.stringParts);
+        // (stringParts inlined: no rule invocation per string literal)
+        const base = this.items.length;
+        this.strInterp = false;
+        this.MANY4(this.strPartSel);
         this.CONSUME2(T.DQUOTE);
-        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(parts, qpos);
+        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(base, qpos);
       },
     },
     {
@@ -1071,6 +1106,11 @@ class NixParser extends EmbeddedActionsParser {
 
   private strPart = (): void => {
     this.OR(this.strPartAlts);
+  };
+
+  /** The same in the select rule (another OR occurrence index). */
+  private strPartSel = (): void => {
+    this.OR6(this.strPartAlts);
   };
 
   private strPartAlts = [

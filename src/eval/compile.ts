@@ -285,7 +285,7 @@ export class Compiler {
         let x = env;
         for (let i = 0; i < level; i++) x = x.up!;
         const attrs = forceAttrs(x.vals[0]!, pos);
-        const v = attrs.m.get(name);
+        const v = attrs.get(name);
         if (v !== undefined) return v instanceof Thunk ? v.force() : v;
       }
       throw new NixError(`undefined variable '${name}'`, pos);
@@ -348,7 +348,7 @@ export class Compiler {
       return (env) => {
         const v = subject(env);
         if (v instanceof Attrs) {
-          const x = v.m.get(name);
+          const x = v.get(name);
           if (x !== undefined) {
             if (!(x instanceof Thunk)) return x;
             try {
@@ -378,7 +378,7 @@ export class Compiler {
             if (dflt) return dflt(env);
             return selectFail(v, name, pos);
           }
-          const x = v.m.get(name);
+          const x = v.get(name);
           if (x === undefined) {
             if (dflt) return dflt(env);
             return selectFail(v, name, pos);
@@ -406,7 +406,7 @@ export class Compiler {
         if (!(v instanceof Attrs)) return false;
         const name = names[i]!(env);
         if (name === null) return false;
-        const x = v.m.get(name);
+        const x = v.get(name);
         if (x === undefined) return false;
         if (i < names.length - 1) v = x instanceof Thunk ? x.force() : x;
       }
@@ -698,7 +698,7 @@ function showPosText(p: Pos): string {
 function inheritSelect(name: string, pos: Pos | null): Code {
   return (env) => {
     const a = forceAttrs(env.vals[0]!, pos);
-    const v = a.m.get(name);
+    const v = a.get(name);
     if (v === undefined) {
       const e = new NixError(`attribute '${name}' missing`, pos);
       e.hint = didYouMean(name, a.keys());
@@ -737,8 +737,15 @@ function withFrameV<T>(f: () => T, msg: string, pos: Pos | null): T {
 export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   if (y.size === 0) return x;
   if (x.size === 0) return y;
+  // a small set onto a big one: persistent map, O(|y| log |x|) instead of a copy of x
+  if (x.size >= 64 && y.size * 16 <= x.size) {
+    const p = x.asPersistent().withMutations((t) => {
+      for (const [k, v] of y.entries()) t.set(k, v);
+    });
+    return Attrs.fromPersistent(p, [y, x]);
+  }
   const m = new Map(x.m);
-  for (const [k, v] of y.m) m.set(k, v);
+  for (const [k, v] of y.entries()) m.set(k, v);
   return new Attrs(m, null, [y, x]);
 }
 

@@ -288,11 +288,10 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
     if (e instanceof NixError) e.addTrace(`while evaluating the value passed for the lambda argument`, info.pos);
     throw e;
   }
-  const m = attrs.m;
   const names = f.names;
   let used = 0;
   for (let i = 0; i < names.length; i++) {
-    const v = m.get(names[i]!);
+    const v = attrs.get(names[i]!);
     if (v !== undefined) {
       vals[i] = v;
       used++;
@@ -306,7 +305,7 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
       vals[i] = new Thunk(d, env);
     }
   }
-  if (!f.ellipsis && used < m.size) {
+  if (!f.ellipsis && used < attrs.size) {
     const allowed = new Set(names);
     for (const k of attrs.keys()) {
       if (!allowed.has(k)) {

@@ -14,6 +14,7 @@
 // Functions that take a `Value` accept thunks; `force` returns a value in weak
 // head normal form (never a Thunk).
 
+import { Map as IMap } from 'immutable';
 import type { Pos, Source } from '../../grammar/ast.js';
 import { InfiniteRecursionError, NixError, infiniteRecursion } from './errors.js';
 
@@ -116,59 +117,108 @@ export interface AttrPositions {
   offsets: ReadonlyMap<string, number>;
 }
 
+type PosTable = AttrPositions | Map<string, Pos>;
+
+/**
+ * An attribute set.  Usually a native Map; a set made by `//` of a small set
+ * onto a big one is a persistent map (immutable.js) so that the common
+ * `acc // { k = v; }` fold is not quadratic.  `m` gives a native Map either
+ * way (made once on demand); hot paths use get/has/size.
+ */
 export class Attrs {
   private sortedKeys: string[] | null = null;
-  constructor(
-    readonly m: Map<string, Value>,
-    /** Positions of attributes, for the sets made by an attrset literal. */
-    public positions: AttrPositions | null = null,
-    /** For `//`: the sets whose positions to consult after this one's. */
-    public posParents: Attrs[] | null = null,
-  ) {}
+  private native: Map<string, Value> | null;
+  private persistent: IMap<string, Value> | null = null;
+  /** Where attributes were defined: tables consulted in order (see posOf). */
+  private posTables: PosTable[] | null;
+
+  constructor(m: Map<string, Value>, positions: AttrPositions | null = null, posFrom: Attrs[] | null = null) {
+    this.native = m;
+    this.posTables = positions ? [positions] : posFrom ? mergePosTables(posFrom) : null;
+  }
+
+  static fromPersistent(p: IMap<string, Value>, posFrom: Attrs[]): Attrs {
+    const a = new Attrs(EMPTY_MAP, null, posFrom);
+    a.native = null;
+    a.persistent = p;
+    return a;
+  }
+
+  /** The attributes as a native Map (do not mutate). */
+  get m(): Map<string, Value> {
+    if (this.native === null) this.native = new Map(this.persistent!);
+    return this.native;
+  }
+
+  /** The attributes as a persistent map (made once on demand). */
+  asPersistent(): IMap<string, Value> {
+    if (this.persistent === null) this.persistent = IMap(this.native!);
+    return this.persistent;
+  }
 
   get size(): number {
-    return this.m.size;
+    return this.native !== null ? this.native.size : this.persistent!.size;
   }
 
   get(name: string): Value | undefined {
-    return this.m.get(name);
+    return this.native !== null ? this.native.get(name) : this.persistent!.get(name);
   }
 
   has(name: string): boolean {
-    return this.m.has(name);
+    return this.native !== null ? this.native.has(name) : this.persistent!.has(name);
+  }
+
+  /** Iterates over [name, value] pairs (unordered). */
+  entries(): IterableIterator<[string, Value]> {
+    return this.native !== null ? this.native.entries() : (this.persistent!.entries() as IterableIterator<[string, Value]>);
   }
 
   /** Names in byte order (cached). */
   keys(): string[] {
-    if (this.sortedKeys === null) this.sortedKeys = [...this.m.keys()].sort(compareBytes);
+    if (this.sortedKeys === null) {
+      this.sortedKeys = [...(this.native !== null ? this.native.keys() : this.persistent!.keys())].sort(compareBytes);
+    }
     return this.sortedKeys;
   }
 
-  /** Positions of attributes added one by one (dynamic attributes). */
-  private extraPos: Map<string, Pos> | null = null;
-
   setPos(name: string, pos: Pos): void {
-    (this.extraPos ??= new Map()).set(name, pos);
+    const first = this.posTables?.[0];
+    if (first instanceof Map) first.set(name, pos);
+    else (this.posTables ??= []).unshift(new Map([[name, pos]]));
   }
 
   posOf(name: string): Pos | undefined {
-    if (!this.m.has(name)) return undefined;
-    const x = this.extraPos?.get(name);
-    if (x) return x;
-    if (this.positions) {
-      const off = this.positions.offsets.get(name);
-      if (off !== undefined) return { src: this.positions.src, offset: off };
-    }
-    if (this.posParents) {
-      for (const p of this.posParents) {
-        const r = p.posOf(name);
-        if (r) return r;
+    if (!this.has(name) || !this.posTables) return undefined;
+    for (const t of this.posTables) {
+      if (t instanceof Map) {
+        const p = t.get(name);
+        if (p) return p;
+      } else {
+        const off = t.offsets.get(name);
+        if (off !== undefined) return { src: t.src, offset: off };
       }
     }
     return undefined;
   }
 
   static readonly EMPTY = new Attrs(new Map());
+}
+
+const EMPTY_MAP = new Map<string, Value>();
+
+/** Position tables of a set made from others (first wins); bounded so folds do not accumulate them. */
+function mergePosTables(from: Attrs[]): PosTable[] | null {
+  let r: PosTable[] | null = null;
+  for (const a of from) {
+    const ts = (a as unknown as { posTables: PosTable[] | null }).posTables;
+    if (!ts) continue;
+    for (const t of ts) {
+      r ??= [];
+      if (!r.includes(t)) r.push(t);
+      if (r.length >= 16) return r;
+    }
+  }
+  return r;
 }
 
 export function compareBytes(a: string, b: string): number {

@@ -5,9 +5,9 @@
 // Argument order, frames and positions follow CppNix (see registry.ts).
 
 import type { Pos } from '../../../grammar/ast.js';
-import { forceFunction, forceStringNoCtx } from '../ops.js';
-import { Attrs, compareBytes, force, type Value } from '../value.js';
-import { argCtx, attrsArg, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
+import { callN, forceFunction, forceStringNoCtx } from '../ops.js';
+import { Attrs, Thunk, compareBytes, force, type Value } from '../value.js';
+import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
@@ -144,8 +144,21 @@ export function register(r: Registry): void {
     fn: ([f, s]) => {
       const a = attrsArg(s!, argCtx('mapAttrs', 1));
       const fn = f!;
+      // CppNix does not evaluate the function here: until one of these
+      // applications has evaluated it, its position is unknown (no "from call
+      // site" frame); tsnix has no thunk for a lambda literal, so track that.
+      let fnSeen = fn instanceof Thunk;
       const m = new Map<string, Value>();
-      for (const [k, v] of a.m) m.set(k, lazyCall(fn, [k, v]));
+      for (const [k, v] of a.m) {
+        m.set(
+          k,
+          new Thunk(() => {
+            const pos = fnSeen ? determinePos(fn) : null;
+            fnSeen = true;
+            return callN(fn, [k, v], pos);
+          }, null),
+        );
+      }
       // the new attributes have no positions (as in CppNix)
       return new Attrs(m);
     },

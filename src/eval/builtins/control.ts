@@ -2,7 +2,7 @@
 // tryEval, trace, warn, addErrorContext, typeOf, is*, functionArgs, break.
 
 import { AbortError, AssertionError, NixError, ThrownError } from '../errors.js';
-import { coerceToString, forceDeep, forceFunction, forceString } from '../ops.js';
+import { coerceToString, forceDeep, forceString } from '../ops.js';
 import { printValue } from '../print.js';
 import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, isFunction, typeOf, type Value } from '../value.js';
 import { argCtx, type Registry } from './registry.js';
@@ -15,8 +15,8 @@ export function register(r: Registry): void {
     args: ['s'],
     global: true,
     doc: 'Abort Nix expression evaluation and print the error message *s*.',
-    fn: ([s], site) => {
-      const msg = coerceToString(s!, site.pos, { errCtx: argCtx('abort', 0) }).s;
+    fn: ([s]) => {
+      const msg = coerceToString(force(s!), null, { copyToStore: true, errCtx: argCtx('abort', 0) }).s;
       throw new AbortError(`evaluation aborted with the following error message: '${msg}'`);
     },
   });
@@ -26,8 +26,8 @@ export function register(r: Registry): void {
     args: ['s'],
     global: true,
     doc: 'Throw an error message *s*. This usually aborts Nix expression evaluation, but in `nix-env -qa` and other commands that try to evaluate a set of derivations to get information about those derivations, a derivation that throws an error is silently skipped (which is not the case for `abort`).',
-    fn: ([s], site) => {
-      const msg = coerceToString(s!, site.pos, { errCtx: argCtx('throw', 0) }).s;
+    fn: ([s]) => {
+      const msg = coerceToString(force(s!), null, { copyToStore: true, errCtx: argCtx('throw', 0) }).s;
       throw new ThrownError(msg);
     },
   });
@@ -92,18 +92,10 @@ export function register(r: Registry): void {
     name: 'warn',
     args: ['msg', 'e'],
     doc: 'Evaluate *msg* and print it on standard error as a warning. Then return *e*. If the `abort-on-warn` setting is enabled, the warning is an error.',
-    fn: ([m, e], site) => {
-      const mv = force(m!);
-      if (!(typeof mv === 'string' || mv instanceof NixStr)) {
-        forceString(mv, site.pos, argCtx('warn', 0));
-      }
-      const msg = typeof mv === 'string' ? mv : (mv as NixStr).s;
-      if (state.settings.bool('abort-on-warn')) {
-        const err = new NixError(msg);
-        err.hint = '(aborting on warning because abort-on-warn is set)';
-        throw err;
-      }
+    fn: ([m, e]) => {
+      const msg = forceString(m!, null, argCtx('warn', 0));
       state.stderr(`evaluation warning: ${msg}\n`);
+      if (state.settings.bool('abort-on-warn')) throw new NixError('aborting to reveal stack trace of warning, as abort-on-warn is set');
       return force(e!);
     },
   });
@@ -112,12 +104,12 @@ export function register(r: Registry): void {
     name: 'addErrorContext',
     args: ['ctx', 'e'],
     doc: 'Evaluate *e*; if that fails, add *ctx* to the error trace.',
-    fn: ([c, e], site) => {
+    fn: ([c, e]) => {
       try {
         return force(e!);
       } catch (err) {
         if (err instanceof NixError) {
-          const msg = coerceToString(c!, site.pos, {}).s;
+          const msg = coerceToString(force(c!), null, { errCtx: argCtx('addErrorContext', 0) }).s;
           err.addTrace(msg, null, true);
         }
         throw err;
@@ -155,10 +147,11 @@ export function register(r: Registry): void {
     name: 'functionArgs',
     args: ['f'],
     doc: 'Return a set containing the names of the formal arguments expected by the function *f*. The value of each attribute is a Boolean denoting whether the corresponding argument has a default value.',
-    fn: ([f], site) => {
-      const v = forceFunction(f!, site.pos, argCtx('functionArgs', 0));
+    fn: ([f]) => {
+      const v = force(f!);
       if (v instanceof PrimOp || v instanceof PrimOpApp) return Attrs.EMPTY;
-      if (!(v instanceof Lambda) || v.info.formals === null) return Attrs.EMPTY;
+      if (!(v instanceof Lambda)) throw new NixError("'functionArgs' requires a function");
+      if (v.info.formals === null) return Attrs.EMPTY;
       const m = new Map<string, Value>();
       const offsets = new Map<string, number>();
       const fm = v.info.formals;

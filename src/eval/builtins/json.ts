@@ -2,19 +2,20 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { callN, coerceToString, forceStringValue, mergeContexts, normInt } from '../ops.js';
+import { coerceToString, forceStringNoCtx, mergeContexts, normInt } from '../ops.js';
 import { printForError } from '../print.js';
-import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, mkStr, typeName, type Context, type Value } from '../value.js';
-import { argCtx, type Registry } from './registry.js';
+import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
+import { peelToStringOutPath } from './paths.js';
+import { argCtx, determinePos, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
     name: 'toJSON',
     args: ['e'],
     doc: 'Return a string containing a JSON representation of *e*. Strings, integers, floats, Booleans, nulls and lists are mapped to their JSON equivalents. Sets (except derivations) are represented as objects. Derivations are translated to a JSON string containing the derivation’s output path. Paths are copied to the store and represented as a JSON string of the resulting store path.',
-    fn: ([e], site) => {
+    fn: ([e]) => {
       const acc = { ctx: EMPTY_CTX as Context };
-      const s = valueToJSON(e!, site.pos, true, acc);
+      const s = valueToJSON(e!, null, true, acc);
       return mkStr(s, acc.ctx);
     },
   });
@@ -23,19 +24,31 @@ export function register(r: Registry): void {
     name: 'fromJSON',
     args: ['e'],
     doc: 'Convert a JSON string to a Nix value. For example,\n\n```nix\nbuiltins.fromJSON \'\'{"x": [1, 2, 3], "y": null}\'\'\n```\n\nreturns the value `{ x = [ 1 2 3 ]; y = null; }`.',
-    fn: ([e], site) => {
-      const v = forceStringValue(e!, site.pos, argCtx('fromJSON', 0));
-      return parseJSON(typeof v === 'string' ? v : v.s, site.pos);
+    fn: ([e]) => {
+      const text = forceStringNoCtx(e!, null, argCtx('fromJSON', 0));
+      try {
+        return parseJSON(text, null);
+      } catch (err) {
+        // as CppNix, only JSON syntax errors get this frame
+        if (err instanceof NixError && err.msg.startsWith('[json.exception.parse_error')) err.addTrace('while decoding a JSON string');
+        throw err;
+      }
     },
   });
 }
 
-/** The JSON text of a value, as CppNix's printValueAsJSON (strict: forces everything). */
+/**
+ * The JSON text of a value, as CppNix's printValueAsJSON (strict: forces
+ * everything).  Sets with `__toString` or `outPath` are peeled first (what
+ * `__toString` returns must be a string or a path); attribute errors get
+ * "while evaluating attribute 'X'" at the attribute, list element errors
+ * "while evaluating list element at index N" at the list's position.
+ */
 export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
   const out: string[] = [];
-  const go = (v: Value, pos: Pos | null, depth: number): void => {
-    if (depth > 5000) throw new NixError('stack overflow; max-call-depth exceeded', pos);
-    if (v instanceof Thunk) v = v.force();
+  const go = (v: Value, pos: Pos | null, copyToStore: boolean, depth: number): void => {
+    if (depth > 10000) throw new NixError('stack overflow; max-call-depth exceeded', pos);
+    v = force(v);
     if (v === null) out.push('null');
     else if (v === true) out.push('true');
     else if (v === false) out.push('false');
@@ -54,7 +67,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       for (let i = 0; i < v.length; i++) {
         if (i) out.push(',');
         try {
-          go(v[i]!, pos, depth + 1);
+          go(v[i]!, pos, copyToStore, depth + 1);
         } catch (e) {
           if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`, pos);
           throw e;
@@ -62,36 +75,30 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       }
       out.push(']');
     } else if (v instanceof Attrs) {
-      if (v.has('__toString')) {
-        const r = coerceToString(v, pos, { copyToStore, strictToString: true });
-        acc.ctx = mergeContexts(acc.ctx, r.ctx);
-        out.push(jsonString(r.s));
-        return;
-      }
-      const op = v.get('outPath');
-      if (op !== undefined) {
-        go(op, pos, depth + 1);
-        return;
-      }
-      out.push('{');
-      let first = true;
-      for (const k of v.keys()) {
-        if (!first) out.push(',');
-        first = false;
-        out.push(jsonString(k), ':');
-        try {
-          go(v.get(k)!, pos, depth + 1);
-        } catch (e) {
-          if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, v.posOf(k) ?? pos);
-          throw e;
+      peelToStringOutPath(v, pos, true, (peeled, cameThroughToString) => {
+        // a path that `__toString` returned is not copied to the store
+        if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString, depth + 1);
+        out.push('{');
+        let first = true;
+        for (const k of peeled.keys()) {
+          if (!first) out.push(',');
+          first = false;
+          out.push(jsonString(k), ':');
+          const apos = peeled.posOf(k) ?? null;
+          try {
+            go(peeled.get(k)!, apos, copyToStore, depth + 1);
+          } catch (e) {
+            if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+            throw e;
+          }
         }
-      }
-      out.push('}');
+        out.push('}');
+      });
     } else if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) {
-      throw new NixError(`cannot convert ${typeName(v)} to JSON`, pos);
+      throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
     }
   };
-  go(v, pos, 0);
+  go(v, pos, copyToStore, 1);
   return out.join('');
 }
 

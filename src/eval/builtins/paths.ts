@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
 import { NixError, ThrownError } from '../errors.js';
-import { coerceToString, forceAttrs, forceList, forceString, forceStringValue } from '../ops.js';
-import { Attrs, NixPath, NixStr, force, mkStr, type Value } from '../value.js';
+import { callN, coerceToString, forceStringNoCtx } from '../ops.js';
+import { printForError } from '../print.js';
+import { Attrs, EMPTY_CTX, NixPath, NixStr, Thunk, force, mkStr, typeName, type Context, type Value } from '../value.js';
 import type { EvalState } from '../state.js';
 import type { Pos } from '../../../grammar/ast.js';
-import { argCtx, type Registry } from './registry.js';
+import { argCtx, attrsArg, listArg, missingAttr, type Registry } from './registry.js';
 
 /** tsnix's own Nix files for `<nix/…>` (corepkgs/ at the top of the package). */
 const COREPKGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../corepkgs');
@@ -21,16 +22,112 @@ const COREPKGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /** The version of CppNix whose behaviour tsnix follows (nixpkgs checks it). */
 export const NIX_VERSION = '2.31.0';
 
-/** Coerces a value to an absolute path (a path, or a string that is one). */
-export function realisePath(state: EvalState, v: Value, pos: Pos | null, ctx: string): string {
-  const fv = force(v);
-  if (fv instanceof NixPath) return fv.path;
-  const r = coerceToString(fv, pos, { errCtx: ctx });
-  if (!r.s.startsWith('/')) {
-    throw new NixError(`string '${r.s}' doesn't represent an absolute path`, null).addTrace(ctx, pos);
+/** The frame CppNix gives errors of the path arguments of readFile, readDir, import, … */
+export const REALISE_CTX = 'while realising the context of a path';
+
+/**
+ * CppNix's peelToStringOutPath: an attribute set with `__toString` is
+ * replaced by the result of calling it, one with `outPath` by that
+ * attribute, repeatedly; `cb` gets the final value.  Errors get the frames
+ * "while calling the `__toString` attribute", "while using the result of
+ * the `__toString` attribute" and "while using (evaluating) the `outPath`
+ * attribute" at the attribute's position.  With `checkToStringReturn`
+ * (toJSON), what `__toString` returns must end in a string or a path.
+ */
+export function peelToStringOutPath<R>(
+  v: Value,
+  pos: Pos | null,
+  checkToStringReturn: boolean,
+  cb: (peeled: Value, cameThroughToString: boolean) => R,
+): R {
+  let came = false;
+  const peel = (v: Value, pos: Pos | null): R => {
+    v = force(v);
+    if (!(v instanceof Attrs)) {
+      if (checkToStringReturn && came && !(typeof v === 'string' || v instanceof NixStr || v instanceof NixPath)) {
+        throw new NixError(`\`__toString\` should return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
+      }
+      return cb(v, came);
+    }
+    const ts = v.get('__toString');
+    if (ts !== undefined) {
+      const tsPos = v.posOf('__toString') ?? null;
+      let r: Value;
+      try {
+        r = callN(ts, [v], tsPos);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while calling the `__toString` attribute', tsPos);
+        throw e;
+      }
+      came = true;
+      try {
+        return peel(r, tsPos);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
+        throw e;
+      }
+    }
+    const op = v.get('outPath');
+    if (op !== undefined) {
+      const opPos = v.posOf('outPath') ?? null;
+      try {
+        force(op);
+        return peel(op, opPos);
+      } catch (e) {
+        // "evaluating" when the attribute itself failed, "using" when what came of it did
+        const failed = op instanceof Thunk && op.code !== null;
+        if (e instanceof NixError) e.addTrace(`while ${failed ? 'evaluating' : 'using'} the \`outPath\` attribute`, opPos);
+        throw e;
+      }
+    }
+    if (checkToStringReturn && came) {
+      throw new NixError(`\`__toString\` must return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
+    }
+    return cb(v, came);
+  };
+  return peel(v, pos);
+}
+
+/**
+ * CppNix's coerceToPath: a path, or something that coerces (without copying
+ * to the store) to a string that is an absolute path, canonicalised.
+ */
+export function coerceToPath(v: Value, pos: Pos | null, ctx: string): { path: string; ctx: Context } {
+  try {
+    v = force(v);
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace(ctx, pos);
+    throw e;
   }
+  return peelToStringOutPath(v, pos, false, (p) => {
+    if (p instanceof NixPath) return { path: p.path, ctx: EMPTY_CTX };
+    const r = coerceToString(p, pos, { errCtx: ctx });
+    if (!r.s.startsWith('/')) throw new NixError(`string '${r.s}' doesn't represent an absolute path`).addTrace(ctx, pos);
+    return { path: canonPath(r.s), ctx: r.ctx };
+  });
+}
+
+/** CppNix's realisePath: the path argument of readFile, readDir, import, … (`ctx` is normally REALISE_CTX). */
+export function realisePath(state: EvalState, v: Value, pos: Pos | null, ctx: string = REALISE_CTX): string {
   void state;
-  return canonPath(r.s);
+  void pos;
+  return coerceToPath(v, null, ctx).path;
+}
+
+/** Resolves symlinks at the end of a path (as CppNix's SymlinkResolution::Full does for the paths builtins read). */
+function resolveLinks(file: string): string {
+  for (let i = 0; i < 40; i++) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(fsPath(file));
+    } catch {
+      return file;
+    }
+    if (!st.isSymbolicLink()) return file;
+    const target = toBytes(fs.readlinkSync(fsPath(file)));
+    file = canonPath(target.startsWith('/') ? target : `${file.slice(0, file.lastIndexOf('/')) || '/'}/${target}`);
+  }
+  return file;
 }
 
 function fsPath(p: string): string {
@@ -53,7 +150,7 @@ export function register(r: Registry): void {
     global: true,
     doc: 'Load, parse, and return the Nix expression in the file *path*. If *path* is a directory, the file `default.nix` in that directory is used if it exists.',
     fn: ([p], site) => {
-      const file = realisePath(state, p!, site.pos, 'while evaluating the first argument passed to builtins.import');
+      const file = realisePath(state, p!, null);
       return state.evalFile(file, site.pos);
     },
   });
@@ -64,8 +161,9 @@ export function register(r: Registry): void {
     global: true,
     doc: 'Like `import`, but the expression in *path* sees the attributes of *scope* as variables (taking precedence over builtins).',
     fn: ([sc, p], site) => {
-      const scope = forceAttrs(sc!, site.pos, argCtx('scopedImport', 0));
-      const file = realisePath(state, p!, site.pos, argCtx('scopedImport', 1));
+      // the path is checked before the scope
+      const file = realisePath(state, p!, null);
+      const scope = attrsArg(sc!, argCtx('scopedImport', 0));
       return state.evalFileScoped(file, scope, site.pos);
     },
   });
@@ -74,18 +172,16 @@ export function register(r: Registry): void {
     name: 'readFile',
     args: ['path'],
     doc: 'Return the contents of the file *path* as a string.',
-    fn: ([p], site) => {
-      const file = realisePath(state, p!, site.pos, argCtx('readFile', 0));
+    fn: ([p]) => {
+      const file = resolveLinks(realisePath(state, p!, null));
+      let s: string;
       try {
-        const s = fs.readFileSync(fsPath(file)).toString('latin1');
-        if (s.includes('\0')) {
-          throw new NixError(`the contents of the file '${file}' cannot be represented as a Nix string`, site.pos);
-        }
-        return s;
+        s = fs.readFileSync(fsPath(file)).toString('latin1');
       } catch (e) {
-        if (e instanceof NixError) throw e;
-        throw ioError(e, file, site.pos);
+        throw ioError(e, file);
       }
+      if (s.includes('\0')) throw new NixError(`the contents of the file '${file}' cannot be represented as a Nix string`);
+      return s;
     },
   });
 
@@ -93,13 +189,15 @@ export function register(r: Registry): void {
     name: 'readDir',
     args: ['path'],
     doc: 'Return the contents of the directory *path* as a set mapping directory entries to the corresponding file type. For instance, if directory `A` contains a regular file `B` and another directory `C`, then `builtins.readDir ./A` returns the set\n\n```nix\n{ B = "regular"; C = "directory"; }\n```\n\nThe possible values for the file type are `"regular"`, `"directory"`, `"symlink"` and `"unknown"`.',
-    fn: ([p], site) => {
-      const dir = realisePath(state, p!, site.pos, argCtx('readDir', 0));
+    fn: ([p]) => {
+      const dir = resolveLinks(realisePath(state, p!, null));
       let ents: fs.Dirent[];
       try {
+        if (!fs.statSync(fsPath(dir)).isDirectory()) throw new NixError(`'${dir}' is not a directory`);
         ents = fs.readdirSync(fsPath(dir), { withFileTypes: true });
       } catch (e) {
-        throw ioError(e, dir, site.pos);
+        if (e instanceof NixError) throw e;
+        throw ioError(e, dir);
       }
       const m = new Map<string, Value>();
       for (const d of ents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -114,12 +212,12 @@ export function register(r: Registry): void {
     name: 'readFileType',
     args: ['p'],
     doc: 'Determine the directory entry type of a filesystem node, being one of `"directory"`, `"regular"`, `"symlink"`, or `"unknown"`.',
-    fn: ([p], site) => {
-      const file = realisePath(state, p!, site.pos, argCtx('readFileType', 0));
+    fn: ([p]) => {
+      const file = realisePath(state, p!, null);
       try {
         return fileType(fs.lstatSync(fsPath(file)));
       } catch (e) {
-        throw ioError(e, file, site.pos);
+        throw ioError(e, file);
       }
     },
   });
@@ -128,22 +226,14 @@ export function register(r: Registry): void {
     name: 'pathExists',
     args: ['path'],
     doc: 'Return `true` if the path *path* exists at evaluation time, and `false` otherwise.',
-    fn: ([p], site) => {
+    fn: ([p]) => {
       const v = force(p!);
-      let file: string;
-      let mustBeDir = false;
-      if (v instanceof NixPath) file = v.path;
-      else {
-        const s = coerceToString(v, site.pos, {}).s;
-        if (!s.startsWith('/')) {
-          throw new NixError(`string '${s}' doesn't represent an absolute path`, site.pos).addTrace(argCtx('pathExists', 0));
-        }
-        mustBeDir = s.endsWith('/') || s.endsWith('/.');
-        file = canonPath(s);
-      }
+      // CppNix: a string ending in `/` or `/.` must name a directory (symlinks followed)
+      const s = typeof v === 'string' ? v : v instanceof NixStr ? v.s : null;
+      const mustBeDir = s !== null && (s.endsWith('/') || s.endsWith('/.'));
+      const file = realisePath(state, v, null);
       try {
-        const st = fs.statSync(fsPath(file));
-        return mustBeDir ? st.isDirectory() : true;
+        return mustBeDir ? fs.statSync(fsPath(file)).isDirectory() : (fs.lstatSync(fsPath(file)), true);
       } catch {
         return false;
       }
@@ -154,8 +244,8 @@ export function register(r: Registry): void {
     name: 'getEnv',
     args: ['s'],
     doc: '`getEnv` returns the value of the environment variable *s*, or an empty string if the variable doesn’t exist. This function should be used with care, as it can introduce all sorts of nasty environment dependencies in your Nix expression.',
-    fn: ([s], site) => {
-      const name = forceString(s!, site.pos, argCtx('getEnv', 0));
+    fn: ([s]) => {
+      const name = forceStringNoCtx(s!, null, argCtx('getEnv', 0));
       if (state.settings.bool('pure-eval')) return '';
       const v = state.env[fromBytes(name)];
       return v === undefined ? '' : toBytes(v);
@@ -166,13 +256,9 @@ export function register(r: Registry): void {
     name: 'toPath',
     args: ['s'],
     doc: '**DEPRECATED.** Use `/. + "/path"` to convert a string into an absolute path. For relative paths, use `./. + "/path"`.',
-    fn: ([s], site) => {
-      const v = force(s!);
-      const r0 = coerceToString(v, site.pos, {});
-      if (!r0.s.startsWith('/')) {
-        throw new NixError(`string '${r0.s}' doesn't represent an absolute path`, site.pos).addTrace(argCtx('toPath', 0));
-      }
-      return mkStr(canonPath(r0.s), r0.ctx);
+    fn: ([s]) => {
+      const r0 = coerceToPath(s!, null, argCtx('toPath', 0));
+      return mkStr(r0.path, r0.ctx);
     },
   });
 
@@ -181,10 +267,10 @@ export function register(r: Registry): void {
     args: ['x'],
     global: true,
     doc: 'Return the *base name* of either a path value *x* or a string *x*, depending on which type is passed, and according to the following rules.\n\nFor a path value, the *base name* is considered to be the part of the path after the last directory separator, including any file extensions.\n\nFor a string, the *base name* is considered to be the part of the string after the last directory separator (ignoring a trailing one).',
-    fn: ([x], site) => {
+    fn: ([x]) => {
       const v = force(x!);
       if (v instanceof NixPath) return v.path.slice(v.path.lastIndexOf('/') + 1);
-      const r0 = coerceToString(v, site.pos, { errCtx: argCtx('baseNameOf', 0) });
+      const r0 = coerceToString(v, null, { errCtx: argCtx('baseNameOf', 0) });
       let s = r0.s;
       if (s.endsWith('/')) s = s.slice(0, -1);
       return mkStr(s.slice(s.lastIndexOf('/') + 1), r0.ctx);
@@ -196,13 +282,13 @@ export function register(r: Registry): void {
     args: ['s'],
     global: true,
     doc: 'Return the directory part of the string *s*, that is, everything before the final slash in the string. This is similar to the GNU `dirname` command.',
-    fn: ([x], site) => {
+    fn: ([x]) => {
       const v = force(x!);
       if (v instanceof NixPath) {
         const i = v.path.lastIndexOf('/');
         return new NixPath(i <= 0 ? '/' : v.path.slice(0, i));
       }
-      const r0 = coerceToString(v, site.pos, { errCtx: argCtx('dirOf', 0) });
+      const r0 = coerceToString(v, null, { errCtx: argCtx('dirOf', 0) });
       const s = r0.s;
       const i = s.lastIndexOf('/');
       if (i < 0) return mkStr('.', r0.ctx);
@@ -216,15 +302,23 @@ export function register(r: Registry): void {
     args: ['search-path', 'lookup-path'],
     doc: 'Find *lookup-path* in *search-path*. This is what `<nixpkgs>` desugars to: `builtins.findFile builtins.nixPath "nixpkgs"`.',
     fn: ([sp, p], site) => {
-      const list = forceList(sp!, site.pos, argCtx('findFile', 0));
-      const want = forceString(p!, site.pos, argCtx('findFile', 1));
-      for (const el of list) {
-        const a = forceAttrs(el, site.pos, 'while evaluating an element of the list passed to builtins.findFile');
-        const pv = a.get('path');
-        if (pv === undefined) throw new NixError("attribute 'path' missing", site.pos);
+      const list = listArg(sp!, argCtx('findFile', 0));
+      const entries = list.map((el) => {
+        const a = attrsArg(el, 'while evaluating an element of the list passed to builtins.findFile');
         const prefixV = a.get('prefix');
-        const prefix = prefixV === undefined ? '' : forceString(prefixV, site.pos);
-        const base = coerceToString(pv, site.pos, {}).s;
+        const prefix =
+          prefixV === undefined
+            ? ''
+            : forceStringNoCtx(prefixV, null, 'while evaluating the `prefix` attribute of an element of the list passed to builtins.findFile');
+        const pv = a.get('path');
+        if (pv === undefined) throw missingAttr('path', 'in an element of the __nixPath');
+        const base = coerceToString(force(pv), null, {
+          errCtx: 'while evaluating the `path` attribute of an element of the list passed to builtins.findFile',
+        }).s;
+        return { prefix, base };
+      });
+      const want = forceStringNoCtx(p!, null, argCtx('findFile', 1));
+      for (const { prefix, base } of entries) {
         let rest: string;
         if (prefix === '') rest = want;
         else if (want === prefix) rest = '';
@@ -265,11 +359,9 @@ export function register(r: Registry): void {
   r.value('currentTime', Math.floor(Date.now() / 1000), { doc: 'Return the Unix time at the moment of evaluation.' });
   r.value('storeDir', state.store.storeDir, { doc: 'The logical store directory, e.g. `/nix/store`.' });
 
-  void forceStringValue;
-  void NixStr;
 }
 
-function ioError(e: unknown, file: string, pos: Pos | null): NixError {
+function ioError(e: unknown, file: string, pos: Pos | null = null): NixError {
   const code = (e as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' || code === 'ENOTDIR') return new NixError(`path '${file}' does not exist`, pos);
   if (code === 'EISDIR') return new NixError(`reading file '${file}': Is a directory`, pos);

@@ -1,10 +1,14 @@
 // Strings: toString, stringLength, substring, concatStringsSep,
 // replaceStrings.
+//
+// Argument order, frames and positions follow CppNix (see registry.ts).  As
+// CppNix's coerceToString, the argument frame goes on coercion errors only,
+// not on errors raised while evaluating the argument.
 
 import { NixError } from '../errors.js';
-import { coerceToString, forceList, forceSmallInt, forceStringValue, mergeContexts } from '../ops.js';
-import { EMPTY_CTX, force, mkStr, type Context, type Value } from '../value.js';
-import { argCtx, type Registry } from './registry.js';
+import { coerceToString, forceInt, forceString, forceStringValue, mergeContexts } from '../ops.js';
+import { EMPTY_CTX, NixStr, force, mkStr, type Context, type Value } from '../value.js';
+import { argCtx, listArg, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
@@ -12,14 +16,8 @@ export function register(r: Registry): void {
     args: ['e'],
     global: true,
     doc: 'Convert the expression *e* to a string. *e* can be:\n\n- A string (in which case the string is returned unmodified).\n- A path (e.g., `toString /foo/bar` yields `"/foo/bar"`).\n- A set containing `{ __toString = self: ...; }` or `{ outPath = ...; }`.\n- An integer.\n- A list, in which case the string representations of its elements are joined with spaces.\n- A Boolean (`false` yields `""`, `true` yields `"1"`).\n- `null`, which yields the empty string.',
-    fn: ([e], site) => {
-      let res;
-      try {
-        res = coerceToString(e!, site.pos, { coerceMore: true });
-      } catch (err) {
-        if (err instanceof NixError) err.addTrace(argCtx('toString', 0));
-        throw err;
-      }
+    fn: ([e]) => {
+      const res = coerceToString(force(e!), null, { coerceMore: true, errCtx: argCtx('toString', 0) });
       return mkStr(res.s, res.ctx);
     },
   });
@@ -28,35 +26,27 @@ export function register(r: Registry): void {
     name: 'stringLength',
     args: ['e'],
     doc: 'Return the number of bytes of the string *e*. If *e* is not a string, evaluation is aborted.',
-    fn: ([e], site) => {
-      try {
-        return coerceToString(e!, site.pos, {}).s.length;
-      } catch (err) {
-        if (err instanceof NixError) err.addTrace('while evaluating the argument passed to builtins.stringLength');
-        throw err;
-      }
-    },
+    fn: ([e]) => coerceToString(force(e!), null, { copyToStore: true, errCtx: argCtx('stringLength', 0) }).s.length,
   });
 
   r.add({
     name: 'substring',
     args: ['start', 'len', 's'],
     doc: 'Return the substring of *s* from byte position *start* (zero-based) up to but not including *start + len*. If *start* is greater than the length of the string, an empty string is returned. If *start + len* lies beyond the end of the string or *len* is `-1`, only the substring up to the end of the string is returned. *start* must be non-negative.',
-    fn: ([st, ln, s], site) => {
-      const start = forceSmallInt(st!, site.pos, argCtx('substring', 0));
-      const len = forceSmallInt(ln!, site.pos, argCtx('substring', 1));
-      if (start < 0) throw new NixError("negative start position in 'substring'", site.pos);
-      let res;
-      try {
-        res = coerceToString(s!, site.pos, {});
-      } catch (err) {
-        if (err instanceof NixError) err.addTrace(argCtx('substring', 2));
-        throw err;
-      }
+    fn: ([st, ln, s]) => {
+      const start = forceInt(st!, null, argCtx('substring', 0));
+      // the start is checked before the length is evaluated
+      if (start < 0) throw new NixError("negative start position in 'substring'");
+      const len = forceInt(ln!, null, argCtx('substring', 1));
+      const sv = force(s!);
+      // an empty substring of a string: no coercion (but the context is kept)
+      if (len == 0 && (typeof sv === 'string' || sv instanceof NixStr)) return mkStr('', typeof sv === 'string' ? EMPTY_CTX : sv.ctx);
+      const res = coerceToString(sv, null, { copyToStore: true, errCtx: argCtx('substring', 2) });
       const str = res.s;
       if (start >= str.length) return mkStr('', res.ctx);
-      const end = len < 0 ? str.length : Math.min(str.length, start + len);
-      return mkStr(str.slice(start, end), res.ctx);
+      const from = Number(start);
+      const end = len < 0 ? str.length : Math.min(str.length, from + Number(len));
+      return mkStr(str.slice(from, end), res.ctx);
     },
   });
 
@@ -64,11 +54,11 @@ export function register(r: Registry): void {
     name: 'concatStringsSep',
     args: ['separator', 'list'],
     doc: 'Concatenate a list of strings with a separator between each element, e.g. `concatStringsSep "/" ["usr" "local" "bin"] == "usr/local/bin"`.',
-    fn: ([sep, l], site) => {
-      const sv = forceStringValue(sep!, site.pos, argCtx('concatStringsSep', 0));
+    fn: ([sep, l]) => {
+      const sv = forceStringValue(sep!, null, argCtx('concatStringsSep', 0));
       const sepS = typeof sv === 'string' ? sv : sv.s;
       let ctx: Context = typeof sv === 'string' ? EMPTY_CTX : sv.ctx;
-      const list = forceList(l!, site.pos, argCtx('concatStringsSep', 1));
+      const list = listArg(l!, argCtx('concatStringsSep', 1));
       const parts: string[] = new Array(list.length);
       for (let i = 0; i < list.length; i++) {
         const x = force(list[i]!);
@@ -76,13 +66,10 @@ export function register(r: Registry): void {
           parts[i] = x;
           continue;
         }
-        let res;
-        try {
-          res = coerceToString(x, site.pos, { copyToStore: true });
-        } catch (err) {
-          if (err instanceof NixError) err.addTrace('while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep');
-          throw err;
-        }
+        const res = coerceToString(x, null, {
+          copyToStore: true,
+          errCtx: 'while evaluating one element of the list of strings to concat passed to builtins.concatStringsSep',
+        });
         parts[i] = res.s;
         if (res.ctx.size) ctx = mergeContexts(ctx, res.ctx);
       }
@@ -94,27 +81,24 @@ export function register(r: Registry): void {
     name: 'replaceStrings',
     args: ['from', 'to', 's'],
     doc: 'Given string *s*, replace every occurrence of the strings in *from* with the corresponding string in *to*.\n\nThe argument *to* is lazy, that is, it is only evaluated when its corresponding pattern in *from* is matched in the string *s*.\n\nExample:\n\n```nix\nbuiltins.replaceStrings ["oo" "a"] ["a" "i"] "foobar"\n```\n\nevaluates to `"fabir"`.',
-    fn: ([f, t, s], site) => {
-      const from = forceList(f!, site.pos, argCtx('replaceStrings', 0));
-      const to = forceList(t!, site.pos, argCtx('replaceStrings', 1));
+    fn: ([f, t, s]) => {
+      const from = listArg(f!, argCtx('replaceStrings', 0));
+      const to = listArg(t!, argCtx('replaceStrings', 1));
       if (from.length !== to.length) {
-        throw new NixError("'from' and 'to' arguments passed to builtins.replaceStrings have different lengths", site.pos);
+        throw new NixError("'from' and 'to' arguments passed to builtins.replaceStrings have different lengths");
       }
-      const fromS = from.map((x) => {
-        const v = forceStringValue(x, site.pos, 'while evaluating one of the strings to replace passed to builtins.replaceStrings');
-        return typeof v === 'string' ? v : v.s;
-      });
+      const fromS = from.map((x) => forceString(x, null, 'while evaluating one of the strings to replace passed to builtins.replaceStrings'));
       const toCache: ({ s: string; ctx: Context } | undefined)[] = new Array(to.length);
       const getTo = (i: number) => {
         let c = toCache[i];
         if (!c) {
-          const v = forceStringValue(to[i]!, site.pos, 'while evaluating one of the replacement strings passed to builtins.replaceStrings');
+          const v = forceStringValue(to[i]!, null, 'while evaluating one of the replacement strings passed to builtins.replaceStrings');
           c = typeof v === 'string' ? { s: v, ctx: EMPTY_CTX } : { s: v.s, ctx: v.ctx };
           toCache[i] = c;
         }
         return c;
       };
-      const sv = forceStringValue(s!, site.pos, argCtx('replaceStrings', 2));
+      const sv = forceStringValue(s!, null, argCtx('replaceStrings', 2));
       const str = typeof sv === 'string' ? sv : sv.s;
       let ctx: Context = typeof sv === 'string' ? EMPTY_CTX : sv.ctx;
       let out = '';

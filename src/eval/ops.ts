@@ -17,6 +17,7 @@ import {
   PrimOpApp,
   Thunk,
   compareBytes,
+  force,
   isDerivationAttrs,
   typeName,
   type CallSite,
@@ -203,6 +204,10 @@ export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
       fn = callLambda(fn, args[i++]!, pos);
       continue;
     }
+    if (fn instanceof PrimOp && i === 0 && args.length === fn.arity) {
+      // the common case: a builtin called with exactly its arguments
+      return force(callPrimOp(fn, args, pos));
+    }
     if (fn instanceof PrimOp || fn instanceof PrimOpApp) {
       const op = fn instanceof PrimOp ? fn : fn.op;
       const have = fn instanceof PrimOp ? [] : fn.args;
@@ -230,8 +235,19 @@ export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
   return fn instanceof Thunk ? fn.force() : fn;
 }
 
+const NO_SITE: CallSite = { pos: null };
+const sites = new WeakMap<Pos, CallSite>();
+
+/** The CallSite object of a position (one per position, so calls allocate none). */
+function siteOf(pos: Pos | null): CallSite {
+  if (pos === null) return NO_SITE;
+  let s = sites.get(pos);
+  if (s === undefined) sites.set(pos, (s = { pos }));
+  return s;
+}
+
 export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
-  const site: CallSite = { pos };
+  const site = siteOf(pos);
   try {
     return op.fn(args, site);
   } catch (e) {
@@ -486,6 +502,7 @@ export function lessThan(a: Value, b: Value, pos: Pos | null): boolean {
 
 /** `==`.  `inner`: the values are elements of lists or sets (then identical values are equal, as in CppNix). */
 export function eqValues(a: Value, b: Value, pos: Pos | null, inner = false): boolean {
+  if (typeof a === 'number' && typeof b === 'number') return a === b;
   if (inner && a === b) return true;
   if (a instanceof Thunk) a = a.force();
   if (b instanceof Thunk) b = b.force();

@@ -115,6 +115,8 @@ export function force(v: Value): Value {
 export interface AttrPositions {
   src: Source;
   offsets: ReadonlyMap<string, number>;
+  /** Cache of Pos objects made from `offsets`. */
+  poses?: Map<string, Pos>;
 }
 
 type PosTable = AttrPositions | Map<string, Pos>;
@@ -195,7 +197,14 @@ export class Attrs {
         if (p) return p;
       } else {
         const off = t.offsets.get(name);
-        if (off !== undefined) return { src: t.src, offset: off };
+        if (off !== undefined) {
+          // one Pos object per attribute definition, made on first use
+          let cache = t.poses;
+          if (!cache) cache = (t as { poses?: Map<string, Pos> }).poses = new Map();
+          let p = cache.get(name);
+          if (!p) cache.set(name, (p = { src: t.src, offset: off }));
+          return p;
+        }
       }
     }
     return undefined;

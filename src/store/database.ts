@@ -19,7 +19,7 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { toFsPath } from './fs-path.js';
 import { parseHash, type Hash } from './hash.js';
@@ -123,9 +123,24 @@ interface PathRow {
 }
 
 let sqlite: typeof BetterSqlite3 | undefined;
+let nativeBinding: string | undefined;
 function loadSqlite(): typeof BetterSqlite3 {
-  if (!sqlite) sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  if (!sqlite) {
+    const require = createRequire(import.meta.url);
+    sqlite = require('better-sqlite3') as typeof BetterSqlite3;
+    // Name the compiled addon directly: better-sqlite3's default lookup tries many paths.
+    try {
+      const addon = join(dirname(require.resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+      if (existsSync(addon)) nativeBinding = addon;
+    } catch {
+      // keep the default lookup
+    }
+  }
   return sqlite;
+}
+
+function sqliteOptions(o: BetterSqlite3.Options): BetterSqlite3.Options {
+  return nativeBinding !== undefined ? { ...o, nativeBinding } : o;
 }
 
 function isSqliteError(e: unknown): e is Error & { code: string } {
@@ -183,13 +198,13 @@ export class StoreDatabase {
     const Database = loadSqlite();
     let db: Db;
     try {
-      db = new Database(this.sqlitePath, { fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+      db = new Database(this.sqlitePath, sqliteOptions({ fileMustExist: true, timeout: BUSY_TIMEOUT_MS }));
       // Fails here, not later, if the file or folder is not writable.
       db.pragma('journal_mode = WAL');
     } catch (e) {
       if (!isSqliteError(e) || !/READONLY|CANTOPEN|PERM|AUTH/.test(e.code)) throw this.wrap(e);
       try {
-        db = new Database(this.sqlitePath, { fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS });
+        db = new Database(this.sqlitePath, sqliteOptions({ fileMustExist: true, readonly: true, timeout: BUSY_TIMEOUT_MS }));
       } catch (e2) {
         throw this.wrap(e2);
       }
@@ -202,7 +217,7 @@ export class StoreDatabase {
     let db: Db;
     try {
       mkdirSync(toFsPath(dirname(this.dbPath)), { recursive: true });
-      db = new Database(this.sqlitePath, { timeout: BUSY_TIMEOUT_MS });
+      db = new Database(this.sqlitePath, sqliteOptions({ timeout: BUSY_TIMEOUT_MS }));
       db.pragma('journal_mode = WAL');
     } catch (e) {
       throw this.wrap(e);

@@ -838,10 +838,13 @@ export class LocalStore implements StoreApi {
       for (const chunk of narChunks(src, filter ? { filter, reuseChunks: true } : { reuseChunks: true })) {
         buffered += chunk.length;
         if (buffered > NAR_BUFFER_LIMIT) return undefined; // leaving the loop closes the serialiser
+        chunks.push(Buffer.from(chunk));
+      }
+      // Hashed only now: for a big tree the work so far is thrown away, and hashing would be too.
+      for (const chunk of chunks) {
         narHasher.update(chunk);
         algoHasher?.update(chunk);
         flatParser?.push(chunk);
-        chunks.push(Buffer.from(chunk));
       }
       flatParser?.end();
     } catch (e) {

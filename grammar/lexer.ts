@@ -288,7 +288,6 @@ export class Lexer {
   eofOffset: number;
   /** The object being filled by next(). */
   private t: Tok;
-  private readonly names = new Map<string, string>();
 
   constructor(
     src: Source,
@@ -588,12 +587,6 @@ export class Lexer {
           break;
       }
       this.i = e;
-      if (type === T.ID) {
-        // One string per distinct identifier: the AST keeps many references to few names.
-        const known = this.names.get(name);
-        if (known !== undefined) return this.tok(type, known, i, e - 1, undefined);
-        this.names.set(name, name);
-      }
       return this.tok(type, name, i, e - 1, undefined);
     }
     if ((k & C_DIGIT) !== 0) {

@@ -9,6 +9,7 @@ import { NixError, renderError } from '../eval/errors.js';
 import { callN, forceAttrs } from '../eval/ops.js';
 import { loadSettings, type Settings } from '../eval/settings.js';
 import { EvalState } from '../eval/state.js';
+import type { StoreApi } from '../store/store-api.js';
 import { Attrs, Lambda, Thunk, force, type Value } from '../eval/value.js';
 import { UsageError, needValue, readStdin, writeErr } from './util.js';
 
@@ -108,8 +109,8 @@ export function makeSettings(o: CommonOptions): Settings {
   return settings;
 }
 
-export function makeState(o: CommonOptions, settings = makeSettings(o)): EvalState {
-  return new EvalState({ settings, searchPath: o.searchPath });
+export function makeState(o: CommonOptions, settings = makeSettings(o), store?: StoreApi): EvalState {
+  return new EvalState({ settings, searchPath: o.searchPath, store });
 }
 
 /** The current directory as a byte string. */

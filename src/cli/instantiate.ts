@@ -8,8 +8,10 @@ import { forceDeep } from '../eval/ops.js';
 import { printInstantiate } from '../eval/print.js';
 import { valueToJSON } from '../eval/builtins/json.js';
 import { valueToXML } from '../eval/builtins/xml.js';
-import { autoCall, cwdBytes, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
-import { UsageError, needValue, readStdin, writeOut } from './util.js';
+import { autoCall, cwdBytes, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath, type CommonOptions } from './common.js';
+import type { Settings } from '../eval/settings.js';
+import { getDerivations } from '../eval/get-derivations.js';
+import { UsageError, needValue, readStdin, writeErr, writeOut } from './util.js';
 
 export async function instantiate(args: string[]): Promise<number> {
   const o = newCommonOptions();
@@ -20,6 +22,7 @@ export async function instantiate(args: string[]): Promise<number> {
   let location = true;
   let readFromExpr = false;
   const attrPaths: string[] = [];
+  let addRoot: string | undefined;
   const files: string[] = [];
   for (let i = 0; i < args.length; ) {
     const a = args[i]!;
@@ -63,7 +66,7 @@ export async function instantiate(args: string[]): Promise<number> {
       case '--dry-run':
         break;
       case '--add-root':
-        needValue(args, i, a);
+        addRoot = needValue(args, i, a);
         i++;
         break;
       default:
@@ -102,9 +105,7 @@ export async function instantiate(args: string[]): Promise<number> {
     }
   }
 
-  if (mode === 'instantiate') {
-    throw new UsageError('instantiating derivations needs the store, which is not implemented yet; use --eval or --parse');
-  }
+  if (mode === 'instantiate') return await instantiateDerivations(o, settings, readFromExpr, files, attrPaths, addRoot);
 
   const state = makeState(o, settings);
   try {
@@ -126,5 +127,48 @@ export async function instantiate(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     return reportError(e, showTrace);
+  }
+}
+
+/** nix-instantiate without --eval: write the .drv files and print their paths. */
+async function instantiateDerivations(
+  o: CommonOptions,
+  settings: Settings,
+  readFromExpr: boolean,
+  files: string[],
+  attrPaths: string[],
+  addRoot: string | undefined,
+): Promise<number> {
+  const { LocalStore } = await import('../store/local-store.js');
+  const store = new LocalStore({ autoCommit: false });
+  const state = makeState(o, settings, store);
+  try {
+    const paths: string[] = [];
+    const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['default.nix']).map((f) => ({ file: f }));
+    for (const inp of inputs) {
+      const root = evalInput(state, inp);
+      for (const ap of attrPaths.length ? attrPaths : ['']) {
+        let v = selectAttrPath(state, root, ap, o);
+        v = autoCall(state, v, o);
+        for (const d of getDerivations(v)) paths.push(d.outputName === 'out' ? d.drvPath : `${d.drvPath}!${d.outputName}`);
+      }
+    }
+    store.commit();
+    if (addRoot === undefined) {
+      if (paths.length) writeErr("warning: you did not specify '--add-root'; the result might be removed by the garbage collector\n");
+      for (const p of paths) writeOut(p + '\n');
+    } else {
+      const { addIndirectRoot } = await import('../store/gc-roots.js');
+      paths.forEach((p, i) => {
+        const link = i === 0 ? addRoot : `${addRoot}-${i}`;
+        writeOut(addIndirectRoot(store, p.replace(/!.*$/, ''), link) + '\n');
+      });
+    }
+    return 0;
+  } catch (e) {
+    store.commit();
+    return reportError(e, settings.showTrace);
+  } finally {
+    store.close();
   }
 }

@@ -2,17 +2,21 @@
  * The real local store: files under the physical store directory, validity
  * in the SQLite database (database.ts), locations from store-location.ts.
  *
- * Writing a path:
- * 1. the contents are serialised as a NAR, hashed and restored in canonical
- *    form (files 0444/0555, directories 0555, mtime 1) under a temporary name
- *    `.tsnix-tmp-…` in the store directory (small NARs are first kept in
- *    memory, so adding a path that is already valid writes nothing);
- * 2. the store path is computed from the hash; if it is valid already the
+ * Adding a file or tree (addPath):
+ * 1. its NAR is produced and hashed. Up to 16 MiB it is kept in memory, so
+ *    adding a path that is valid already writes nothing; a bigger tree is
+ *    copied in canonical form (files 0444/0555, directories 0555, mtime 1)
+ *    under a temporary name `.tsnix-tmp-…` in the store directory while it
+ *    is hashed (copyTreeHashingNar);
+ * 2. the store path is computed from the hash; if it is valid already, the
  *    temporary copy is dropped;
- * 3. otherwise the copy is renamed to its final name (replacing any
- *    unregistered leftover of an earlier crash) and only then registered.
- * So a registered path always has all its contents, and a failure leaves
- * nothing registered and no temporary files.
+ * 3. otherwise the tree is restored (from memory) or renamed to its final
+ *    name, replacing any unregistered leftover of an earlier crash, and only
+ *    then registered.
+ * Text files (toFile, .drv) are written straight to their final name when
+ * nothing is there, else through a temporary name. So a registered path
+ * always has all its contents, and a failed add leaves nothing registered
+ * and no temporary files.
  *
  * Registrations are batched: they are kept in memory (and count as valid
  * for this process at once) and committed in one transaction when the event

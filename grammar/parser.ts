@@ -807,7 +807,12 @@ class NixParser extends EmbeddedActionsParser {
       // . attrpath (or default)?
       ALT: (): number => {
         this.CONSUME1(T.DOT);
-        const path = this.SUBRULE1(this.attrpath);
+        // (the attribute path, inlined: no rule invocation)
+        const base = this.items.length;
+        const a = this.OR7(this.attrNameAlts7);
+        if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+        this.MANY5(this.pathMoreS);
+        const path = this.RECORDING_PHASE ? [] : (this.takeItems(base) as AttrName[]);
         this.selDef = undefined;
         this.OPTION2(this.orDefault);
         this.selPath = path;
@@ -824,6 +829,12 @@ class NixParser extends EmbeddedActionsParser {
     },
     { ALT: (): number => TAIL_NONE },
   ];
+
+  private pathMoreS = (): void => {
+    this.CONSUME2(T.DOT);
+    const a = this.OR8(this.attrNameAlts8);
+    if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+  };
 
   private orDefault = (): void => {
     this.CONSUME1(T.OR_KW);
@@ -1207,6 +1218,10 @@ class NixParser extends EmbeddedActionsParser {
 
   private attrNameAlts1 = this.makeAttrNameAlts(1);
   private attrNameAlts2 = this.makeAttrNameAlts(2);
+  private attrNameAlts3 = this.makeAttrNameAlts(3);
+  private attrNameAlts4 = this.makeAttrNameAlts(4);
+  private attrNameAlts7 = this.makeAttrNameAlts(7);
+  private attrNameAlts8 = this.makeAttrNameAlts(8);
 
   // ---- bindings ----
 
@@ -1238,7 +1253,12 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: () => {
         const pos = this.LA(1).startOffset;
-        const path = this.SUBRULE(this.attrpath);
+        // (the attribute path, inlined: no rule invocation)
+        const base = this.items.length;
+        const a = this.OR3(this.attrNameAlts3);
+        if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+        this.MANY3(this.pathMoreB);
+        const path = this.RECORDING_PHASE ? [] : (this.takeItems(base) as AttrName[]);
         this.CONSUME(T.EQUALS);
         const e = this.SUBRULE2(this.expr);
         this.CONSUME2(T.SEMI);
@@ -1246,6 +1266,12 @@ class NixParser extends EmbeddedActionsParser {
       },
     },
   ];
+
+  private pathMoreB = (): void => {
+    this.CONSUME(T.DOT);
+    const a = this.OR4(this.attrNameAlts4);
+    if (!this.RECORDING_PHASE) this.pushItem(a, -1);
+  };
 
   private inheritFrom = (): void => {
     this.CONSUME(T.LPAREN);

@@ -16,8 +16,17 @@ import type { EvalState } from '../state.js';
 import type { Pos } from '../../../grammar/ast.js';
 import { argCtx, attrsArg, listArg, missingAttr, type Registry } from './registry.js';
 
-/** tsnix's own Nix files for `<nix/…>` (corepkgs/ at the top of the package). */
-const COREPKGS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../corepkgs');
+/** tsnix's own Nix files for `<nix/…>`: corepkgs/ at the top of the package (found upwards from this module). */
+let corepkgs: string | null | undefined;
+function corepkgsDir(): string | null {
+  if (corepkgs !== undefined) return corepkgs;
+  corepkgs = null;
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'corepkgs', 'fetchurl.nix'))) return (corepkgs = path.join(d, 'corepkgs'));
+  }
+  return null;
+}
 
 /** The version of CppNix whose behaviour tsnix follows (nixpkgs checks it). */
 export const NIX_VERSION = '2.31.0';
@@ -329,8 +338,9 @@ export function register(r: Registry): void {
         if (fs.existsSync(fsPath(abs))) return new NixPath(canonPath(abs));
       }
       // <nix/…>: the files CppNix ships with itself (corepkgs), after the search path
-      if (want.startsWith('nix/')) {
-        const f = path.join(COREPKGS, fromBytes(want.slice(4)));
+      const core = want.startsWith('nix/') ? corepkgsDir() : null;
+      if (core) {
+        const f = path.join(core, fromBytes(want.slice(4)));
         if (fs.existsSync(f)) return new NixPath(toBytes(f));
       }
       throw new ThrownError(`file '${want}' was not found in the Nix search path (add it using $NIX_PATH or -I)`, site.pos);

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Build step after `tsc`: bundles the CLI into one CommonJS file and makes a
+// V8 start-up snapshot of it (dist/tsnix.blob), so that `tsnix` starts
+// without loading and compiling ~100 modules or analysing the grammar.
+// bin/tsnix uses the snapshot when it exists and matches, else dist/src/.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = path.join(root, 'dist');
+const bundle = path.join(dist, 'tsnix.cjs');
+const blob = path.join(dist, 'tsnix.blob');
+// Must equal the value bin/tsnix passes (a snapshot only loads with the same V8 flags).
+const STACK_SIZE = 943206;
+
+// grammar/chevrotain.ts loads Chevrotain's single-file build with top-level
+// await (fast without a bundle); in the bundle a static import does it.
+const staticChevrotain = {
+  name: 'static-chevrotain',
+  setup(b) {
+    b.onResolve({ filter: /\/chevrotain\.js$/ }, (args) =>
+      args.importer.includes(`${path.sep}grammar${path.sep}`) ? { path: 'chevrotain-static', namespace: 'tsnix' } : undefined,
+    );
+    b.onLoad({ filter: /^chevrotain-static$/, namespace: 'tsnix' }, () => ({
+      contents: "import * as c from 'chevrotain'; export const chevrotain = c;",
+      resolveDir: root,
+      loader: 'js',
+    }));
+  },
+};
+
+fs.rmSync(blob, { force: true });
+await esbuild.build({
+  entryPoints: [path.join(dist, 'src/cli/snapshot-entry.js')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  external: ['better-sqlite3', 'ink', 'react', 'ink-testing-library'],
+  define: { 'import.meta.url': '__tsnix_module_url' },
+  banner: { js: "const __tsnix_module_url = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [staticChevrotain],
+  logLevel: 'warning',
+});
+const r = spawnSync(process.execPath, [`--stack-size=${STACK_SIZE}`, '--snapshot-blob', blob, '--build-snapshot', bundle], {
+  stdio: 'inherit',
+  cwd: root,
+});
+if (r.status !== 0) {
+  fs.rmSync(blob, { force: true });
+  console.error('build: the start-up snapshot could not be built; tsnix will start without it');
+} else {
+  console.log(`build: ${path.relative(root, blob)} (${(fs.statSync(blob).size / 1e6).toFixed(1)} MB)`);
+}

@@ -38,11 +38,11 @@ export function escapeString(s: string): string {
 
 /** An attribute name / variable name, quoted when it is not a plain identifier or is a keyword. */
 export function printIdentifier(s: string): string {
-  if (s.length === 0) return '""';
-  if (RESERVED.has(s)) return '"' + s + '"';
+  const n = s.length;
+  if (n === 0) return '""';
   const c = s.charCodeAt(0);
   if (!((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95)) return escapeString(s);
-  for (let i = 1; i < s.length; i++) {
+  for (let i = 1; i < n; i++) {
     const d = s.charCodeAt(i);
     if (
       !(
@@ -57,6 +57,7 @@ export function printIdentifier(s: string): string {
       return escapeString(s);
     }
   }
+  if (n <= 7 && RESERVED.has(s)) return '"' + s + '"';
   return s;
 }
 
@@ -162,13 +163,223 @@ export function showAttrPath(path: readonly AttrName[]): string {
   return s;
 }
 
-function compareBytes(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+// The printer appends to `out`.  It recurses (fastest), but below a certain
+// depth it switches to an explicit stack, so that deeply nested expressions
+// cannot overflow the JS stack.
+let out = '';
+const MAX_DEPTH = 400;
+
+/** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
+export function printExpr(root: Expr): string {
+  const saved = out;
+  out = '';
+  try {
+    show(root, 0);
+    return out;
+  } finally {
+    out = saved;
+  }
 }
 
-// The printer works with an explicit stack (deeply nested expressions must not
-// overflow the JS stack): items are strings to output or expressions to show,
-// pushed in reverse order.
+function showPath(path: readonly AttrName[], d: number): void {
+  for (let i = 0; i < path.length; i++) {
+    if (i) out += '.';
+    const a = path[i]!;
+    if ('name' in a) out += printIdentifier(a.name);
+    else {
+      out += '"${';
+      show(a.expr, d);
+      out += '}"';
+    }
+  }
+}
+
+function showBindings(e: EAttrs, d: number): void {
+  const names = [...e.attrs.keys()].sort(); // UTF-16 order = byte order for byte strings
+  let inherits = '';
+  let froms: string[] | null = null;
+  for (const name of names) {
+    const def = e.attrs.get(name)!;
+    if (def.kind === 'inherit') inherits += ' ' + printIdentifier(name);
+    else if (def.kind === 'inheritFrom') {
+      froms ??= [];
+      froms[def.from] = (froms[def.from] ?? '') + ' ' + printIdentifier(name);
+    }
+  }
+  if (inherits) out += 'inherit' + inherits + '; ';
+  if (froms) {
+    for (let i = 0; i < froms.length; i++) {
+      const f = froms[i];
+      if (f === undefined) continue;
+      out += 'inherit (';
+      show(e.inheritFrom[i]!, d);
+      out += ')' + f + '; ';
+    }
+  }
+  for (const name of names) {
+    const def = e.attrs.get(name)!;
+    if (def.kind === 'plain') {
+      out += printIdentifier(name) + ' = ';
+      show(def.expr, d);
+      out += '; ';
+    }
+  }
+  for (const dyn of e.dynamic) {
+    out += '"${';
+    show(dyn.name, d);
+    out += '}" = ';
+    show(dyn.value, d);
+    out += '; ';
+  }
+}
+
+function show(e: Expr, d: number): void {
+  if (d > MAX_DEPTH) {
+    showIter(e);
+    return;
+  }
+  d++;
+  switch (e.kind) {
+    case 'int':
+      out += String(e.value);
+      return;
+    case 'float':
+      out += formatFloat(e.value);
+      return;
+    case 'str':
+      out += escapeString(e.value);
+      return;
+    case 'path':
+      out += e.value;
+      return;
+    case 'var':
+      out += printIdentifier(e.name);
+      return;
+    case 'curPos':
+      out += '__curPos';
+      return;
+    case 'select':
+      out += '(';
+      show(e.expr, d);
+      out += ').';
+      showPath(e.path, d);
+      if (e.def) {
+        out += ' or (';
+        show(e.def, d);
+        out += ')';
+      }
+      return;
+    case 'hasAttr':
+      out += '((';
+      show(e.expr, d);
+      out += ') ? ';
+      showPath(e.path, d);
+      out += ')';
+      return;
+    case 'attrs':
+      out += e.rec ? 'rec { ' : '{ ';
+      showBindings(e, d);
+      out += '}';
+      return;
+    case 'list':
+      out += '[ ';
+      for (const x of e.elems) {
+        out += '(';
+        show(x, d);
+        out += ') ';
+      }
+      out += ']';
+      return;
+    case 'lambda':
+      out += '(';
+      if (e.formals) {
+        out += '{ ';
+        let first = true;
+        for (const f of e.formals.formals) {
+          if (first) first = false;
+          else out += ', ';
+          out += printIdentifier(f.name);
+          if (f.def) {
+            out += ' ? ';
+            show(f.def, d);
+          }
+        }
+        if (e.formals.ellipsis) out += first ? '...' : ', ...';
+        out += ' }';
+        if (e.arg !== undefined) out += ' @ ';
+      }
+      if (e.arg !== undefined) out += printIdentifier(e.arg);
+      out += ': ';
+      show(e.body, d);
+      out += ')';
+      return;
+    case 'call':
+      out += '(';
+      show(e.fn, d);
+      for (const a of e.args) {
+        out += ' ';
+        show(a, d);
+      }
+      out += ')';
+      return;
+    case 'let':
+      out += '(let ';
+      showBindings(e.attrs, d);
+      out += 'in ';
+      show(e.body, d);
+      out += ')';
+      return;
+    case 'with':
+      out += '(with ';
+      show(e.attrs, d);
+      out += '; ';
+      show(e.body, d);
+      out += ')';
+      return;
+    case 'if':
+      out += '(if ';
+      show(e.cond, d);
+      out += ' then ';
+      show(e.then, d);
+      out += ' else ';
+      show(e.else, d);
+      out += ')';
+      return;
+    case 'assert':
+      out += 'assert ';
+      show(e.cond, d);
+      out += '; ';
+      show(e.body, d);
+      return;
+    case 'not':
+      out += '(! ';
+      show(e.expr, d);
+      out += ')';
+      return;
+    case 'binary':
+      out += '(';
+      show(e.lhs, d);
+      out += ' ' + e.op + ' ';
+      show(e.rhs, d);
+      out += ')';
+      return;
+    case 'concat': {
+      out += '(';
+      let first = true;
+      for (const p of e.parts) {
+        if (first) first = false;
+        else out += ' + ';
+        show(p, d);
+      }
+      out += ')';
+      return;
+    }
+  }
+}
+
+// ---- the same with an explicit stack (items: strings to output or
+// expressions to show, pushed in reverse order) ----
+
 type Item = string | Expr;
 
 /** Pushes the pieces of an attribute path (reversed). */
@@ -183,7 +394,7 @@ function pushAttrPath(st: Item[], path: readonly AttrName[]): void {
 
 /** Pushes the bindings of an attribute set / let (reversed). */
 function pushBindings(st: Item[], e: EAttrs): void {
-  const names = [...e.attrs.keys()].sort(compareBytes);
+  const names = [...e.attrs.keys()].sort();
   const pieces: Item[] = [];
   let inherits = '';
   const inheritsFrom = new Map<number, string>();
@@ -204,9 +415,7 @@ function pushBindings(st: Item[], e: EAttrs): void {
   for (let i = pieces.length - 1; i >= 0; i--) st.push(pieces[i]!);
 }
 
-/** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
-export function printExpr(root: Expr): string {
-  let out = '';
+function showIter(root: Expr): void {
   const st: Item[] = [root];
   while (st.length) {
     const e = st.pop()!;
@@ -216,22 +425,12 @@ export function printExpr(root: Expr): string {
     }
     switch (e.kind) {
       case 'int':
-        out += String(e.value);
-        break;
       case 'float':
-        out += formatFloat(e.value);
-        break;
       case 'str':
-        out += escapeString(e.value);
-        break;
       case 'path':
-        out += e.value;
-        break;
       case 'var':
-        out += printIdentifier(e.name);
-        break;
       case 'curPos':
-        out += '__curPos';
+        show(e, 0);
         break;
       case 'select':
         if (e.def) st.push(')', e.def, ' or (');
@@ -317,5 +516,4 @@ export function printExpr(root: Expr): string {
         break;
     }
   }
-  return out;
 }

@@ -200,6 +200,8 @@ function splitAttrPath(s: string): string[] {
   return out.map(toBytes);
 }
 
+const JS_ERRORS = new Set<unknown>([Error, TypeError, ReferenceError, SyntaxError, EvalError, URIError]);
+
 /** Prints an evaluation or parse error the CppNix way; returns the exit code. */
 export function reportError(e: unknown, showTrace: boolean): number {
   if (e instanceof NixParseError) {
@@ -212,6 +214,11 @@ export function reportError(e: unknown, showTrace: boolean): number {
   }
   if (e instanceof RangeError) {
     writeErr('error: stack overflow (possible infinite recursion)\n');
+    return 1;
+  }
+  // errors of the store and other modules (their own Error classes) are user errors
+  if (e instanceof Error && !JS_ERRORS.has(e.constructor)) {
+    writeErr(`error: ${e.message}\n`);
     return 1;
   }
   throw e;

@@ -12,6 +12,7 @@ commands:
   eval          evaluate an expression and print the result (-E EXPR | --file FILE)
   show-config   print the settings in force
   store         add, dump, restore, query and verify store paths (nix-store)
+  derivation    show DRV|FILE|-E EXPR: derivations as JSON (nix derivation show)
   --version     print the version
   --help        this text
 `;
@@ -23,6 +24,7 @@ const commands: Record<string, () => Promise<Command>> = {
   eval: async () => (await import('./eval.js')).evalCommand,
   'show-config': async () => (await import('./show-config.js')).showConfig,
   store: async () => (await import('./store.js')).storeCommand,
+  derivation: async () => (await import('./derivation.js')).derivationCommand,
 };
 
 export async function main(argv: string[]): Promise<void> {

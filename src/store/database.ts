@@ -110,6 +110,7 @@ interface Statements {
   outputs: Stmt;
   derivers: Stmt;
   allPaths: Stmt;
+  pathNamed: Stmt;
   deletePath: Stmt;
 }
 
@@ -319,6 +320,13 @@ export class StoreDatabase {
     return (st.derivers.all(outputPath) as string[]).sort(compareBytes);
   }
 
+  /** Whether a valid path `<storeDir>/<32 characters>-<name>` exists (a scan of the table). */
+  hasPathNamed(storeDir: string, name: string): boolean {
+    const st = this.reader();
+    if (!st) return false;
+    return st.pathNamed.get(storeDir.length + 34, `-${name}`, storeDir.length + 34 + name.length) !== undefined;
+  }
+
   /** Every valid path, sorted. */
   queryAllValidPaths(): string[] {
     const st = this.reader();
@@ -475,6 +483,9 @@ function prepare(db: Db): Statements {
       .prepare('select v.path from derivation_outputs d join valid_paths v on v.id = d.drv where d.path = ?')
       .pluck(),
     allPaths: db.prepare('select path from valid_paths').pluck(),
+    pathNamed: db
+      .prepare('select 1 from valid_paths where substr(path, ?) = ? and length(path) = ? limit 1')
+      .pluck(),
     deletePath: db.prepare('delete from valid_paths where id = ?'),
   };
 }

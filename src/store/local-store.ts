@@ -730,10 +730,11 @@ export class LocalStore implements StoreApi {
     }
 
     this.prepareWrite();
-    const ing = this.ingest(srcB, method, algo, filter);
+    const pathFor = (caHash: Hash): string => makeFixedOutputPath(opts.name, method, caHash, this.storeDir, refs);
+    const ing = this.ingest(srcB, method, algo, filter, opts.name, pathFor);
     try {
       this.checkExpectedHash(srcStr, opts.expectedHash, ing.caHash);
-      const path = makeFixedOutputPath(opts.name, method, ing.caHash, this.storeDir, refs);
+      const path = pathFor(ing.caHash);
       const result: AddedPath = { path, narHash: ing.narHash, narSize: ing.narSize };
       if (cacheKey !== undefined) this.addCache.set(cacheKey, { added: result, caHash: ing.caHash });
       if (this.isValidPath(path)) return result;
@@ -784,10 +785,18 @@ export class LocalStore implements StoreApi {
     method: FileIngestionMethod,
     algo: HashAlgo,
     filter: ((p: string, t: NarEntryType) => boolean) | undefined,
+    name: string,
+    pathFor: (caHash: Hash) => string,
   ): Ingested {
     const small = this.ingestInMemory(src, method, algo, filter);
     if (small) return small;
-    // Too big to keep in memory: copy it under a temporary name while hashing, in one pass.
+    // Too big to keep in memory. If a path of this name is valid, this is
+    // likely the same tree again: hash it first and copy only if it is new.
+    if (this.hasValidPathNamed(name)) {
+      const hashed = hashNar(src, method, algo, filter);
+      if (this.isValidPath(pathFor(hashed.caHash))) return hashed;
+    }
+    // Copy it under a temporary name while hashing, in one pass.
     const narHasher = new HashSink('sha256');
     const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
     const flatHasher = method === 'flat' ? new HashSink(algo) : undefined;
@@ -807,6 +816,15 @@ export class LocalStore implements StoreApi {
     const narHash = narHasher.finish().hash;
     const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
     return { narHash, narSize, caHash, temp };
+  }
+
+  /** Whether some valid path (committed or queued) has this name. */
+  private hasValidPathNamed(name: string): boolean {
+    const suffix = `-${name}`;
+    for (const p of this.pending.keys()) {
+      if (p.endsWith(suffix) && p.length === this.storeDir.length + 1 + 32 + suffix.length) return true;
+    }
+    return this.db.hasPathNamed(this.storeDir, name);
   }
 
   /**
@@ -1141,6 +1159,43 @@ export class LocalStore implements StoreApi {
     }
     return result;
   }
+}
+
+/** NAR hash and size of `src` and the hash of its content address, without writing anything. */
+function hashNar(
+  src: Buffer,
+  method: FileIngestionMethod,
+  algo: HashAlgo,
+  filter: ((p: string, t: NarEntryType) => boolean) | undefined,
+): Ingested {
+  const narHasher = new HashSink('sha256');
+  const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
+  const flatHasher = method === 'flat' ? new HashSink(algo) : undefined;
+  const flatParser = flatHasher
+    ? new NarParser({
+        directory() {},
+        file() {},
+        contents(c) {
+          flatHasher.update(c);
+        },
+        fileEnd() {},
+        symlink() {},
+      })
+    : undefined;
+  try {
+    for (const chunk of narChunks(src, filter ? { filter, reuseChunks: true } : { reuseChunks: true })) {
+      narHasher.update(chunk);
+      algoHasher?.update(chunk);
+      flatParser?.push(chunk);
+    }
+    flatParser?.end();
+  } catch (e) {
+    if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
+    throw e;
+  }
+  const { hash: narHash, size: narSize } = narHasher.finish();
+  const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
+  return { narHash, narSize, caHash };
 }
 
 // ---------------------------------------------------------------------------

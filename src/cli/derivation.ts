@@ -1,0 +1,65 @@
+// `tsnix derivation show DRV… | FILE.nix | -E EXPR [-A ATTR]`: the JSON of
+// derivations, as `nix derivation show` prints it.  Derivations found by
+// evaluation are written to the store first (as `nix derivation show` does).
+
+import { getDerivations } from '../eval/get-derivations.js';
+import { autoCall, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
+import { UsageError, needValue, writeOut } from './util.js';
+import { toBytes } from '../../grammar/errors.js';
+import path from 'node:path';
+
+export async function derivationCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== 'show') throw new UsageError(`'tsnix derivation' needs a subcommand: show`);
+  const o = newCommonOptions();
+  let expr: string | undefined;
+  let attr = '';
+  const targets: string[] = [];
+  for (let i = 0; i < rest.length; ) {
+    const n = parseCommonFlag(rest, i, o);
+    if (n) {
+      i += n;
+      continue;
+    }
+    const a = rest[i]!;
+    if (a === '-E' || a === '--expr') {
+      expr = needValue(rest, i, a);
+      i += 2;
+      continue;
+    }
+    if (a === '-A' || a === '--attr') {
+      attr = needValue(rest, i, a);
+      i += 2;
+      continue;
+    }
+    if (a.startsWith('-')) throw new UsageError(`unrecognised flag '${a}'`);
+    targets.push(a);
+    i++;
+  }
+  const settings = makeSettings(o);
+  const { LocalStore } = await import('../store/local-store.js');
+  const { showDerivationJson } = await import('../store/derivation.js');
+  const store = new LocalStore({ autoCommit: false });
+  const state = makeState(o, settings, store);
+  try {
+    const drvPaths: string[] = [];
+    const fromEval = (inp: { expr?: string; file?: string }) => {
+      let v = selectAttrPath(state, evalInput(state, inp), attr, o);
+      v = autoCall(state, v, o);
+      for (const d of getDerivations(v)) drvPaths.push(d.drvPath);
+    };
+    if (expr !== undefined) fromEval({ expr });
+    for (const t of targets) {
+      if (t.endsWith('.drv')) drvPaths.push(store.followLinksToStorePath(toBytes(path.resolve(t))));
+      else fromEval({ file: t });
+    }
+    if (expr === undefined && targets.length === 0) fromEval({ file: 'default.nix' });
+    store.commit();
+    writeOut(showDerivationJson(drvPaths.map((p) => [p, store.readDerivation(p)])));
+    return 0;
+  } catch (e) {
+    return reportError(e, settings.showTrace);
+  } finally {
+    store.close();
+  }
+}

@@ -10,12 +10,14 @@
 // - a check run: both implementations add the tree to a fresh store at the
 //   *same* store directory, one after the other; their outputs (store paths,
 //   hashes included) must be identical;
-// - N timed pairs, alternating tsnix / CppNix, each in a fresh empty store
-//   (TSNIX_STORE_DIR + TSNIX_STATE_DIR, resp. NIX_STORE_DIR + NIX_STATE_DIR +
-//   NIX_LOG_DIR), with a `sync` (untimed) before each run and a new SEED file
-//   in the tree so that every run adds a new path;
-// - after each timed run, the same add again into the now populated store
-//   (the path is valid already: "re-add").
+// - N timed pairs (which implementation goes first alternates), each run in a
+//   fresh empty store (TSNIX_STORE_DIR + TSNIX_STATE_DIR, resp. NIX_STORE_DIR +
+//   NIX_STATE_DIR + NIX_LOG_DIR), with a `sync` (untimed) before each run and a
+//   new SEED file in the tree so that every pair adds a new path;
+// - then N "re-add" pairs: the tree is added (untimed) to each store again and
+//   then added once more, timed, while its path is valid already. They come
+//   after all adds because a re-add may delete a temporary copy, and creating
+//   files right after mass deletions is slow on ext4 without a journal.
 // Reports medians of wall time, CPU time (user+sys, from GNU time when
 // available) and peak RSS, and the ratio tsnix/CppNix as the median of the
 // per-pair ratios (this machine is shared and noisy; see shared/bench/README.md).
@@ -137,25 +139,36 @@ try {
   if (haveNix) {
     const same = path.join(work, 'check');
     const a = measure(tsCmd, tsEnv(same)).stdout;
-    rmTree(same);
+    fs.renameSync(same, `${same}-tsnix`); // moved away, not deleted (see above)
     const b = measure(nixCmd, nixEnv(same)).stdout;
-    rmTree(same);
     check = a === b ? `ok (${a.trim()})` : `MISMATCH: tsnix printed ${JSON.stringify(a)}, nix-store ${JSON.stringify(b)}`;
   }
 
   const rows = { ts: [], nix: [], tsRe: [], nixRe: [] };
+  const impls = haveNix ? ['ts', 'nix'] : ['ts'];
+  const order = (i) => (i % 2 === 0 ? impls : [...impls].reverse());
+  const runDir = (i, impl) => path.join(work, 'runs', `${i}-${impl}`);
+  const envFor = (i, impl) => (impl === 'ts' ? tsEnv(runDir(i, impl)) : nixEnv(runDir(i, impl)));
+  const cmdFor = (impl) => (impl === 'ts' ? tsCmd : nixCmd);
+  const last = (k) => (rows[k].length ? `${rows[k][rows[k].length - 1].wall.toFixed(3)} s` : '-');
+  // All adds first, then all re-adds: a re-add may delete a temporary copy, and
+  // creating files right after mass deletions is slow on this file system.
   for (let i = 0; i < runs; i++) {
-    fs.writeFileSync(path.join(tree, 'SEED'), crypto.randomBytes(16).toString('hex'));
-    for (const impl of haveNix ? ['ts', 'nix'] : ['ts']) {
-      const dir = path.join(work, 'runs', `${i}-${impl}`);
-      const env = impl === 'ts' ? tsEnv(dir) : nixEnv(dir);
-      const cmd = impl === 'ts' ? tsCmd : nixCmd;
+    fs.writeFileSync(path.join(tree, 'SEED'), `${i} ${crypto.randomBytes(16).toString('hex')}`);
+    for (const impl of order(i)) {
       spawnSync('sync');
-      rows[impl].push(measure(cmd, env));
-      spawnSync('sync');
-      rows[impl === 'ts' ? 'tsRe' : 'nixRe'].push(measure(cmd, env));
+      rows[impl].push(measure(cmdFor(impl), envFor(i, impl)));
     }
-    process.stderr.write(`run ${i + 1}/${runs} done\n`);
+    process.stderr.write(`add ${i + 1}/${runs}: tsnix ${last('ts')}, CppNix ${last('nix')}\n`);
+  }
+  for (let i = 0; i < runs; i++) {
+    for (const impl of order(i)) {
+      // first an untimed add of the current tree to the store of run i, then the timed re-add
+      measure(cmdFor(impl), envFor(i, impl));
+      spawnSync('sync');
+      rows[impl === 'ts' ? 'tsRe' : 'nixRe'].push(measure(cmdFor(impl), envFor(i, impl)));
+    }
+    process.stderr.write(`re-add ${i + 1}/${runs}: tsnix ${last('tsRe')}, CppNix ${last('nixRe')}\n`);
   }
 
   const fmt = (x, d = 2) => (Number.isNaN(x) ? '-' : x.toFixed(d));

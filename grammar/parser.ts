@@ -121,6 +121,8 @@ setBin(T.SLASH, P_MUL, A_LEFT);
 setBin(T.CONCAT, P_CONCAT, A_RIGHT);
 
 const I = (t: TokenType) => t.tokenTypeIdx!;
+/** Size of tables indexed by tokenTypeIdx (Chevrotain numbers token types from 1 up). */
+const TOKEN_TABLE_SIZE = Math.max(chevrotain.EOF.tokenTypeIdx!, ...ALL_TOKEN_TYPES.map((t) => t.tokenTypeIdx!)) + 1;
 const TI_ID = I(T.ID);
 const TI_COLON = I(T.COLON);
 const TI_AT = I(T.AT);
@@ -229,7 +231,7 @@ const customOr = new Map<string, Decision>([
   ['select/5', SELECT_TAIL],
 ]);
 /** Tokens that can follow the first operand of an operator expression within it. */
-const continuesOperand = new Uint8Array(512);
+const continuesOperand = new Uint8Array(TOKEN_TABLE_SIZE);
 for (const t of [
   T.ID, T.INT_LIT, T.FLOAT_LIT, T.DQUOTE, T.IND_STRING_OPEN, T.PATH, T.HPATH, T.SPATH, T.URI, T.LPAREN, T.LET, T.REC,
   T.LCURLY, T.LBRACKET, T.QUESTION, T.EQ, T.NEQ, T.LEQ, T.GEQ, T.UPDATE, T.CONCAT, T.AND, T.OR, T.IMPL, T.PIPE_FROM,
@@ -241,6 +243,13 @@ for (const t of [
 const customOpt = new Map<string, OptDecision>([
   ['expr/Repetition/0', headAhead],
   [
+    // `, name` continues the formals (`, ...` and `, }` end them)
+    'formalSet/Repetition/0',
+    function (this: NixParser) {
+      return this.la(1).tokenTypeIdx === TI_COMMA && this.la(2).tokenTypeIdx === TI_ID;
+    },
+  ],
+  [
     'expr/Option/9',
     function (this: NixParser) {
       return continuesOperand[this.la(1).tokenTypeIdx] === 1;
@@ -250,21 +259,102 @@ const customOpt = new Map<string, OptDecision>([
 
 // Chevrotain 11 exposes the default strategy as a (documented, experimental) class.
 type LookaheadStrategy = InstanceType<typeof LLkLookaheadStrategy>;
+type AltOptions = Parameters<LookaheadStrategy['buildLookaheadForAlternation']>[0];
+type OptOptions = Parameters<LookaheadStrategy['buildLookaheadForOptional']>[0];
+type AltFunc = ReturnType<LookaheadStrategy['buildLookaheadForAlternation']>;
+type OptFunc = ReturnType<LookaheadStrategy['buildLookaheadForOptional']>;
+type Production = import('chevrotain').IProduction;
+type ProductionClass = abstract new (...args: never[]) => Production;
 
-class NixLookahead extends LLkLookaheadStrategy {
-  override buildLookaheadForAlternation(
-    options: Parameters<LookaheadStrategy['buildLookaheadForAlternation']>[0],
-  ): ReturnType<LookaheadStrategy['buildLookaheadForAlternation']> {
-    const f = customOr.get(`${options.rule.name}/${options.prodOccurrence}`);
-    if (f) return f as unknown as ReturnType<LookaheadStrategy['buildLookaheadForAlternation']>;
-    return super.buildLookaheadForAlternation(options);
+const G = chevrotain;
+const defOf = (p: Production): Production[] => (p as unknown as { definition?: Production[] }).definition ?? [];
+
+/** Adds the FIRST tokens (tokenTypeIdx, categories expanded) of a sequence to `out`; returns whether it is nullable. */
+function firstOfSeq(seq: readonly Production[], out: Set<number>): boolean {
+  for (const p of seq) if (!firstOf(p, out)) return false;
+  return true;
+}
+
+function firstOf(p: Production, out: Set<number>): boolean {
+  if (p instanceof G.Terminal) {
+    const t = p.terminalType;
+    out.add(t.tokenTypeIdx!);
+    for (const c of (t as { categoryMatches?: number[] }).categoryMatches ?? []) out.add(c);
+    return false;
   }
-  override buildLookaheadForOptional(
-    options: Parameters<LookaheadStrategy['buildLookaheadForOptional']>[0],
-  ): ReturnType<LookaheadStrategy['buildLookaheadForOptional']> {
+  if (p instanceof G.NonTerminal) return firstOfSeq(p.referencedRule.definition, out);
+  if (p instanceof G.Alternation) {
+    let nullable = false;
+    for (const alt of defOf(p)) if (firstOfSeq(defOf(alt), out)) nullable = true;
+    return nullable;
+  }
+  if (p instanceof G.Option || p instanceof G.Repetition || p instanceof G.RepetitionWithSeparator) {
+    firstOfSeq(defOf(p), out);
+    return true;
+  }
+  return firstOfSeq(defOf(p), out);
+}
+
+/** The production of the given class and occurrence index in a rule (not looking into other rules). */
+function findProduction(rule: import('chevrotain').Rule, cls: ProductionClass, idx: number): Production | undefined {
+  const stack: Production[] = [...rule.definition];
+  while (stack.length) {
+    const p = stack.pop()!;
+    if (p instanceof cls && (p as { idx?: number }).idx === idx) return p;
+    if (!(p instanceof G.NonTerminal) && !(p instanceof G.Terminal)) {
+      stack.push(...defOf(p));
+    }
+  }
+  return undefined;
+}
+
+const OPTIONAL_CLASSES: Record<string, ProductionClass> = {
+  Option: G.Option,
+  Repetition: G.Repetition,
+  RepetitionMandatory: G.RepetitionMandatory,
+  RepetitionWithSeparator: G.RepetitionWithSeparator,
+  RepetitionMandatoryWithSeparator: G.RepetitionMandatoryWithSeparator,
+};
+
+/**
+ * The lookahead decisions.  All decisions of this grammar need one token of
+ * lookahead except the few written by hand above (customOr / customOpt), so
+ * instead of Chevrotain's general LL(k) analysis (which costs several
+ * milliseconds at start-up) each decision is a table indexed by tokenTypeIdx,
+ * built from FIRST sets of the recorded grammar.
+ */
+class NixLookahead extends LLkLookaheadStrategy {
+  override buildLookaheadForAlternation(options: AltOptions): AltFunc {
+    const f = customOr.get(`${options.rule.name}/${options.prodOccurrence}`);
+    if (f) return f as unknown as AltFunc;
+    const alt = findProduction(options.rule, G.Alternation, options.prodOccurrence);
+    if (!alt) return super.buildLookaheadForAlternation(options);
+    const table = new Int16Array(TOKEN_TABLE_SIZE).fill(-1);
+    let fallback: number | undefined;
+    defOf(alt).forEach((a, i) => {
+      const first = new Set<number>();
+      if (firstOfSeq(defOf(a), first)) fallback ??= i;
+      for (const t of first) if (table[t] === -1) table[t] = i;
+    });
+    return function (this: NixParser): number | undefined {
+      const r = table[this.la(1).tokenTypeIdx]!;
+      return r >= 0 ? r : fallback;
+    } as unknown as AltFunc;
+  }
+
+  override buildLookaheadForOptional(options: OptOptions): OptFunc {
     const f = customOpt.get(`${options.rule.name}/${options.prodType}/${options.prodOccurrence}`);
-    if (f) return f as unknown as ReturnType<LookaheadStrategy['buildLookaheadForOptional']>;
-    return super.buildLookaheadForOptional(options);
+    if (f) return f as unknown as OptFunc;
+    const cls = OPTIONAL_CLASSES[options.prodType];
+    const prod = cls && findProduction(options.rule, cls, options.prodOccurrence);
+    if (!prod) return super.buildLookaheadForOptional(options);
+    const table = new Uint8Array(TOKEN_TABLE_SIZE);
+    const first = new Set<number>();
+    firstOfSeq(defOf(prod), first);
+    for (const t of first) table[t] = 1;
+    return function (this: NixParser): boolean {
+      return table[this.la(1).tokenTypeIdx] === 1;
+    } as unknown as OptFunc;
   }
 }
 

@@ -168,16 +168,34 @@ export function showAttrPath(path: readonly AttrName[]): string {
 // cannot overflow the JS stack.
 let out = '';
 const MAX_DEPTH = 400;
+/**
+ * Finished pieces of the output.  (A long `+=` chain is a tree of cons
+ * strings that stays alive, and is copied by the GC, until flattened; so the
+ * output is cut into flattened chunks as it grows.)
+ */
+let chunks: string[] = [];
+const CHUNK = 1 << 15;
+
+function flush(): void {
+  out.charCodeAt(0); // flattens the cons string
+  chunks.push(out);
+  out = '';
+}
 
 /** The expression as `nix-instantiate --parse` prints it (without trailing newline). */
 export function printExpr(root: Expr): string {
-  const saved = out;
+  const savedOut = out;
+  const savedChunks = chunks;
   out = '';
+  chunks = [];
   try {
     show(root, 0);
-    return out;
+    if (!chunks.length) return out;
+    chunks.push(out);
+    return chunks.join('');
   } finally {
-    out = saved;
+    out = savedOut;
+    chunks = savedChunks;
   }
 }
 
@@ -238,6 +256,7 @@ function show(e: Expr, d: number): void {
     showIter(e);
     return;
   }
+  if (out.length > CHUNK) flush();
   d++;
   switch (e.kind) {
     case 'int':
@@ -423,6 +442,7 @@ function showIter(root: Expr): void {
       out += e;
       continue;
     }
+    if (out.length > CHUNK) flush();
     switch (e.kind) {
       case 'int':
       case 'float':

@@ -615,8 +615,8 @@ export class Compiler {
         return (env) => {
           const x0 = a(env);
           const y0 = b(env);
-          const x = Array.isArray(x0) ? x0 : forceList(x0, pa, la);
-          const y = Array.isArray(y0) ? y0 : forceList(y0, pb, rb);
+          const x = Array.isArray(x0) ? x0 : forceList(x0, pos, 'while evaluating one of the elements to concatenate');
+          const y = Array.isArray(y0) ? y0 : forceList(y0, pos, 'while evaluating one of the elements to concatenate');
           if (x.length === 0) return y;
           if (y.length === 0) return x;
           return x.concat(y);
@@ -796,7 +796,8 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
       if (!(typeof v === 'number' || typeof v === 'bigint' || v instanceof NixFloat)) {
         throw new NixError(`cannot add ${typeName(v)} to ${typeName(acc)}`, poses[i] ?? pos);
       }
-      acc = arith('+', acc, v, pos);
+      // CppNix reports overflows at the operand being added
+      acc = arith('+', acc, v, poses[i] ?? pos);
     }
     return acc;
   }

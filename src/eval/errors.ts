@@ -88,7 +88,6 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   };
   if (frames.length === 0) return body(head);
   lines.push(`${prefix}:`);
-  let last: Pos | null = null;
   // A frame already printed (same message and position) is skipped; a run of
   // more than 5 skipped frames becomes "(N duplicate frames omitted)", a
   // shorter run is printed after all (as CppNix does).
@@ -96,11 +95,7 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   let skipped: Frame[] = [];
   const show = (f: Frame) => {
     let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
-    // a frame at the same position as the one before shows no position again
-    if (f.pos && !(last && last.src === f.pos.src && last.offset === f.pos.offset)) {
-      s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
-    }
-    if (f.pos) last = f.pos;
+    if (f.pos) s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
     lines.push(s + '\n');
   };
   const flush = () => {

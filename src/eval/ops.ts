@@ -252,8 +252,12 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
     return op.fn(args, site);
   } catch (e) {
     if (e instanceof NixError) {
-      // the frame shows the call's position; CppNix does not repeat it on the error
-      if (e.pos && pos && e.pos.src === pos.src && e.pos.offset === pos.offset && e.frames.length === 0) e.pos = null;
+      // The "while calling" frame shows the call's position: the error and the
+      // frames added inside the builtin (argument frames) do not repeat it.
+      if (pos) {
+        if (e.pos && e.pos.src === pos.src && e.pos.offset === pos.offset && e.frames.length === 0) e.pos = null;
+        for (const f of e.frames) if (f.pos && f.pos.src === pos.src && f.pos.offset === pos.offset) f.pos = null;
+      }
       e.addTrace(`while calling the '${op.name}' builtin`, pos);
     }
     else if (e instanceof RangeError) throw stackOverflow(pos);

@@ -763,6 +763,14 @@ export class LocalStore implements StoreApi {
     }
   }
 
+  /**
+   * Forget which sources were added in this process, so that the next addPath
+   * of the same source reads it again (e.g. when a REPL reloads its files).
+   */
+  forgetAddedSources(): void {
+    this.addCache.clear();
+  }
+
   private checkExpectedHash(srcStr: string, expected: Hash | undefined, actual: Hash): void {
     if (expected && !expected.equals(actual)) {
       throw new StoreError(

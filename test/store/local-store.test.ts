@@ -9,6 +9,7 @@ import {
   readFileSync,
   rmSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -332,6 +333,31 @@ describe('adding paths (nar.json vectors, logical /nix/store)', () => {
     const size = copyTreeHashingNar(Buffer.from(src), Buffer.from(dst), { narHashers: [h] });
     expect(size).toBe(want.narSize);
     expect(h.finish().hash.equals(want.hash)).toBe(true);
+    expect(storeEntries(loc).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
+  });
+
+  it('re-adds a big tree without writing, and copies a changed one', () => {
+    const { store, loc } = dirStore();
+    const src = join(tmp(), 'big2');
+    mkdirSync(src);
+    writeFileSync(join(src, 'blob'), Buffer.alloc(17 * 1024 * 1024, 7));
+    writeFileSync(join(src, 'small'), 'one');
+    const first = store.addPath(src, { name: 'big2', method: 'recursive' });
+    store.commit();
+    // a fresh store object (no in-process cache), as a second `tsnix store add` would be
+    const again = new LocalStore({ location: loc, autoCommit: false });
+    stores.push(again);
+    utimesSync(loc.realStoreDir, 1000, 1000);
+    expect(again.addPath(src, { name: 'big2', method: 'recursive' })).toEqual(first);
+    expect(lstatSync(loc.realStoreDir).mtimeMs).toBe(1000 * 1000); // nothing was created or removed
+    writeFileSync(join(src, 'small'), 'two');
+    // within one process a source is read once (as in an evaluation) until the store is told otherwise
+    expect(again.addPath(src, { name: 'big2', method: 'recursive' }).path).toBe(first.path);
+    again.forgetAddedSources();
+    const changed = again.addPath(src, { name: 'big2', method: 'recursive' });
+    expect(changed.path).not.toBe(first.path);
+    expect(changed.narHash.equals(hashPathSync(src).hash)).toBe(true);
+    expect(readFileSync(join(changed.path, 'small'), 'latin1')).toBe('two');
     expect(storeEntries(loc).filter((n) => n.startsWith(TEMP_PREFIX))).toEqual([]);
   });
 

@@ -103,6 +103,7 @@ export function register(r: Registry): void {
   r.add({
     name: 'addErrorContext',
     args: ['ctx', 'e'],
+    addTrace: false,
     doc: 'Evaluate *e*; if that fails, add *ctx* to the error trace.',
     fn: ([c, e]) => {
       try {

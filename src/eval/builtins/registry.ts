@@ -18,6 +18,12 @@ export interface BuiltinDef {
   fn: (args: Value[], site: CallSite) => Value;
   /** Also bound at top level without `__` (like `map`, `toString`). */
   global?: boolean;
+  /**
+   * false: errors get no "while calling the 'X' builtin" frame (CppNix's
+   * PrimOp::addTrace, false for addErrorContext, whose own frame says it
+   * all).  Needs support where PrimOps are made and called (state.ts, ops.ts).
+   */
+  addTrace?: boolean;
 }
 
 export interface Registry {

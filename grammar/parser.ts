@@ -15,31 +15,18 @@
 //   tokens through an LALR(1) automaton of CppNix's grammar to word the
 //   message exactly like bison.
 
-import type { IToken, TokenType } from 'chevrotain';
-import type {
-  AttrDef,
-  AttrName,
-  EAttrs,
-  ECall,
-  EConcatStrings,
-  EPath,
-  EStr,
-  EVar,
-  Expr,
-  Formal,
-  ELambda,
-} from './ast.js';
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
+import type { IToken, TokenType } from 'chevrotain';
+import type { AttrDef, AttrName, EAttrs, ELambda, EPath, EStr, EVar, Expr, Formal } from './ast.js';
 import { Source } from './ast.js';
 import { chevrotain } from './chevrotain.js';
 import { NixParseError, showPos } from './errors.js';
 import { unflatten } from './flatten.js';
 import type { Flat } from './flatten.js';
 import { replay } from './lalr.js';
-import { ALL_TOKEN_TYPES, BinOp, IndStrPart, Lexer, PathStart, PrefixOp, SYMBOLS, T, bisonSymbolOf, lex } from './lexer.js';
-import { Tok } from './lexer.js';
+import { ALL_TOKEN_TYPES, BinOp, IndStrPart, Lexer, PathStart, PrefixOp, SYMBOLS, T, Tok, bisonSymbolOf, lex } from './lexer.js';
 import { showAttrPath } from './print.js';
 
 export type LintLevel = 'ignore' | 'warn' | 'fatal';
@@ -84,7 +71,7 @@ const P_NOT = 8;
 const P_ADD = 9;
 const P_MUL = 10;
 const P_CONCAT = 11;
-const P_HAS = 12;
+// (P_HAS = 12: `?`, applied as soon as it is read, see hasAttr)
 const P_NEG = 13;
 
 const A_LEFT = 0;
@@ -154,8 +141,6 @@ const TI_GEQ = I(T.GEQ);
 const TI_PIPE_INTO = I(T.PIPE_INTO);
 const TI_PIPE_FROM = I(T.PIPE_FROM);
 const TI_BANG = I(T.BANG);
-const TI_STR = I(T.STR);
-const TI_DOLLAR_CURLY = I(T.DOLLAR_CURLY);
 
 // ---------------------------------------------------------------------------
 // Custom lookahead decisions (Chevrotain's LL(k) analysis cannot express
@@ -1458,28 +1443,35 @@ class NixParser extends EmbeddedActionsParser {
   public formalSet = this.RULE('formalSet', (): { formals: Formal[]; ellipsis: boolean } => {
     this.CONSUME(T.LCURLY);
     const base = this.items.length;
-    this.formalEllipsis = false;
-    this.OR(this.formalSetAlts);
-    const ellipsis = this.formalEllipsis;
+    const ellipsis = this.OR(this.formalSetAlts);
     if (this.RECORDING_PHASE) return { formals: [], ellipsis };
     return { formals: this.takeItems(base) as Formal[], ellipsis };
   });
 
+  /** The alternatives return whether there is an ellipsis. */
   private formalSetAlts = [
-    { ALT: () => this.CONSUME(T.RCURLY) },
     {
-      ALT: () => {
-        this.CONSUME(T.ELLIPSIS);
-        this.formalEllipsis = true;
-        this.CONSUME2(T.RCURLY);
+      ALT: (): boolean => {
+        this.CONSUME(T.RCURLY);
+        return false;
       },
     },
     {
-      ALT: () => {
+      ALT: (): boolean => {
+        this.CONSUME(T.ELLIPSIS);
+        this.CONSUME2(T.RCURLY);
+        return true;
+      },
+    },
+    {
+      ALT: (): boolean => {
         this.pushItem(this.SUBRULE(this.formal), -1);
         this.MANY(this.moreFormals);
+        // (Reset here, after the defaults, which may contain formal sets themselves.)
+        this.formalEllipsis = false;
         this.OPTION(this.formalsEnd);
         this.CONSUME3(T.RCURLY);
+        return this.formalEllipsis;
       },
     },
   ];

@@ -1,5 +1,6 @@
 // `tsnix instantiate`: nix-instantiate's flags and output.
 
+import fs from 'node:fs';
 import path from 'node:path';
 import { Source } from '../../grammar/ast.js';
 import { toBytes } from '../../grammar/errors.js';
@@ -93,7 +94,7 @@ export async function instantiate(args: string[]): Promise<number> {
           base = cwdBytes();
         } else {
           const p = toBytes(path.resolve(inp.file!));
-          src = new Source(p, p, (await import('node:fs')).readFileSync(path.resolve(inp.file!)).toString('latin1'));
+          src = new Source(p, p, fs.readFileSync(path.resolve(inp.file!)).toString('latin1'));
           base = toBytes(path.dirname(path.resolve(inp.file!)));
         }
         const e = state.parseSource(src, base);

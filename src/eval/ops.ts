@@ -178,6 +178,18 @@ export function setMaxCallDepth(n: number): void {
   maxCallDepth = n;
 }
 
+/** Counts one level of a recursive walk (toJSON, deepSeq, …) against max-call-depth. */
+export function enterDepth(pos: Pos | null): void {
+  if (++callDepth > maxCallDepth) {
+    callDepth--;
+    throw stackOverflow(pos);
+  }
+}
+
+export function leaveDepth(): void {
+  callDepth--;
+}
+
 /** Where a function was defined (for "return value of the function" frames), if known. */
 export function fnPos(f: Value, fallback: Pos | null): Pos | null {
   if (f instanceof Thunk && f.code === null) f = f.v as Value;

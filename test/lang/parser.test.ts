@@ -451,6 +451,9 @@ describe('constructs', () => {
     expect(p('args@{ a }: a')).toBe('({ a } @ args: a)');
     expect(p('a@{ }: 1')).toBe('({  } @ a: 1)');
     expect(p('{ a ? { b ? 1 }: b }: a')).toBe('({ a ? ({ b ? 1 }: b) }: a)');
+    expect(p('{ a ? { b, ... }: b }: a')).toBe('({ a ? ({ b, ... }: b) }: a)');
+    expect(p('{ a ? { b }: b, ... }: a')).toBe('({ a ? ({ b }: b), ... }: a)');
+    expect(p('{ a ? x: { inherit (x) y; }, b ? "${c}" }: a')).toBe('({ a ? (x: { inherit (x) y; }), b ? (c) }: a)');
     const l = ast('{ b, a }: a') as ELambda;
     expect(l.formals!.formals.map((f) => f.name)).toEqual(['a', 'b']);
     expect(l.formals!.formals.map((f) => f.pos)).toEqual([5, 2]);

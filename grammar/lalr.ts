@@ -11,6 +11,9 @@
 // token stream through it to find the error state and its expected tokens.
 //
 // The automaton is built lazily (a few milliseconds) on the first syntax error.
+// (It was checked against bison 3.8 itself: the grammar below, fed to bison
+// with these precedences, gives the same message and error token as replay()
+// on thousands of random and mutated inputs.)
 
 import type { IToken } from 'chevrotain';
 import { SYMBOLS, bisonSymbolOf, symbolNumber } from './lexer.js';

@@ -8,9 +8,11 @@
 // an "invalid token", a NUL byte at top level ends the input, lexical errors
 // such as an out-of-range integer are reported when the parser reaches them).
 //
-// The output is an array of Chevrotain tokens.  Every token type corresponds
-// to one terminal of CppNix's (bison) grammar; see SYMBOLS below, whose order
-// is the order bison uses when it lists expected tokens in syntax errors.
+// It produces Chevrotain tokens, one at a time (Lexer.next, used by the
+// parser) or as an array (lex, used for error diagnosis).  Every token type
+// corresponds to one terminal of CppNix's (bison) grammar; see SYMBOLS below,
+// whose order is the order bison uses when it lists expected tokens in syntax
+// errors.
 //
 // Input and output strings are byte strings (see ast.ts).
 
@@ -534,34 +536,22 @@ export class Lexer {
     if ((k & C_PATH) === 0) return this.op(T.UNDEF, text[i]!, 1);
     // A path character: letters, digits, '.', '_', '-', '+'.  Paths and URIs
     // compete with identifiers, numbers and operators (longest match).
-    const j = this.pathRun(i + 1);
-    const after = text.charCodeAt(j);
-    if (after === 47) {
-      const d = text.charCodeAt(j + 1);
-      if (d === 36 && text.charCodeAt(j + 2) === 123) return this.pathTok(T.PATH, i, j + 1); // `seg/${`
-      if (j + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(j));
-    } else if (after === 58 && (k & C_LETTER) !== 0) {
-      // URI: [a-zA-Z][a-zA-Z0-9+.-]*:[URI chars]+
-      let ok = true;
-      for (let q = i + 1; q < j; q++) {
-        if ((cls[text.charCodeAt(q)]! & C_URI_SCHEME) === 0) {
-          ok = false;
-          break;
-        }
-      }
-      if (ok) {
-        let e = j + 1;
-        while (e < n && (cls[text.charCodeAt(e)]! & C_URI) !== 0) e++;
-        if (e > j + 1) {
-          const image = text.slice(i, e);
-          this.i = e;
-          return this.tok(T.URI, image, i, e - 1, image);
-        }
-      }
-    }
     if ((k & C_ID_START) !== 0) {
+      // Identifier characters are path characters, except "'".
       let e = i + 1;
-      while (e < n && (cls[text.charCodeAt(e)]! & C_ID) !== 0) e++;
+      let quote = false;
+      for (; e < n; e++) {
+        const f = cls[text.charCodeAt(e)]!;
+        if ((f & C_ID) === 0) break;
+        if ((f & C_PATH) === 0) quote = true;
+      }
+      if (!quote) {
+        const d = text.charCodeAt(e);
+        if (d === 47 || d === 46 || d === 43 || d === 58) {
+          const r = this.pathOrUri(i, this.pathRun(e), k);
+          if (r) return r;
+        }
+      }
       const name = text.slice(i, e);
       let type = T.ID;
       switch (e - i) {
@@ -589,6 +579,8 @@ export class Lexer {
       this.i = e;
       return this.tok(type, name, i, e - 1, undefined);
     }
+    const r = this.pathOrUri(i, this.pathRun(i + 1), k);
+    if (r) return r;
     if ((k & C_DIGIT) !== 0) {
       // INT [0-9]+ or FLOAT (([1-9][0-9]*\.[0-9]*)|(0?\.[0-9]+))([Ee][+-]?[0-9]+)?
       let e = i + 1;
@@ -630,6 +622,32 @@ export class Lexer {
     if (c === 45) return text.charCodeAt(i + 1) === 62 ? this.op(T.IMPL, '->', 2) : this.op(T.MINUS, '-', 1);
     // '+'
     return text.charCodeAt(i + 1) === 43 ? this.op(T.CONCAT, '++', 2) : this.op(T.PLUS, '+', 1);
+  }
+
+  /**
+   * A path or URI starting at i, given the end j of the run of path
+   * characters from i (k: the class of the first character); null if none.
+   */
+  private pathOrUri(i: number, j: number, k: number): Tok | null {
+    const text = this.text;
+    const n = this.n;
+    const after = text.charCodeAt(j);
+    if (after === 47) {
+      const d = text.charCodeAt(j + 1);
+      if (d === 36 && text.charCodeAt(j + 2) === 123) return this.pathTok(T.PATH, i, j + 1); // `seg/${`
+      if (j + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(j));
+    } else if (after === 58 && (k & C_LETTER) !== 0) {
+      // URI: [a-zA-Z][a-zA-Z0-9+.-]*:[URI chars]+
+      for (let q = i + 1; q < j; q++) if ((cls[text.charCodeAt(q)]! & C_URI_SCHEME) === 0) return null;
+      let e = j + 1;
+      while (e < n && (cls[text.charCodeAt(e)]! & C_URI) !== 0) e++;
+      if (e > j + 1) {
+        const image = text.slice(i, e);
+        this.i = e;
+        return this.tok(T.URI, image, i, e - 1, image);
+      }
+    }
+    return null;
   }
 
   private lexFloat(start: number, mantEnd: number): Tok {

@@ -1009,7 +1009,7 @@ class NixParser extends EmbeddedActionsParser {
         const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
         this.SUBRULE1(this.binds);
         this.CONSUME4(T.RCURLY);
-        return { kind: 'select', pos: -1, expr: attrs, path: [{ name: 'body', pos: -1 }] };
+        return { kind: 'select', pos: kw.startOffset, expr: attrs, path: [{ name: 'body', pos: kw.startOffset }] };
       },
     },
     {

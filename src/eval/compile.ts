@@ -299,7 +299,8 @@ export class Compiler {
       return () => n;
     }
     const code = this.compile(a.expr);
-    const pos = this.pos(a.pos);
+    // errors point at the name's expression (inside `${ }`), as CppNix's do
+    const pos = this.pos(a.expr.pos);
     return (env) => {
       let v: Value;
       try {

@@ -100,7 +100,8 @@ export class EvalState {
       throw new NixError(`${msg}\n(aborting on warning because abort-on-warn is set)`, pos);
     }
     let s = `warning: ${msg}`;
-    if (pos) s += '\n' + showPosWithFrame(pos, 9, 9);
+    // a negative offset: the message names its position itself
+    if (pos && pos.offset >= 0) s += '\n' + showPosWithFrame(pos, 9, 9);
     this.stderr(s + '\n');
   }
 
@@ -117,6 +118,7 @@ export class EvalState {
       lint: {
         absolutePathLiterals: lint('lint-absolute-path-literals'),
         shortPathLiterals: lint('lint-short-path-literals'),
+        urlLiterals: lint('lint-url-literals'),
       },
       warn: (msg, offset) => this.warn(msg, { src, offset }),
     });

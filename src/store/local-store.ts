@@ -3,11 +3,13 @@
  * in the SQLite database (database.ts), locations from store-location.ts.
  *
  * Adding a file or tree (addPath):
- * 1. its NAR is produced and hashed. Up to 16 MiB it is kept in memory, so
- *    adding a path that is valid already writes nothing; a bigger tree is
+ * 1. its NAR is produced and hashed. Up to 4 MiB it is kept in memory, so
+ *    adding a path that is valid already writes nothing. A bigger tree is
  *    copied in canonical form (files 0444/0555, directories 0555, mtime 1)
  *    under a temporary name `.tsnix-tmp-…` in the store directory while it
- *    is hashed (copyTreeHashingNar);
+ *    is hashed (copyTreeHashingNar); but if a valid path of the same name
+ *    exists, it is likely the same tree again, so it is hashed first and
+ *    copied only if its path is new;
  * 2. the store path is computed from the hash; if it is valid already, the
  *    temporary copy is dropped;
  * 3. otherwise the tree is restored (from memory) or renamed to its final
@@ -218,8 +220,8 @@ export function storeErrorMessage(e: unknown): string {
 /** Prefix of temporary names in the store directory (never a valid store path: it starts with '.'). */
 export const TEMP_PREFIX = '.tsnix-tmp-';
 
-/** NARs up to this size are kept in memory until the path is known to be new. */
-const NAR_BUFFER_LIMIT = 16 * 1024 * 1024;
+/** NARs up to this size are kept in memory until the path is known to be new (bigger ones: see ingest). */
+const NAR_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 const SLASH = Buffer.from('/');
 

@@ -2,8 +2,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { coerceToString, forceStringNoCtx, mergeContexts, normInt } from '../ops.js';
-import { printForError } from '../print.js';
+import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
 import { peelToStringOutPath } from './paths.js';
 import { argCtx, determinePos, type Registry } from './registry.js';
@@ -46,8 +45,16 @@ export function register(r: Registry): void {
  */
 export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
   const out: string[] = [];
-  const go = (v: Value, pos: Pos | null, copyToStore: boolean, depth: number): void => {
-    if (depth > 10000) throw new NixError('stack overflow; max-call-depth exceeded', pos);
+  // each value counts against max-call-depth, as CppNix's addCallDepth(pos)
+  const go = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
+    enterDepth(pos);
+    try {
+      put(v, pos, copyToStore);
+    } finally {
+      leaveDepth();
+    }
+  };
+  const put = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
     v = force(v);
     if (v === null) out.push('null');
     else if (v === true) out.push('true');
@@ -67,7 +74,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       for (let i = 0; i < v.length; i++) {
         if (i) out.push(',');
         try {
-          go(v[i]!, pos, copyToStore, depth + 1);
+          go(v[i]!, pos, copyToStore);
         } catch (e) {
           if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`, pos);
           throw e;
@@ -77,7 +84,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
     } else if (v instanceof Attrs) {
       peelToStringOutPath(v, pos, true, (peeled, cameThroughToString) => {
         // a path that `__toString` returned is not copied to the store
-        if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString, depth + 1);
+        if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString);
         out.push('{');
         let first = true;
         for (const k of peeled.keys()) {
@@ -86,7 +93,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
           out.push(jsonString(k), ':');
           const apos = peeled.posOf(k) ?? null;
           try {
-            go(peeled.get(k)!, apos, copyToStore, depth + 1);
+            go(peeled.get(k)!, apos, copyToStore);
           } catch (e) {
             if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
             throw e;
@@ -98,7 +105,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
     }
   };
-  go(v, pos, copyToStore, 1);
+  go(v, pos, copyToStore);
   return out.join('');
 }
 

@@ -6,6 +6,7 @@
 import type { AttrName, EAttrs, ELambda, Expr, Pos, Source, VarRef } from '../../grammar/ast.js';
 import { printExpr } from '../../grammar/print.js';
 import { toBytes } from '../../grammar/errors.js';
+import { compareValues, primDiv, primMul, primSub } from './builtins/arith.js';
 import { AssertionError, InfiniteRecursionError, NixError } from './errors.js';
 import {
   arith,
@@ -666,26 +667,22 @@ export class Compiler {
 
 type BinOp = (a: Value, b: Value, pos: Pos | null) => Value;
 
-/** `a - b` etc. call these directly; type errors read as the builtins' (CppNix desugars to them). */
-function arithOp(op: '-' | '*' | '/', name: string): BinOp {
-  return (a, b, pos) => {
+/** `a - b` etc. call these directly: CppNix desugars them to the builtins (whose errors carry no position). */
+function arithOp(op: '-' | '*' | '/', prim: (a: Value, b: Value) => Value): BinOp {
+  return (a, b) => {
     if (typeof a === 'number' && typeof b === 'number') {
       const r = op === '-' ? a - b : op === '*' ? a * b : NaN;
       if (Number.isSafeInteger(r)) return r === 0 ? 0 : r;
     }
-    const x = a instanceof Thunk ? a.force() : a;
-    const y = b instanceof Thunk ? b.force() : b;
-    if (!(typeof x === 'number' || typeof x === 'bigint' || x instanceof NixFloat)) forceInt(x, pos, argCtx(name, 0));
-    if (!(typeof y === 'number' || typeof y === 'bigint' || y instanceof NixFloat)) forceInt(y, pos, argCtx(name, 1));
-    return arith(op, x, y, pos);
+    return prim(a, b);
   };
 }
 
 const BINOPS: Record<string, BinOp> = {
-  __sub: arithOp('-', 'sub'),
-  __mul: arithOp('*', 'mul'),
-  __div: arithOp('/', 'div'),
-  __lessThan: (a, b, pos) => lessThan(a, b, pos),
+  __sub: arithOp('-', primSub),
+  __mul: arithOp('*', primMul),
+  __div: arithOp('/', primDiv),
+  __lessThan: (a, b) => (typeof a === 'number' && typeof b === 'number' ? a < b : compareValues(a, b, '')),
 };
 
 const UNKNOWN_POS = toBytes('«unknown»');

@@ -591,7 +591,11 @@ export function setCopyPathToStore(f: typeof copyPathToStore): void {
 
 /** Coerces a value to a string as CppNix's coerceToString does. */
 export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = {}): CoerceResult {
-  if (v instanceof Thunk) v = forceCtx(v, pos, opts.errCtx);
+  // as CppNix's forceValue: an error evaluating the value gets no context frame
+  if (v instanceof Thunk) v = v.force();
+  if (v instanceof Attrs && (v.has('__toString') || v.has('outPath'))) {
+    return peelToStringOutPath(v, pos, !!opts.strictToString, (p) => coerceToString(p, pos, opts));
+  }
   if (typeof v === 'string') return { s: v, ctx: EMPTY_CTX };
   if (v instanceof NixStr) return { s: v.s, ctx: v.ctx };
   if (v instanceof NixPath) {
@@ -600,32 +604,6 @@ export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = 
       return { s: p, ctx: new Set([p]) };
     }
     return { s: v.path, ctx: EMPTY_CTX };
-  }
-  if (v instanceof Attrs) {
-    const ts = v.get('__toString');
-    if (ts !== undefined) {
-      const tsPos = v.posOf('__toString') ?? pos;
-      const r = callN(ts, [v], pos);
-      const rf = r instanceof Thunk ? r.force() : r;
-      try {
-        if (opts.strictToString && !(typeof rf === 'string' || rf instanceof NixStr || rf instanceof NixPath || (rf instanceof Attrs && (rf.has('__toString') || rf.has('outPath'))))) {
-          throw new NixError(`\`__toString\` should return a string, but got ${typeName(rf)}: ${printForError(rf)}`, tsPos);
-        }
-        return coerceToString(rf, pos, opts);
-      } catch (e) {
-        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
-        throw e;
-      }
-    }
-    const op = v.get('outPath');
-    if (op !== undefined) {
-      try {
-        return coerceToString(op, pos, opts);
-      } catch (e) {
-        if (e instanceof NixError) e.addTrace('while using the `outPath` attribute', pos);
-        throw e;
-      }
-    }
   }
   if (opts.coerceMore) {
     if (v === null || v === false) return { s: '', ctx: EMPTY_CTX };
@@ -638,9 +616,10 @@ export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = 
       for (let i = 0; i < v.length; i++) {
         let r: CoerceResult;
         try {
-          r = coerceToString(v[i]!, pos, opts);
+          // an element's own type error says "one element of the list"; any error of it gets the caller's frame
+          r = coerceToString(v[i]!, pos, { ...opts, errCtx: 'while evaluating one element of the list' });
         } catch (e) {
-          if (e instanceof NixError) e.addTrace('while evaluating one element of the list', pos);
+          if (e instanceof NixError && opts.errCtx) e.addTrace(opts.errCtx, pos);
           throw e;
         }
         s += r.s;
@@ -657,6 +636,63 @@ export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = 
   const err = new NixError(`cannot coerce ${typeName(v)} to a string: ${printForError(v)}`, opts.errCtx ? null : pos);
   if (opts.errCtx) err.addTrace(opts.errCtx, pos);
   throw err;
+}
+
+/**
+ * CppNix's peelToStringOutPath: a set with `__toString` is replaced by what
+ * calling it returns, one with `outPath` by that attribute, repeatedly; `cb`
+ * gets the final value.  Frames: "while calling the `__toString` attribute",
+ * "while using the result of the `__toString` attribute", "while using
+ * (evaluating) the `outPath` attribute", at the attribute.  With
+ * `checkToStringReturn` (toJSON), `__toString` must end in a string or path.
+ */
+export function peelToStringOutPath<R>(v: Value, pos: Pos | null, checkToStringReturn: boolean, cb: (peeled: Value, cameThroughToString: boolean) => R): R {
+  let came = false;
+  const peel = (v: Value, pos: Pos | null): R => {
+    if (v instanceof Thunk) v = v.force();
+    if (!(v instanceof Attrs)) {
+      if (checkToStringReturn && came && !(typeof v === 'string' || v instanceof NixStr || v instanceof NixPath)) {
+        throw new NixError(`\`__toString\` should return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
+      }
+      return cb(v, came);
+    }
+    const ts = v.get('__toString');
+    if (ts !== undefined) {
+      const tsPos = v.posOf('__toString') ?? null;
+      let r: Value;
+      try {
+        r = callN(ts, [v], tsPos);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while calling the `__toString` attribute', tsPos);
+        throw e;
+      }
+      came = true;
+      try {
+        return peel(r, tsPos);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
+        throw e;
+      }
+    }
+    const op = v.get('outPath');
+    if (op !== undefined) {
+      const opPos = v.posOf('outPath') ?? null;
+      try {
+        if (op instanceof Thunk) op.force();
+        return peel(op, opPos);
+      } catch (e) {
+        // "evaluating" when the attribute itself failed, "using" when what came of it did
+        const failed = op instanceof Thunk && op.code !== null;
+        if (e instanceof NixError) e.addTrace(`while ${failed ? 'evaluating' : 'using'} the \`outPath\` attribute`, opPos);
+        throw e;
+      }
+    }
+    if (checkToStringReturn && came) {
+      throw new NixError(`\`__toString\` must return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
+    }
+    return cb(v, came);
+  };
+  return peel(v, pos);
 }
 
 /** `toString` of a float: C++ std::to_string (six decimals). */

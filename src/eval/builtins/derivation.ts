@@ -735,7 +735,7 @@ export function register(r: Registry): void {
       'Return an opaque string that stands for the path of the output *output* of the derivation being defined. ' +
       'When the derivation is built, the placeholder is replaced by the real path, e.g. in ' +
       '`configureFlags = "--prefix=${placeholder "out"}"`.',
-    fn: ([o], site) => placeholder(forceStringNoCtx(o!, site.pos, argCtx('placeholder', 0))),
+    fn: ([o], site) => placeholder(forceStringNoCtx(o!, null, argCtx('placeholder', 0))),
   });
 
   r.add({
@@ -747,8 +747,8 @@ export function register(r: Registry): void {
       '`builtins.toFile "builder.sh" "${pkgs.bash}/bin/bash …"` keeps bash alive; referring to a derivation ' +
       'output that is not built yet is an error. The file is not executable.',
     fn: ([n, s], site) => {
-      const name = forceStringNoCtx(n!, site.pos, argCtx('toFile', 0));
-      const sv = forceStringValue(s!, site.pos, argCtx('toFile', 1));
+      const name = forceStringNoCtx(n!, null, argCtx('toFile', 0));
+      const sv = forceStringValue(s!, null, argCtx('toFile', 1));
       const text = typeof sv === 'string' ? sv : sv.s;
       const refs: string[] = [];
       if (typeof sv !== 'string') {
@@ -780,7 +780,7 @@ export function register(r: Registry): void {
       'include it), `recursive` (default `true`; `false` adds a single file by its flat hash) and `sha256` (the ' +
       'expected hash; the result must match it).',
     fn: ([a], site) => {
-      const attrs = forceAttrs(a!, site.pos, `while evaluating the argument passed to 'builtins.path'`);
+      const attrs = forceAttrs(a!, null, `while evaluating the argument passed to 'builtins.path'`);
       let p: string | undefined;
       let name = '';
       let filter: Value | undefined;
@@ -829,7 +829,7 @@ export function register(r: Registry): void {
         site.pos,
         `while evaluating the second argument (the path to filter) passed to 'builtins.filterSource'`,
       );
-      const fn = forceFunction(f!, site.pos, argCtx('filterSource', 0));
+      const fn = forceFunction(f!, null, argCtx('filterSource', 0));
       return addPathToStore(
         state,
         { path: file, name: baseName(file), filter: fn, method: 'recursive', expected: undefined },

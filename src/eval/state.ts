@@ -31,9 +31,9 @@ export interface EvalOptions {
   store?: StoreApi;
 }
 
-/** The logical store directory: TSNIX_STORE_DIR, else NIX_STORE_DIR, else /nix/store. */
+/** The logical store directory, by the same rules as the local store (TSNIX_STORE_DIR, else /nix/store). */
 export function storeDirFromEnv(env: NodeJS.ProcessEnv): string {
-  const d = env.TSNIX_STORE_DIR || env.NIX_STORE_DIR;
+  const d = env.TSNIX_STORE_DIR;
   return d ? toBytes(d.length > 1 ? d.replace(/\/+$/, '') : d) : DEFAULT_STORE_DIR;
 }
 

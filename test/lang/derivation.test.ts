@@ -237,9 +237,9 @@ interface StoreDirVector {
 
 describe('store-dir.json (TSNIX_STORE_DIR=/tsnix-test/store)', () => {
   const vf = loadVectors<StoreDirVector>('store-dir.json');
-  it('storeDirFromEnv follows TSNIX_STORE_DIR, NIX_STORE_DIR, /nix/store', () => {
-    expect(storeDirFromEnv({ TSNIX_STORE_DIR: '/a', NIX_STORE_DIR: '/b' })).toBe('/a');
-    expect(storeDirFromEnv({ NIX_STORE_DIR: '/b/' })).toBe('/b');
+  it('storeDirFromEnv follows TSNIX_STORE_DIR, else /nix/store (as the local store does)', () => {
+    expect(storeDirFromEnv({ TSNIX_STORE_DIR: '/a/', NIX_STORE_DIR: '/b' })).toBe('/a');
+    expect(storeDirFromEnv({ NIX_STORE_DIR: '/b/' })).toBe('/nix/store');
     expect(storeDirFromEnv({})).toBe('/nix/store');
   });
   for (const v of vf.vectors) {

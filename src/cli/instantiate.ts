@@ -82,8 +82,7 @@ export async function instantiate(args: string[]): Promise<number> {
   if (mode === 'parse') {
     const state = makeState(o, settings);
     try {
-      const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['-']).map((f) => ({ file: f }));
-      for (const inp of inputs) {
+      for (const inp of inputsOf(readFromExpr, files, '-')) {
         let src: Source;
         let base: string;
         if ('expr' in inp) {
@@ -110,8 +109,7 @@ export async function instantiate(args: string[]): Promise<number> {
 
   const state = makeState(o, settings);
   try {
-    const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['default.nix']).map((f) => ({ file: f }));
-    for (const inp of inputs) {
+    for (const inp of inputsOf(readFromExpr, files)) {
       const root = evalInput(state, inp);
       for (const ap of attrPaths.length ? attrPaths : ['']) {
         let v = selectAttrPath(state, root, ap, o);
@@ -145,8 +143,7 @@ async function instantiateDerivations(
   const state = makeState(o, settings, store);
   try {
     const paths: string[] = [];
-    const inputs = readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : ['default.nix']).map((f) => ({ file: f }));
-    for (const inp of inputs) {
+    for (const inp of inputsOf(readFromExpr, files)) {
       const root = evalInput(state, inp);
       for (const ap of attrPaths.length ? attrPaths : ['']) {
         let v = selectAttrPath(state, root, ap, o);
@@ -172,4 +169,9 @@ async function instantiateDerivations(
   } finally {
     store.close();
   }
+}
+
+/** The expressions to evaluate: `-E` texts, or files (`dflt` when none is given). */
+function inputsOf(readFromExpr: boolean, files: string[], dflt = 'default.nix'): { expr?: string; file?: string }[] {
+  return readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : [dflt]).map((f) => ({ file: f }));
 }

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import { isHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
-import { UsageError, writeErr, writeOut } from './util.js';
+import { UsageError, writeAll, writeErr, writeOut } from './util.js';
 
 const USAGE = `usage: tsnix store <operation> [options] [args]
 
@@ -176,7 +176,7 @@ function onlyOne(operands: string[]): string {
 
 function dump(store: LocalStore, args: string[]): number {
   const path = onlyOne(splitArgs(args, []).operands);
-  for (const chunk of store.dumpPath(bytes(path))) writeFd(1, chunk);
+  for (const chunk of store.dumpPath(bytes(path))) writeAll(1, chunk);
   return 0;
 }
 
@@ -258,16 +258,3 @@ function verify(store: LocalStore, args: string[]): number {
   return 0;
 }
 
-/** Write all of a buffer to a file descriptor (stdout may be a non-blocking pipe). */
-function writeFd(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
-      throw e;
-    }
-  }
-}

@@ -14,7 +14,8 @@ export function writeErr(s: string): void {
   writeAll(2, Buffer.from(s, 'latin1'));
 }
 
-function writeAll(fd: number, buf: Buffer): void {
+/** Writes all of a buffer to a file descriptor (stdout may be a non-blocking pipe; EPIPE ends quietly). */
+export function writeAll(fd: number, buf: Buffer): void {
   let off = 0;
   while (off < buf.length) {
     try {

@@ -2,9 +2,8 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt } from '../ops.js';
+import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
-import { peelToStringOutPath } from './paths.js';
 import { argCtx, determinePos, type Registry } from './registry.js';
 
 export function register(r: Registry): void {

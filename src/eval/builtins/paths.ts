@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
 import { NixError, ThrownError } from '../errors.js';
-import { callN, coerceToString, forceStringNoCtx } from '../ops.js';
+import { callN, coerceToString, forceStringNoCtx, peelToStringOutPath } from '../ops.js';
 import { printForError } from '../print.js';
 import { Attrs, EMPTY_CTX, NixPath, NixStr, Thunk, force, mkStr, typeName, type Context, type Value } from '../value.js';
 import type { EvalState } from '../state.js';
@@ -34,68 +34,6 @@ export const NIX_VERSION = '2.31.0';
 /** The frame CppNix gives errors of the path arguments of readFile, readDir, import, … */
 export const REALISE_CTX = 'while realising the context of a path';
 
-/**
- * CppNix's peelToStringOutPath: an attribute set with `__toString` is
- * replaced by the result of calling it, one with `outPath` by that
- * attribute, repeatedly; `cb` gets the final value.  Errors get the frames
- * "while calling the `__toString` attribute", "while using the result of
- * the `__toString` attribute" and "while using (evaluating) the `outPath`
- * attribute" at the attribute's position.  With `checkToStringReturn`
- * (toJSON), what `__toString` returns must end in a string or a path.
- */
-export function peelToStringOutPath<R>(
-  v: Value,
-  pos: Pos | null,
-  checkToStringReturn: boolean,
-  cb: (peeled: Value, cameThroughToString: boolean) => R,
-): R {
-  let came = false;
-  const peel = (v: Value, pos: Pos | null): R => {
-    v = force(v);
-    if (!(v instanceof Attrs)) {
-      if (checkToStringReturn && came && !(typeof v === 'string' || v instanceof NixStr || v instanceof NixPath)) {
-        throw new NixError(`\`__toString\` should return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
-      }
-      return cb(v, came);
-    }
-    const ts = v.get('__toString');
-    if (ts !== undefined) {
-      const tsPos = v.posOf('__toString') ?? null;
-      let r: Value;
-      try {
-        r = callN(ts, [v], tsPos);
-      } catch (e) {
-        if (e instanceof NixError) e.addTrace('while calling the `__toString` attribute', tsPos);
-        throw e;
-      }
-      came = true;
-      try {
-        return peel(r, tsPos);
-      } catch (e) {
-        if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
-        throw e;
-      }
-    }
-    const op = v.get('outPath');
-    if (op !== undefined) {
-      const opPos = v.posOf('outPath') ?? null;
-      try {
-        force(op);
-        return peel(op, opPos);
-      } catch (e) {
-        // "evaluating" when the attribute itself failed, "using" when what came of it did
-        const failed = op instanceof Thunk && op.code !== null;
-        if (e instanceof NixError) e.addTrace(`while ${failed ? 'evaluating' : 'using'} the \`outPath\` attribute`, opPos);
-        throw e;
-      }
-    }
-    if (checkToStringReturn && came) {
-      throw new NixError(`\`__toString\` must return a string, but got ${typeName(v)}: ${printForError(v)}`, pos);
-    }
-    return cb(v, came);
-  };
-  return peel(v, pos);
-}
 
 /**
  * CppNix's coerceToPath: a path, or something that coerces (without copying

@@ -119,7 +119,8 @@ export interface AttrPositions {
   poses?: Map<string, Pos>;
 }
 
-type PosTable = AttrPositions | Map<string, Pos>;
+/** Where attributes were defined: a literal's table, single positions, or a lookup made on demand. */
+type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | undefined);
 
 /**
  * An attribute set.  Usually a native Map; a set made by `//` of a small set
@@ -183,6 +184,11 @@ export class Attrs {
     return this.sortedKeys;
   }
 
+  /** Positions found on demand by `lookup` (consulted before the other tables). */
+  addPosLookup(lookup: (name: string) => Pos | undefined): void {
+    (this.posTables ??= []).unshift(lookup);
+  }
+
   setPos(name: string, pos: Pos): void {
     const first = this.posTables?.[0];
     if (first instanceof Map) first.set(name, pos);
@@ -192,7 +198,10 @@ export class Attrs {
   posOf(name: string): Pos | undefined {
     if (!this.has(name) || !this.posTables) return undefined;
     for (const t of this.posTables) {
-      if (t instanceof Map) {
+      if (typeof t === 'function') {
+        const p = t(name);
+        if (p) return p;
+      } else if (t instanceof Map) {
         const p = t.get(name);
         if (p) return p;
       } else {

@@ -74,28 +74,50 @@ export function register(r: Registry): void {
       const list = listArg(l!, argCtx('listToAttrs', 0));
       const pair = 'in a {name=...; value=...;} pair';
       const nameCtx = 'while evaluating the `name` attribute of an element of the list passed to builtins.listToAttrs';
-      // CppNix first evaluates every name, then looks up the values in name order
-      // (the first element with a given name wins)
-      const named = list.map((el) => {
-        const a = attrsArg(el, 'while evaluating an element of the list passed to builtins.listToAttrs');
+      // CppNix evaluates every name first, then takes the values in name order
+      // (the first element with a given name wins); sorting only matters for
+      // which error comes first, so it is done only when there is one.
+      const names = new Array<string>(list.length);
+      const elems = new Array<Attrs>(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const a = attrsArg(list[i]!, 'while evaluating an element of the list passed to builtins.listToAttrs');
         const nv = a.get('name');
         if (nv === undefined) throw missingAttr('name', pair);
-        const namePos = a.posOf('name') ?? null;
-        return { name: withFrameAt(namePos, nameCtx, () => forceStringNoCtx(nv, namePos)), a };
-      });
-      named.sort((x, y) => compareBytes(x.name, y.name));
+        elems[i] = a;
+        const nf = nv instanceof Thunk ? withFrameAt(null, nameCtx, () => nv.force(), () => a.posOf('name') ?? null) : nv;
+        if (typeof nf === 'string') names[i] = nf;
+        else {
+          const namePos = a.posOf('name') ?? null;
+          names[i] = withFrameAt(namePos, nameCtx, () => forceStringNoCtx(nf, namePos));
+        }
+      }
       const m = new Map<string, Value>();
-      const poses: [string, Pos][] = [];
-      for (const { name, a } of named) {
+      const from = new Map<string, Attrs>();
+      let missing = false;
+      for (let i = 0; i < list.length; i++) {
+        const name = names[i]!;
         if (m.has(name)) continue;
-        const v = a.get('value');
-        if (v === undefined) throw missingAttr('value', pair);
+        const v = elems[i]!.get('value');
+        if (v === undefined) {
+          missing = true;
+          break;
+        }
         m.set(name, v);
-        const p = a.posOf('value');
-        if (p) poses.push([name, p]);
+        from.set(name, elems[i]!);
+      }
+      if (missing) {
+        // report the error CppNix reports: the first in name order
+        const order = names.map((n, i) => [n, i] as const).sort((x, y) => compareBytes(x[0], y[0]) || x[1] - y[1]);
+        const seen = new Set<string>();
+        for (const [n, i] of order) {
+          if (seen.has(n)) continue;
+          seen.add(n);
+          if (elems[i]!.get('value') === undefined) throw missingAttr('value', pair);
+        }
       }
       const res = new Attrs(m);
-      for (const [name, p] of poses) res.setPos(name, p);
+      // an attribute is defined where its `value` is (looked up only when asked)
+      res.addPosLookup((name) => from.get(name)?.posOf('value'));
       return res;
     },
   });

@@ -120,11 +120,11 @@ export function attrsArg(v: Value, ctx: string): Attrs {
  * CppNix's `forceX(v, pos, ctx)` with a real position: the error is
  * positioned at `pos` (as `f` reports it) and gets the frame (ctx, pos).
  */
-export function withFrameAt<T>(pos: Pos | null, ctx: string, f: () => T): T {
+export function withFrameAt<T>(pos: Pos | null, ctx: string, f: () => T, lazyPos?: () => Pos | null): T {
   try {
     return f();
   } catch (e) {
-    if (e instanceof NixError) e.addTrace(ctx, pos);
+    if (e instanceof NixError) e.addTrace(ctx, lazyPos ? lazyPos() : pos);
     throw e;
   }
 }

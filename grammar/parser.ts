@@ -1004,12 +1004,13 @@ class NixParser extends EmbeddedActionsParser {
     {
       // let { … } = (rec { … }).body
       ALT: (): Expr => {
-        const kw = this.CONSUME1(T.LET);
+        // (read the offset now: token objects are reused by the lexer)
+        const kwPos = this.CONSUME1(T.LET).startOffset;
         this.CONSUME1(T.LCURLY);
-        const attrs = (this.bindsTarget = newAttrs(kw.startOffset, true));
+        const attrs = (this.bindsTarget = newAttrs(kwPos, true));
         this.SUBRULE1(this.binds);
         this.CONSUME4(T.RCURLY);
-        return { kind: 'select', pos: kw.startOffset, expr: attrs, path: [{ name: 'body', pos: kw.startOffset }] };
+        return { kind: 'select', pos: kwPos, expr: attrs, path: [{ name: 'body', pos: kwPos }] };
       },
     },
     {

@@ -477,7 +477,7 @@ export class Compiler {
         const { env: inner, m } = bindings(env);
         const attrs = new Attrs(m, positions);
         if (hasOverrides) {
-          const ov = forceAttrs(m.get('__overrides')!);
+          const ov = forceAttrs(m.get('__overrides')!, null, 'while evaluating the `__overrides` attribute');
           for (const [k, v] of ov.m) {
             m.set(k, v);
             const idx = names.indexOf(k);

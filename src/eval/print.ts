@@ -79,11 +79,12 @@ export function printInstantiate(v: Value): string {
       v = v.v as Value;
     }
     if (v instanceof Attrs) {
+      // every non-empty set or list printed once (not only along the path), as CppNix does
       if (seen.has(v)) {
         out.push(`${LAQUO}repeated${RAQUO}`);
         return;
       }
-      seen.add(v);
+      if (v.size) seen.add(v);
       out.push('{ ');
       for (const k of v.keys()) {
         out.push(printAttrName(k), ' = ');
@@ -91,7 +92,6 @@ export function printInstantiate(v: Value): string {
         out.push('; ');
       }
       out.push('}');
-      seen.delete(v);
       return;
     }
     if (Array.isArray(v)) {
@@ -99,14 +99,13 @@ export function printInstantiate(v: Value): string {
         out.push(`${LAQUO}repeated${RAQUO}`);
         return;
       }
-      seen.add(v);
+      if (v.length) seen.add(v);
       out.push('[ ');
       for (const x of v) {
         go(x);
         out.push(' ');
       }
       out.push(']');
-      seen.delete(v);
       return;
     }
     if (v instanceof Lambda) out.push('<LAMBDA>');

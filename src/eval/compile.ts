@@ -98,9 +98,8 @@ export class Compiler {
         }
         break;
       }
-      case 'lambda':
-        return this.compile(e);
     }
+    // (lambdas get a thunk too: unforced, they print as <CODE> like CppNix's)
     const code = this.compile(e);
     const pos = this.pos(e.pos);
     return (env) => new Thunk(code, env, pos);

@@ -167,7 +167,6 @@ function callWith(fn: Lambda, args: Map<string, Value>): Value {
 
 /** Selects an attribute path (`-A a.b.0`) as nix-instantiate does (numbers index lists). */
 export function selectAttrPath(state: EvalState, v: Value, attrPath: string, o: CommonOptions): Value {
-  void state;
   if (attrPath === '') return v;
   for (const part of splitAttrPath(attrPath)) {
     v = force(autoCall(state, v, o));

@@ -10,7 +10,6 @@
 //
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
-import fs from 'node:fs';
 import { isHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
 import { UsageError, writeAll, writeErr, writeOut } from './util.js';

@@ -17,13 +17,10 @@ import {
   eqValues,
   forceAttrs,
   forceBool,
-  forceInt,
   forceList,
-  lessThan,
   mergeContexts,
 } from './ops.js';
 import { printForError } from './print.js';
-import { argCtx } from './builtins/registry.js';
 import {
   Attrs,
   EMPTY_CTX,
@@ -722,14 +719,6 @@ function withFrame(f: () => unknown, msg: string, pos: Pos | null): unknown {
   return new NixError(msg, pos);
 }
 
-function withFrameV<T>(f: () => T, msg: string, pos: Pos | null): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof NixError) e.addTrace(msg, pos);
-    throw e;
-  }
-}
 
 export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   if (y.size === 0) return x;
@@ -890,6 +879,3 @@ export function explainNotEqual(a: Value, b: Value, opPos: Pos | null, top = tru
   return eqValues(a, b, opPos, true) ? null : fail(`${typeName(a)} of value '${show(a)}' is not equal to ${typeName(b)} of value '${show(b)}'`);
 }
 
-function capital(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}

@@ -81,6 +81,14 @@ import {
   restorePath,
   type NarEntryType,
   type RestoreResult,
+  T_CLOSE,
+  T_DIRECTORY,
+  T_ENTRY,
+  T_EXECUTABLE,
+  T_MAGIC,
+  T_NODE,
+  T_REGULAR,
+  T_SYMLINK,
 } from './nar.js';
 import type { AddedPath, AddPathOptions, StoreApi } from './store-api.js';
 import {
@@ -1224,27 +1232,9 @@ function hashNar(
 
 const HASH_CHUNK = 256 * 1024;
 
-function narTokens(...tokens: string[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const t of tokens) {
-    const b = Buffer.from(t, 'latin1');
-    const len = Buffer.alloc(8);
-    len.writeUInt32LE(b.length, 0);
-    parts.push(len, b, Buffer.alloc((8 - (b.length % 8)) % 8));
-  }
-  return Buffer.concat(parts);
-}
-
-const N_MAGIC = narTokens('nix-archive-1');
-const N_REGULAR = narTokens('(', 'type', 'regular', 'contents');
-const N_EXECUTABLE = narTokens('(', 'type', 'regular', 'executable', '', 'contents');
-const N_SYMLINK = narTokens('(', 'type', 'symlink', 'target');
-const N_DIRECTORY = narTokens('(', 'type', 'directory');
-const N_ENTRY = narTokens('entry', '(', 'name');
-const N_NODE = narTokens('node');
-const N_CLOSE = narTokens(')');
+// (NAR framing tokens: T_* from nar.ts)
 const ZERO8 = Buffer.alloc(8);
-const N_FILE_HEADER = Buffer.concat([N_MAGIC, N_REGULAR]);
+const N_FILE_HEADER = Buffer.concat([T_MAGIC, T_REGULAR]);
 
 /**
  * sha256 and size of the NAR of a single non-executable file with these
@@ -1258,7 +1248,7 @@ export function narHashOfContents(contents: Buffer): { hash: Hash; size: number 
   h.update(N_FILE_HEADER).update(len).update(contents);
   const pad = (8 - (contents.length % 8)) % 8;
   if (pad) h.update(ZERO8.subarray(0, pad));
-  h.update(N_CLOSE);
+  h.update(T_CLOSE);
   return h.finish();
 }
 
@@ -1337,7 +1327,7 @@ export interface CopyHashingOptions {
 export function copyTreeHashingNar(src: Buffer, dst: Buffer, opts: CopyHashingOptions): number {
   const feed = new NarHashFeeder(opts.narHashers);
   const umask = process.umask();
-  feed.raw(N_MAGIC);
+  feed.raw(T_MAGIC);
   copyNode(src, dst, lstatSync(src), feed, opts, umask);
   feed.flush();
   return feed.size;
@@ -1348,7 +1338,7 @@ function copyNode(src: Buffer, dst: Buffer, st: Stats, feed: NarHashFeeder, opts
     const executable = (st.mode & 0o100) !== 0;
     const mode = executable ? 0o555 : 0o444;
     const size = st.size;
-    feed.raw(executable ? N_EXECUTABLE : N_REGULAR);
+    feed.raw(executable ? T_EXECUTABLE : T_REGULAR);
     feed.u64(size);
     const fd = openSync(src, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
     try {
@@ -1373,16 +1363,16 @@ function copyNode(src: Buffer, dst: Buffer, st: Stats, feed: NarHashFeeder, opts
       closeSync(fd);
     }
     feed.pad(size);
-    feed.raw(N_CLOSE);
+    feed.raw(T_CLOSE);
   } else if (st.isSymbolicLink()) {
     const target = readlinkSync(src, { encoding: 'buffer' });
-    feed.raw(N_SYMLINK);
+    feed.raw(T_SYMLINK);
     feed.str(target);
-    feed.raw(N_CLOSE);
+    feed.raw(T_CLOSE);
     symlinkSync(target, dst);
     lutimesSync(dst, 1, 1);
   } else if (st.isDirectory()) {
-    feed.raw(N_DIRECTORY);
+    feed.raw(T_DIRECTORY);
     mkdirSync(dst, 0o755);
     const names = readdirSync(src, { encoding: 'buffer' });
     names.sort(Buffer.compare);
@@ -1390,13 +1380,13 @@ function copyNode(src: Buffer, dst: Buffer, st: Stats, feed: NarHashFeeder, opts
       const child = Buffer.concat([src, SLASH, name]);
       const cst = lstatSync(child);
       if (opts.filter && !opts.filter(child.toString('latin1'), statType(cst))) continue;
-      feed.raw(N_ENTRY);
+      feed.raw(T_ENTRY);
       feed.str(name);
-      feed.raw(N_NODE);
+      feed.raw(T_NODE);
       copyNode(child, Buffer.concat([dst, SLASH, name]), cst, feed, opts, umask);
-      feed.raw(N_CLOSE);
+      feed.raw(T_CLOSE);
     }
-    feed.raw(N_CLOSE);
+    feed.raw(T_CLOSE);
     chmodSync(dst, 0o555);
     utimesSync(dst, 1, 1);
   } else {

@@ -64,7 +64,8 @@ export class NarDumpError extends Error {
 
 const DEFAULT_CHUNK = 256 * 1024;
 
-function encodeTokens(...tokens: string[]): Buffer {
+/** NAR framing: each token as a length-prefixed, 8-byte padded string. */
+export function encodeTokens(...tokens: string[]): Buffer {
   const parts: Buffer[] = [];
   for (const t of tokens) {
     const b = Buffer.from(t, 'latin1');
@@ -75,14 +76,14 @@ function encodeTokens(...tokens: string[]): Buffer {
   return Buffer.concat(parts);
 }
 
-const T_MAGIC = encodeTokens(NAR_MAGIC);
-const T_REGULAR = encodeTokens('(', 'type', 'regular', 'contents');
-const T_EXECUTABLE = encodeTokens('(', 'type', 'regular', 'executable', '', 'contents');
-const T_SYMLINK = encodeTokens('(', 'type', 'symlink', 'target');
-const T_DIRECTORY = encodeTokens('(', 'type', 'directory');
-const T_ENTRY = encodeTokens('entry', '(', 'name');
-const T_NODE = encodeTokens('node');
-const T_CLOSE = encodeTokens(')');
+export const T_MAGIC = encodeTokens(NAR_MAGIC);
+export const T_REGULAR = encodeTokens('(', 'type', 'regular', 'contents');
+export const T_EXECUTABLE = encodeTokens('(', 'type', 'regular', 'executable', '', 'contents');
+export const T_SYMLINK = encodeTokens('(', 'type', 'symlink', 'target');
+export const T_DIRECTORY = encodeTokens('(', 'type', 'directory');
+export const T_ENTRY = encodeTokens('entry', '(', 'name');
+export const T_NODE = encodeTokens('node');
+export const T_CLOSE = encodeTokens(')');
 const ZEROS = Buffer.alloc(8);
 
 /**

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LANG } from './lang-suite.js';
 import { NixParseError, Source, parse, printExpr, toBytes } from '../../grammar/index.js';
 import type { ParseOptions } from '../../grammar/index.js';
 import type { EAttrs, ECall, EConcatStrings, ELambda, EList, ESelect, Expr } from '../../grammar/index.js';
@@ -680,7 +681,6 @@ describe('robustness', () => {
 });
 
 // The parse tests of CppNix's suite (also run by the conformance runner).
-const LANG = '/work/shared/nix-lang-tests/lang';
 describe.skipIf(!fs.existsSync(LANG))('CppNix parse-* tests', () => {
   const files = fs.existsSync(LANG)
     ? fs.readdirSync(LANG).filter((f) => /^parse-.*\.nix$/.test(f) && !/undef-var\.nix|regression-20060610/.test(f))

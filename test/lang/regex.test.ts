@@ -5,6 +5,7 @@
 
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { LANG, readIndentedStrings } from './lang-suite.js';
 import {
   RegexError,
   clearRegexCache,
@@ -15,7 +16,6 @@ import {
   type CompiledRegex,
 } from '../../src/eval/regex.js';
 
-const LANG = '/work/shared/nix-lang-tests/lang';
 
 /** UTF-8 text -> Nix byte string, and back. */
 const b = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
@@ -439,77 +439,6 @@ describe('engines', () => {
 // ---------------------------------------------------------------------------
 // Helpers to read the language-test files.
 
-/** The ''indented strings'' of a Nix file, in order (enough for match2). */
-function readIndentedStrings(src: string): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while ((i = src.indexOf("''", i)) >= 0) {
-    i += 2;
-    const raw: [string, boolean][] = [];
-    for (;;) {
-      if (src.startsWith("'''", i)) {
-        raw.push(["''", true]);
-        i += 3;
-      } else if (src.startsWith("''$", i)) {
-        raw.push(['$', true]);
-        i += 3;
-      } else if (src.startsWith("''\\", i)) {
-        const c = src[i + 3]!;
-        raw.push([c === 'n' ? '\n' : c === 't' ? '\t' : c === 'r' ? '\r' : c, true]);
-        i += 4;
-      } else if (src.startsWith("''", i)) {
-        i += 2;
-        break;
-      } else {
-        raw.push([src[i]!, false]);
-        i++;
-      }
-    }
-    let minIndent = Infinity;
-    let col = 0;
-    let atStart = true;
-    for (const [c, esc] of raw) {
-      if (atStart && !esc && c === ' ') {
-        col++;
-        continue;
-      }
-      if (atStart && !esc && c === '\n') {
-        col = 0;
-        continue;
-      }
-      if (atStart) {
-        minIndent = Math.min(minIndent, col);
-        atStart = false;
-      }
-      if (!esc && c === '\n') {
-        atStart = true;
-        col = 0;
-      }
-    }
-    if (minIndent === Infinity) minIndent = 0;
-    let s = '';
-    let dropped = 0;
-    atStart = true;
-    for (const [c, esc] of raw) {
-      if (atStart && !esc && c === ' ' && dropped < minIndent) {
-        dropped++;
-        continue;
-      }
-      atStart = false;
-      s += c;
-      if (!esc && c === '\n') {
-        atStart = true;
-        dropped = 0;
-      }
-    }
-    const nl = s.indexOf('\n');
-    if (nl >= 0 && /^[ \t]*$/.test(s.slice(0, nl))) s = s.slice(nl + 1);
-    const lnl = s.lastIndexOf('\n');
-    if (/^ *$/.test(s.slice(lnl + 1))) s = s.slice(0, lnl + 1);
-    out.push(s);
-  }
-  return out;
-}
 
 /** Parses a printed Nix list of nulls and lists of strings/nulls. */
 function parseNixList(text: string): (Groups | null)[] {

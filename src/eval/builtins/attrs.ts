@@ -4,7 +4,6 @@
 //
 // Argument order, frames and positions follow CppNix (see registry.ts).
 
-import type { Pos } from '../../../grammar/ast.js';
 import { callN, forceFunction, forceStringNoCtx } from '../ops.js';
 import { Attrs, Thunk, compareBytes, force, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';

@@ -224,3 +224,8 @@ export function reportError(e: unknown, showTrace: boolean): number {
 }
 
 export { Source, fs };
+
+/** The expressions to evaluate: `-E` texts, or files (`dflt` when none is given). */
+export function inputsOf(readFromExpr: boolean, files: string[], dflt = 'default.nix'): { expr?: string; file?: string }[] {
+  return readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : [dflt]).map((f) => ({ file: f }));
+}

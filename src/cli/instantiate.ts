@@ -9,7 +9,7 @@ import { forceDeep } from '../eval/ops.js';
 import { printInstantiate } from '../eval/print.js';
 import { valueToJSON } from '../eval/builtins/json.js';
 import { valueToXML } from '../eval/builtins/xml.js';
-import { autoCall, cwdBytes, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath, type CommonOptions } from './common.js';
+import { autoCall, cwdBytes, evalInput, inputsOf, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath, type CommonOptions } from './common.js';
 import type { Settings } from '../eval/settings.js';
 import { getDerivations } from '../eval/get-derivations.js';
 import { UsageError, needValue, readStdin, writeErr, writeOut } from './util.js';
@@ -169,9 +169,4 @@ async function instantiateDerivations(
   } finally {
     store.close();
   }
-}
-
-/** The expressions to evaluate: `-E` texts, or files (`dflt` when none is given). */
-function inputsOf(readFromExpr: boolean, files: string[], dflt = 'default.nix'): { expr?: string; file?: string }[] {
-  return readFromExpr ? files.map((e) => ({ expr: e })) : (files.length ? files : [dflt]).map((f) => ({ file: f }));
 }

@@ -9,6 +9,7 @@ const USAGE = `usage: tsnix <command> [options]
 
 commands:
   instantiate   evaluate Nix expressions / instantiate derivations (nix-instantiate)
+  build         build derivations, make result links (nix-build)
   eval          evaluate an expression and print the result (-E EXPR | --file FILE)
   show-config   print the settings in force
   store         add, dump, restore, query and verify store paths (nix-store)
@@ -21,6 +22,7 @@ type Command = (args: string[]) => Promise<number> | number;
 
 const commands: Record<string, () => Promise<Command>> = {
   instantiate: async () => (await import('./instantiate.js')).instantiate,
+  build: async () => (await import('./build.js')).buildCommand,
   eval: async () => (await import('./eval.js')).evalCommand,
   'show-config': async () => (await import('./show-config.js')).showConfig,
   store: async () => (await import('./store.js')).storeCommand,

@@ -7,6 +7,8 @@
 //   tsnix store restore PATH < NAR                 (nix-store --restore)
 //   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`)
 //   tsnix store verify [--check-contents]          (nix-store --verify)
+//   tsnix store realise DRV…                       (nix-store --realise; in store-build.ts)
+//   tsnix store log PATH                           (nix-store --read-log; in store-build.ts)
 //
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
@@ -24,6 +26,8 @@ operations:
   query QUERY PATH…                  --references, --referrers, --referrers-closure,
                                      --requisites (-R), --deriver (-d), --hash, --size, --outputs
   verify [--check-contents]          check that every valid path exists (and its contents)
+  realise [-j N] [-k] PATH[!OUT]…    build derivations (or check paths), print the output paths
+  log PATH…                          the build log of a derivation or of a built path
 
 The store is $TSNIX_STORE_DIR (state in $TSNIX_STATE_DIR), or /nix/store kept
 under $TSNIX_ROOT (default ~/.local/share/tsnix/root).
@@ -43,6 +47,12 @@ const OPERATIONS: Record<string, string> = {
   '-q': 'query',
   verify: 'verify',
   '--verify': 'verify',
+  realise: 'realise',
+  '--realise': 'realise',
+  '-r': 'realise',
+  log: 'log',
+  '--read-log': 'log',
+  '-l': 'log',
 };
 
 type Query = 'references' | 'referrers' | 'referrers-closure' | 'requisites' | 'deriver' | 'hash' | 'size' | 'outputs';
@@ -96,6 +106,10 @@ export async function storeCommand(args: string[]): Promise<number> {
         return query(store, rest);
       case 'verify':
         return verify(store, rest);
+      case 'realise':
+        return await (await import('./store-build.js')).realise(store, rest);
+      case 'log':
+        return await (await import('./store-build.js')).readLog(store, rest);
     }
     return 1;
   } catch (e) {

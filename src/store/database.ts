@@ -125,7 +125,7 @@ interface PathRow {
 
 let sqlite: typeof BetterSqlite3 | undefined;
 let nativeBinding: string | undefined;
-function loadSqlite(): typeof BetterSqlite3 {
+export function loadSqlite(): typeof BetterSqlite3 {
   if (!sqlite) {
     const require = createRequire(import.meta.url);
     sqlite = require('better-sqlite3') as typeof BetterSqlite3;
@@ -140,11 +140,11 @@ function loadSqlite(): typeof BetterSqlite3 {
   return sqlite;
 }
 
-function sqliteOptions(o: BetterSqlite3.Options): BetterSqlite3.Options {
+export function sqliteOptions(o: BetterSqlite3.Options): BetterSqlite3.Options {
   return nativeBinding !== undefined ? { ...o, nativeBinding } : o;
 }
 
-function isSqliteError(e: unknown): e is Error & { code: string } {
+export function isSqliteError(e: unknown): e is Error & { code: string } {
   return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && e.name === 'SqliteError';
 }
 

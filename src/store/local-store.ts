@@ -443,6 +443,16 @@ export class LocalStore implements StoreApi {
   }
 
   /**
+   * Register paths now, in one transaction of their own (build outputs: all
+   * of a derivation's outputs become valid together or not at all).
+   */
+  registerNow(regs: readonly PathRegistration[]): void {
+    this.commit();
+    this.db.registerValidPaths(regs);
+    for (const r of regs) this.known.add(r.path);
+  }
+
+  /**
    * Run `fn` and commit what it registered at once, in one transaction (also
    * when `fn` throws: everything registered is complete on disk).
    */

@@ -1,0 +1,57 @@
+/**
+ * The build engine's public interface (implemented in scheduler.ts): what the
+ * CLI (`tsnix build`, `tsnix store realise`) and the REPL (`:b`) call.
+ */
+
+/** What to build: a derivation and the outputs wanted (all when omitted). */
+export interface BuildTarget {
+  drvPath: string;
+  outputs?: string[];
+}
+
+/** Progress of a build run, for live views (REPL, terminal) and plain logs. */
+export interface BuildEvents {
+  /** Before anything runs: the derivations that will be built (CppNix's "these N derivations will be built:"). */
+  plan?(drvPaths: readonly string[]): void;
+  /** A builder started. */
+  started?(drvPath: string): void;
+  /** A line the builder wrote (stdout and stderr, without the newline). */
+  log?(drvPath: string, line: string): void;
+  /** A derivation finished (error is the message if it failed). */
+  finished?(drvPath: string, error?: string): void;
+  /** Waiting for another process's lock on output paths. */
+  waiting?(drvPath: string, paths: readonly string[]): void;
+  /** A message CppNix prints on stderr (`building '…'...`, `waiting for lock on …`, errors). */
+  message?(text: string): void;
+}
+
+export interface BuildOptions {
+  /** Concurrent builders (`-j`); default 1. */
+  maxJobs?: number;
+  /** NIX_BUILD_CORES for each builder (`--cores`); default the number of CPUs. */
+  cores?: number;
+  /** Build what can be built after a failure (`--keep-going`). */
+  keepGoing?: boolean;
+  events?: BuildEvents;
+  /** The system this machine builds for (default: detected, e.g. `x86_64-linux`). */
+  system?: string;
+  /** Features this machine supports (default: benchmark, big-parallel, nixos-test and kvm if /dev/kvm exists). */
+  systemFeatures?: string[];
+  /** Aborting kills running builders (SIGKILL to their process group) and fails the run. */
+  signal?: AbortSignal;
+}
+
+/** drvPath -> output name -> output path, for every target. */
+export type BuildResults = Map<string, Map<string, string>>;
+
+/** A build run that failed: `message` is what to print after `error: `. */
+export class BuildError extends Error {
+  constructor(
+    message: string,
+    /** Exit status as CppNix's: 100 for failed builds (+2 with a hash mismatch), 1 otherwise. */
+    readonly status = 1,
+  ) {
+    super(message);
+    this.name = 'BuildError';
+  }
+}

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Derivation } from '../derivation.js';
 import { removeTree } from '../local-store.js';
-import { isRelocated, type StoreLocation } from '../store-location.js';
+import { isRelocated, toPhysical, type StoreLocation } from '../store-location.js';
 import { builderEnvironment } from './environment.js';
 
 function fsStr(p: string): string {
@@ -107,9 +107,19 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
       mkdirSync(fsStr(o.logFile.slice(0, o.logFile.lastIndexOf('/'))), { recursive: true });
       logFd = openSync(fsStr(o.logFile), 'w', 0o644);
     }
-    const childEnv: Record<string, string> = {};
-    for (const [k, v] of env) childEnv[fsStr(k)] = fsStr(v);
+    // sorted, as CppNix passes it (what the builder sees in /proc/self/environ)
+    const sortedEnv = [...env].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    let childEnv: Record<string, string> = {};
+    for (const [k, v] of sortedEnv) childEnv[fsStr(k)] = fsStr(v);
 
+    const builderFile = toPhysical(o.location, o.drv.builder);
+    if (builderFile.startsWith('/') && !existsSync(fsStr(builderFile))) {
+      const msg = Buffer.from(`error: executing '${o.drv.builder}': No such file or directory\n`, 'latin1');
+      if (logFd !== undefined) writeSync(logFd, msg);
+      o.onData?.(msg);
+      o.onLine?.(msg.toString('latin1').slice(0, -1));
+      return { ok: false, kind: 'failed', message: `builder for '${o.drvPath}' failed with exit code 1` };
+    }
     let file = fsStr(o.drv.builder);
     let args = o.drv.args.map(fsStr);
     if (isRelocated(o.location)) {
@@ -125,14 +135,28 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
         'private',
         '/bin/sh',
         '-c',
-        'mount --bind "$1" "$2" || exit 1; shift 2; exec "$@"',
+        // the shell would reorder the environment: env -i sets it afresh, in order
+        '"$1" --bind "$2" "$3" || exit 1; shift 3; exec "$@"',
         'tsnix-build',
+        existsSync('/usr/bin/mount') ? '/usr/bin/mount' : '/bin/mount',
         fsStr(source),
         fsStr(mountPoint),
+        existsSync('/usr/bin/env') ? '/usr/bin/env' : '/bin/env',
+        '-i',
+        ...Object.entries(childEnv).map(([k, v]) => `${k}=${v}`),
         file,
         ...args,
       ];
+      childEnv = {};
       file = existsSync('/usr/bin/unshare') ? '/usr/bin/unshare' : '/bin/unshare';
+    }
+
+    // If tsnix dies (even by SIGKILL), the builder dies with it, so that no
+    // orphan keeps writing an output that the next attempt removes and rebuilds.
+    const setpriv = existsSync('/usr/bin/setpriv') ? '/usr/bin/setpriv' : undefined;
+    if (setpriv) {
+      args = ['--pdeathsig', 'KILL', file, ...args];
+      file = setpriv;
     }
 
     return await new Promise<RunResult>((resolve) => {

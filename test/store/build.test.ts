@@ -386,6 +386,22 @@ describe('tsnix build', () => {
     expect(readFileSync(out, 'utf8')).toBe('complete\n');
   });
 
+  it('runs builtin:fetchurl (<nix/fetchurl.nix>) for file:// URLs, checking the hash', () => {
+    const src = join(s.dir, 'hello.txt');
+    writeFileSync(src, 'hello');
+    const sha = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
+    const ok = tsnix(s, ['build', '--no-out-link', '-E', `import <nix/fetchurl.nix> { url = "file://${src}"; sha256 = "${sha}"; }`]);
+    expect(ok.code).toBe(0);
+    expect(readFileSync(ok.stdout.trim(), 'utf8')).toBe('hello');
+    writeFileSync(src, 'changed');
+    const bad = tsnix(s, ['build', '--no-out-link', '-E', `import <nix/fetchurl.nix> { url = "file://${src}"; sha256 = "${sha}"; name = "other"; }`]);
+    expect(bad.code).toBe(102);
+    expect(bad.stderr).toContain('hash mismatch in fixed-output derivation');
+    const missing = tsnix(s, ['build', '--no-out-link', '-E', `import <nix/fetchurl.nix> { url = "file://${src}.nope"; sha256 = "${sha}"; }`]);
+    expect(missing.code).toBe(100);
+    expect(missing.stderr).toContain(`error: unable to download 'file://${src}.nope': No such file or directory`);
+  });
+
   it('accepts a .drv path and attribute paths, and store realise prints every output', () => {
     writeNix(s, `{ x = ${drv('x', 'echo x > $out')}; }`);
     const drvPath = tsnix(s, ['instantiate', '-A', 'x']).stdout.trim();

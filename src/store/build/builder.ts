@@ -9,7 +9,7 @@
  * are the same and the builder runs directly.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Derivation } from '../derivation.js';
@@ -112,6 +112,17 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
     let childEnv: Record<string, string> = {};
     for (const [k, v] of sortedEnv) childEnv[fsStr(k)] = fsStr(v);
 
+    if (o.drv.builder.startsWith('builtin:')) {
+      const res = await runBuiltin(o);
+      if (!res.ok) {
+        const msg = Buffer.from(`error: ${res.message}\n`, 'latin1');
+        if (logFd !== undefined) writeSync(logFd, msg);
+        o.onData?.(msg);
+        o.onLine?.(`error: ${res.message}`);
+        return { ok: false, kind: 'failed', message: `builder for '${o.drvPath}' failed with exit code 1` };
+      }
+      return res;
+    }
     const builderFile = toPhysical(o.location, o.drv.builder);
     if (builderFile.startsWith('/') && !existsSync(fsStr(builderFile))) {
       const msg = Buffer.from(`error: executing '${o.drv.builder}': No such file or directory\n`, 'latin1');
@@ -237,4 +248,42 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
     if (logFd !== undefined) closeSync(logFd);
     removeTree(Buffer.from(buildTop, 'latin1'));
   }
+}
+
+/**
+ * The builders CppNix runs inside itself. `builtin:fetchurl` (used by
+ * <nix/fetchurl.nix>) fetches `url` into `$out`: file:// URLs are copied,
+ * http(s) URLs downloaded; the hash is checked afterwards like any fixed
+ * output's.
+ */
+async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; message: string; kind: 'failed' }> {
+  const name = o.drv.builder.slice('builtin:'.length);
+  if (name !== 'fetchurl') return { ok: false, kind: 'failed', message: `unsupported builtin builder '${name}'` };
+  const url = o.drv.env.get('url') ?? '';
+  const out = o.drv.env.get('out');
+  if (out === undefined) return { ok: false, kind: 'failed', message: `builtin:fetchurl: no 'out' output` };
+  if (o.drv.env.get('unpack') === '1') {
+    return { ok: false, kind: 'failed', message: `builtin:fetchurl: unpacking ('unpack = true') is not implemented in tsnix yet` };
+  }
+  const dest = fsStr(toPhysical(o.location, out));
+  let data: Buffer;
+  try {
+    if (url.startsWith('file://')) {
+      data = readFileSync(decodeURIComponent(fsStr(url.slice('file://'.length))));
+    } else if (/^https?:\/\//.test(url)) {
+      const res = await fetch(fsStr(url), { signal: o.signal });
+      if (!res.ok) throw new Error(`HTTP error ${res.status}`);
+      data = Buffer.from(await res.arrayBuffer());
+    } else {
+      return { ok: false, kind: 'failed', message: `unable to download '${url}': unsupported URL scheme` };
+    }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'No such file or directory' : err.message;
+    return { ok: false, kind: 'failed', message: `unable to download '${url}': ${why}` };
+  }
+  const line = `downloading '${url}'...`;
+  o.onLine?.(line);
+  writeFileSync(dest, data, { mode: o.drv.env.get('executable') === '1' ? 0o755 : 0o644 });
+  return { ok: true };
 }

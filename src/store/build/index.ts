@@ -198,7 +198,8 @@ export async function buildDerivations(
 
   const buildGoal = async (g: Goal): Promise<void> => {
     const drv = g.drv;
-    if (drv.platform !== system || !requiredFeatures(drv).every((f) => features.has(f))) {
+    const platformOk = drv.platform === system || (drv.platform === 'builtin' && drv.builder.startsWith('builtin:'));
+    if (!platformOk || !requiredFeatures(drv).every((f) => features.has(f))) {
       const req = requiredFeatures(drv);
       throw new GoalError(
         `a '${drv.platform}' with features {${req.join(', ')}} is required to build '${g.drvPath}', ` +

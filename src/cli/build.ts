@@ -12,6 +12,8 @@ import { UsageError, needValue, writeErr, writeOut } from './util.js';
 
 export interface BuildFlags {
   maxJobs?: number;
+  /** --stats: print how the builder slots were used. */
+  stats?: boolean;
   keepGoing?: boolean;
   quiet: boolean;
 }
@@ -33,6 +35,9 @@ export function parseBuildFlag(args: string[], i: number, f: BuildFlags): number
     case '-Q':
     case '--no-build-output':
       f.quiet = true;
+      return 1;
+    case '--stats':
+      f.stats = true;
       return 1;
   }
   if (/^-j\d+$/.test(a)) {
@@ -105,7 +110,7 @@ export async function buildCommand(args: string[]): Promise<number> {
   const { namespaceProblem } = await import('../store/build/builder.js');
   const store = new LocalStore({ autoCommit: false });
   const state = makeState(o, settings, store);
-  const progress = makeProgress({ quiet: f.quiet });
+  const progress = makeProgress({ quiet: f.quiet, stats: f.stats });
   try {
     // what to build: derivations found in the values, or .drv paths given directly
     const wanted: { drvPath: string; output: string }[] = [];

@@ -17,7 +17,7 @@ export interface Progress {
   finish(): void;
 }
 
-export function makeProgress(opts: { quiet?: boolean; live?: boolean } = {}): Progress {
+export function makeProgress(opts: { quiet?: boolean; live?: boolean; stats?: boolean } = {}): Progress {
   const live = opts.live ?? (process.stderr.isTTY === true && !process.env.TSNIX_NO_PROGRESS);
   const running = new Map<string, { start: number; last: string }>();
   let total = 0;
@@ -76,6 +76,15 @@ export function makeProgress(opts: { quiet?: boolean; live?: boolean } = {}): Pr
     },
     message(text) {
       print(text);
+    },
+    stats(st) {
+      if (!opts.stats) return;
+      const sec = (ms: number): string => (ms / 1000).toFixed(3);
+      const cap = st.wallMs * st.maxJobs || 1;
+      print(
+        `built ${st.built} derivations in ${sec(st.wallMs)} s with ${st.maxJobs} slots: busy ${((100 * st.busyMs) / cap).toFixed(1)}%, ` +
+          `idle with a ready build ${sec(st.schedulerIdleMs)} s, idle with nothing ready ${sec(st.graphIdleMs)} s\n`,
+      );
     },
   };
   return {

@@ -66,7 +66,7 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
     writeErr(`error: ${problem}\n`);
     return 1;
   }
-  const progress = makeProgress({ quiet: f.quiet });
+  const progress = makeProgress({ quiet: f.quiet, stats: f.stats });
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);

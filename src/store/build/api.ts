@@ -21,8 +21,24 @@ export interface BuildEvents {
   finished?(drvPath: string, error?: string): void;
   /** Waiting for another process's lock on output paths. */
   waiting?(drvPath: string, paths: readonly string[]): void;
+  /** At the end of a run that built something: how well the builder slots were used. */
+  stats?(s: BuildStats): void;
   /** A message CppNix prints on stderr (`building '…'...`, `waiting for lock on …`, errors). */
   message?(text: string): void;
+}
+
+export interface BuildStats {
+  /** Derivations built. */
+  built: number;
+  maxJobs: number;
+  /** From the first builder start to the last finish, in ms. */
+  wallMs: number;
+  /** Sum over goals of the time from taking a slot to giving it back, in ms. */
+  busyMs: number;
+  /** Slot time lost while a goal was ready and a slot free (the scheduler's own delay), in ms. */
+  schedulerIdleMs: number;
+  /** Slot time free because no goal was ready (the shape of the graph), in ms. */
+  graphIdleMs: number;
 }
 
 export interface BuildOptions {

@@ -166,6 +166,26 @@ export async function buildDerivations(
   let hashMismatch = false;
   let running = 0;
   const ready: Goal[] = toBuild.filter((g) => g.pending.size === 0);
+  // slot accounting: integrate (free slots) over time, split by whether a goal was ready
+  const t0 = performance.now();
+  let lastT = t0;
+  let busyMs = 0;
+  let schedulerIdleMs = 0;
+  let graphIdleMs = 0;
+  let builtCount = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    const dt = now - lastT;
+    lastT = now;
+    busyMs += running * dt;
+    const free = maxJobs - running;
+    if (free > 0) {
+      const readyNow = ready.filter((g) => g.state === 'waiting').length;
+      const waiting = Math.min(free, readyNow);
+      schedulerIdleMs += waiting * dt;
+      if (running > 0 || readyNow > 0) graphIdleMs += (free - waiting) * dt;
+    }
+  };
 
   const fail = (g: Goal, message: string | undefined): void => {
     g.state = 'failed';
@@ -254,15 +274,19 @@ export async function buildDerivations(
         while (!stop.signal.aborted && running < maxJobs && ready.length) {
           const g = ready.shift() as Goal;
           if (g.state !== 'waiting') continue;
+          tick();
           g.state = 'running';
           running++;
           buildGoal(g).then(
             () => {
+              tick();
               running--;
+              builtCount++;
               succeed(g);
               pump();
             },
             (e: unknown) => {
+              tick();
               running--;
               if (e instanceof GoalError) fail(g, e.message === '' ? undefined : e.message);
               else if (e instanceof BuildError) fail(g, e.message);
@@ -282,6 +306,10 @@ export async function buildDerivations(
     };
     pump();
   }).finally(() => opts.signal?.removeEventListener('abort', onOuterAbort));
+  if (toBuild.length) {
+    tick();
+    ev.stats?.({ built: builtCount, maxJobs, wallMs: lastT - t0, busyMs, schedulerIdleMs, graphIdleMs });
+  }
 
   // ---- the outcome
   const failedTop = top.filter((g) => g.state !== 'valid' && g.state !== 'built');

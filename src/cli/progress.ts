@@ -24,7 +24,7 @@ export function makeProgress(opts: { quiet?: boolean; live?: boolean; stats?: bo
   let done = 0;
   let statusLines = 0;
   let timer: NodeJS.Timeout | undefined;
-  const width = (): number => Math.max(20, (process.stderr.columns ?? 80) - 1);
+  const width = (): number => Math.max(20, (process.stderr.columns || 80) - 1);
 
   const clear = (): void => {
     if (statusLines > 0) {
@@ -43,7 +43,7 @@ export function makeProgress(opts: { quiet?: boolean; live?: boolean; stats?: bo
       lines.push(`  ${nameOf(drv)} (${secs}s)${r.last ? ': ' + r.last : ''}`);
     }
     const w = width();
-    writeErr(lines.map((l) => (l.length > w ? l.slice(0, w - 1) + '…' : l)).join('\n') + '\n');
+    writeErr(lines.map((l) => (l.length > w ? l.slice(0, w - 3) + '...' : l)).join('\n') + '\n');
     statusLines = lines.length;
   };
   /** Print lines above the status block. */

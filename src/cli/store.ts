@@ -7,11 +7,15 @@
 //   tsnix store restore PATH < NAR                 (nix-store --restore)
 //   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`)
 //   tsnix store verify [--check-contents]          (nix-store --verify)
+//   tsnix store gc [--print-roots | --print-live | --print-dead] [--max-freed N]  (nix-store --gc)
+//   tsnix store delete PATH…                       (nix-store --delete)
 //   tsnix store realise DRV…                       (nix-store --realise; in store-build.ts)
 //   tsnix store log PATH                           (nix-store --read-log; in store-build.ts)
 //
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
+import { collectGarbage, freedSummary, GcResults, parseSize, queryRoots, type GcOptions } from '../store/gc.js';
+import { findRoots, rootLines } from '../store/gc-roots.js';
 import { isHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
 import { UsageError, writeAll, writeErr, writeOut } from './util.js';
@@ -24,8 +28,13 @@ operations:
   dump PATH                          write the NAR of PATH to standard output
   restore PATH                       unpack a NAR from standard input at PATH
   query QUERY PATH…                  --references, --referrers, --referrers-closure,
-                                     --requisites (-R), --deriver (-d), --hash, --size, --outputs
+                                     --requisites (-R), --deriver (-d), --hash, --size, --outputs,
+                                     --roots (the GC roots keeping PATH alive)
   verify [--check-contents]          check that every valid path exists (and its contents)
+  gc [--max-freed N[K|M|G|T]]        delete every path no GC root keeps alive
+  gc --print-roots | --print-live | --print-dead
+                                     list the roots, the live or the dead paths (deletes nothing)
+  delete PATH…                       delete these paths, unless they are still alive
   realise [-j N] [-k] PATH[!OUT]…    build derivations (or check paths), print the output paths
   log PATH…                          the build log of a derivation or of a built path
 
@@ -47,6 +56,10 @@ const OPERATIONS: Record<string, string> = {
   '-q': 'query',
   verify: 'verify',
   '--verify': 'verify',
+  gc: 'gc',
+  '--gc': 'gc',
+  delete: 'delete',
+  '--delete': 'delete',
   realise: 'realise',
   '--realise': 'realise',
   '-r': 'realise',
@@ -55,7 +68,16 @@ const OPERATIONS: Record<string, string> = {
   '-l': 'log',
 };
 
-type Query = 'references' | 'referrers' | 'referrers-closure' | 'requisites' | 'deriver' | 'hash' | 'size' | 'outputs';
+type Query =
+  | 'references'
+  | 'referrers'
+  | 'referrers-closure'
+  | 'requisites'
+  | 'deriver'
+  | 'hash'
+  | 'size'
+  | 'outputs'
+  | 'roots';
 
 const QUERY_FLAGS: Record<string, Query> = {
   '--references': 'references',
@@ -68,6 +90,7 @@ const QUERY_FLAGS: Record<string, Query> = {
   '--hash': 'hash',
   '--size': 'size',
   '--outputs': 'outputs',
+  '--roots': 'roots',
 };
 
 /** Command-line text (decoded as UTF-8 by Node) as a byte string. */
@@ -106,6 +129,10 @@ export async function storeCommand(args: string[]): Promise<number> {
         return query(store, rest);
       case 'verify':
         return verify(store, rest);
+      case 'gc':
+        return gc(store, rest);
+      case 'delete':
+        return deletePaths(store, rest);
       case 'realise':
         return await (await import('./store-build.js')).realise(store, rest);
       case 'log':
@@ -253,6 +280,9 @@ function query(store: LocalStore, args: string[]): number {
           else line(p);
         }
         break;
+      case 'roots':
+        for (const l of rootLines(queryRoots(store, paths))) line(l);
+        break;
     }
   } finally {
     writeOut(out);
@@ -271,3 +301,56 @@ function verify(store: LocalStore, args: string[]): number {
   return 0;
 }
 
+// ---------------------------------------------------------------------------
+// Garbage collection (src/store/gc.ts)
+
+function gc(store: LocalStore, args: string[]): number {
+  let action: GcOptions['action'] | 'print-roots' = 'delete-dead';
+  let maxFreed: number | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--print-roots') action = 'print-roots';
+    else if (a === '--print-live') action = 'return-live';
+    else if (a === '--print-dead') action = 'return-dead';
+    else if (a === '--max-freed') {
+      const v = args[++i];
+      if (v === undefined) throw new UsageError(`'--max-freed' requires an argument`);
+      try {
+        maxFreed = parseSize(v);
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    } else if (a.startsWith('-')) throw new UsageError(`unknown flag '${a}'`);
+    else throw new UsageError('no arguments expected');
+  }
+  const log = (l: string): void => writeErr(l + '\n');
+  if (action === 'print-roots') {
+    writeOut(rootLines(findRoots(store, { log })).map((l) => l + '\n').join(''));
+    return 0;
+  }
+  const results = new GcResults();
+  const opts: GcOptions = { action, log };
+  if (maxFreed !== undefined) opts.maxFreed = maxFreed;
+  if (action !== 'delete-dead') {
+    collectGarbage(store, opts, results);
+    writeOut(results.paths.map((p) => p + '\n').join(''));
+    return 0;
+  }
+  try {
+    collectGarbage(store, opts, results);
+  } finally {
+    writeOut(freedSummary(results) + '\n');
+  }
+  return 0;
+}
+
+function deletePaths(store: LocalStore, args: string[]): number {
+  const paths = splitArgs(args, []).operands.map((a) => store.followLinksToStorePath(bytes(a)));
+  const results = new GcResults();
+  try {
+    collectGarbage(store, { action: 'delete-specific', paths, log: (l) => writeErr(l + '\n') }, results);
+  } finally {
+    writeOut(freedSummary(results) + '\n');
+  }
+  return 0;
+}

@@ -178,8 +178,19 @@ export function setMaxCallDepth(n: number): void {
   maxCallDepth = n;
 }
 
+/** Thrown when another thread sets the interrupt flag (Ctrl-C in the REPL); not a NixError, so nothing catches it. */
+export class Interrupted extends Error {}
+
+/** A shared flag (set by the REPL's UI thread on Ctrl-C), checked on every call and walk step; null: never. */
+let interruptFlag: Int32Array | null = null;
+
+export function setInterruptFlag(flag: Int32Array | null): void {
+  interruptFlag = flag;
+}
+
 /** Counts one level of a recursive walk (toJSON, deepSeq, …) against max-call-depth. */
 export function enterDepth(pos: Pos | null): void {
+  if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
   if (++callDepth > maxCallDepth) {
     callDepth--;
     throw stackOverflow(pos);
@@ -284,6 +295,7 @@ export function stackOverflow(pos: Pos | null): NixError {
 export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   const info = fn.info;
   const env = info.formals === null ? new Env(fn.env, [arg]) : bindFormals(fn, arg, pos);
+  if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
   if (++callDepth > maxCallDepth) {
     callDepth--;
     throw stackOverflow(pos);

@@ -2,6 +2,7 @@
 // file, default.nix, -E text or a .drv path), writes the derivations, builds
 // them, prints the selected output paths on stdout and makes `result` links.
 
+import os from 'node:os';
 import { toBytes } from '../../grammar/errors.js';
 import { getDerivations } from '../eval/get-derivations.js';
 import type { Settings } from '../eval/settings.js';
@@ -48,7 +49,7 @@ export function parseBuildFlag(args: string[], i: number, f: BuildFlags): number
 }
 
 function parseJobs(v: string, flag: string): number {
-  if (v === 'auto') return Math.max(1, (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1);
+  if (v === 'auto') return Math.max(1, os.availableParallelism());
   if (!/^\d+$/.test(v)) throw new UsageError(`flag '${flag}' requires a number or 'auto', not '${v}'`);
   return Number(v);
 }

@@ -52,6 +52,7 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
+import { TempRoots } from './temp-roots.js';
 import { posix } from 'node:path';
 import { StoreError } from './compute-store.js';
 import { renderContentAddress } from './content-address.js';
@@ -336,6 +337,7 @@ export class LocalStore implements StoreApi {
   private readonly umask = process.umask();
   private immediate: NodeJS.Immediate | undefined;
   private exitHook: (() => void) | undefined;
+  private temp: TempRoots | undefined;
 
   constructor(opts: LocalStoreOptions = {}) {
     this.location = opts.location ?? storeLocation();
@@ -435,11 +437,26 @@ export class LocalStore implements StoreApi {
    * unregistered leftovers) and the error is thrown.
    */
   commit(): void {
-    if (this.pending.size === 0) return;
-    const regs = [...this.pending.values()];
-    this.pending.clear();
-    this.db.registerValidPaths(regs);
-    for (const r of regs) this.known.add(r.path);
+    try {
+      if (this.pending.size === 0) return;
+      const regs = [...this.pending.values()];
+      this.pending.clear();
+      this.db.registerValidPaths(regs);
+      for (const r of regs) this.known.add(r.path);
+    } finally {
+      this.temp?.flush();
+    }
+  }
+
+  /**
+   * Make a path this process is about to use or write a temporary GC root
+   * (before its validity is checked, so that a collection cannot delete it
+   * in between). Roots are buffered under gc.lock and written by `commit`.
+   */
+  private tempRoot(path: string): void {
+    this.prepareWrite();
+    (this.temp ??= TempRoots.of(this.location.stateDir)).addDeferred(path);
+    this.scheduleCommit();
   }
 
   /**
@@ -575,6 +592,7 @@ export class LocalStore implements StoreApi {
   addText(name: string, text: string, references: string[]): string {
     const contentsHash = sha256(text);
     const path = makeTextPath(name, contentsHash, references, this.storeDir);
+    this.tempRoot(path);
     if (this.isValidPath(path)) return path;
     const refs = [...new Set(references)].sort(compareBytes);
     this.checkReferences(path, refs);
@@ -597,6 +615,7 @@ export class LocalStore implements StoreApi {
     const refs = derivationReferences(drv);
     const contentsHash = sha256(text);
     const path = makeTextPath(`${drv.name}.drv`, contentsHash, refs, this.storeDir);
+    this.tempRoot(path);
     if (this.isValidPath(path)) return path;
     this.checkReferences(path, refs);
     this.writeText(path, text, contentsHash, refs, outputPaths(drv));
@@ -726,6 +745,7 @@ export class LocalStore implements StoreApi {
         ? [srcStr, opts.name, method, algo, ...[...new Set(opts.references ?? [])].sort(compareBytes)].join('\0')
         : undefined;
     const cached = cacheKey !== undefined ? this.addCache.get(cacheKey) : undefined;
+    if (cached) this.tempRoot(cached.added.path);
     if (cached && this.isValidPath(cached.added.path)) {
       this.checkExpectedHash(srcStr, opts.expectedHash, cached.caHash);
       return cached.added;
@@ -757,6 +777,7 @@ export class LocalStore implements StoreApi {
       const path = pathFor(ing.caHash);
       const result: AddedPath = { path, narHash: ing.narHash, narSize: ing.narSize };
       if (cacheKey !== undefined) this.addCache.set(cacheKey, { added: result, caHash: ing.caHash });
+      this.tempRoot(path);
       if (this.isValidPath(path)) return result;
       this.checkReferences(path, refs);
       const temp = ing.temp ?? this.restoreChunks(ing);

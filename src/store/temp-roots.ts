@@ -27,35 +27,103 @@ export function tempRootsDir(stateDir: string): string {
   return `${stateDir}/temproots`;
 }
 
-/** This process's temporary roots in one state directory. */
+/** How long to wait for a running garbage collection (it holds gc.lock exclusively). */
+const GC_WAIT_MS = 24 * 3600 * 1000;
+
+/**
+ * This process's temporary roots in one state directory. Use
+ * `TempRoots.of(stateDir)`: one object per state directory for the whole
+ * life of the process (its lock says "this process is alive").
+ *
+ * `add` makes roots at once (taking gc.lock shared for a moment).
+ * `addDeferred` is for many paths in a row (a store writing thousands of
+ * .drv files): the first call takes gc.lock shared and keeps it, the paths
+ * are buffered, and `flush` writes them and lets go of the lock. No
+ * collection can start in between, so buffered roots are as safe as written
+ * ones.
+ */
 export class TempRoots {
+  private static readonly byState = new Map<string, TempRoots>();
+
+  static of(stateDir: string): TempRoots {
+    let t = TempRoots.byState.get(stateDir);
+    if (!t) TempRoots.byState.set(stateDir, (t = new TempRoots(stateDir)));
+    return t;
+  }
+
   private readonly file: string;
   private alive: FileLock | undefined;
   private readonly added = new Set<string>();
+  /** gc.lock held shared for deferred roots, and the roots waiting to be written. */
+  private held: FileLock | undefined;
+  private buffer: string[] = [];
 
   constructor(readonly stateDir: string) {
     this.file = `${tempRootsDir(stateDir)}/${process.pid}`;
+  }
+
+  private ensureAlive(): void {
+    if (!this.alive) {
+      mkdirSync(fsPath(tempRootsDir(this.stateDir)), { recursive: true });
+      this.alive = FileLock.acquireSync(`${this.file}.lock`);
+    }
+  }
+
+  private lockGc(): FileLock {
+    let l = FileLock.tryAcquire(gcLockPath(this.stateDir), 'shared');
+    if (!l) {
+      process.stderr.write('waiting for the big garbage collector lock...\n');
+      l = FileLock.acquireSync(gcLockPath(this.stateDir), 'shared', GC_WAIT_MS);
+    }
+    return l;
+  }
+
+  private append(paths: string[]): void {
+    if (paths.length) appendFileSync(fsPath(this.file), Buffer.from(paths.map((p) => p + '\n').join(''), 'latin1'));
   }
 
   /** Make `paths` roots until this process exits (or `release` is called). */
   add(paths: Iterable<string>): void {
     const fresh = [...paths].filter((p) => !this.added.has(p));
     if (fresh.length === 0) return;
-    if (!this.alive) {
-      mkdirSync(fsPath(tempRootsDir(this.stateDir)), { recursive: true });
-      this.alive = FileLock.acquireSync(`${this.file}.lock`);
-    }
-    const gc = FileLock.acquireSync(gcLockPath(this.stateDir), 'shared');
-    try {
-      appendFileSync(fsPath(this.file), Buffer.from(fresh.map((p) => p + '\n').join(''), 'latin1'));
-    } finally {
-      gc.release();
+    this.ensureAlive();
+    if (this.held) {
+      this.buffer.push(...fresh);
+    } else {
+      const gc = this.lockGc();
+      try {
+        this.append(fresh);
+      } finally {
+        gc.release();
+      }
     }
     for (const p of fresh) this.added.add(p);
   }
 
+  /** Make `path` a root now as far as any collection can tell; written at the next `flush`. */
+  addDeferred(path: string): void {
+    if (this.added.has(path)) return;
+    this.ensureAlive();
+    this.held ??= this.lockGc();
+    this.buffer.push(path);
+    this.added.add(path);
+  }
+
+  /** Write the deferred roots and release gc.lock. */
+  flush(): void {
+    if (!this.held) return;
+    try {
+      this.append(this.buffer);
+    } finally {
+      this.buffer = [];
+      this.held.release();
+      this.held = undefined;
+    }
+  }
+
   /** Drop this process's roots (its file) now. */
   release(): void {
+    this.flush();
     if (!this.alive) return;
     try {
       unlinkSync(fsPath(this.file));

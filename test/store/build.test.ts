@@ -402,6 +402,31 @@ describe('tsnix build', () => {
     expect(missing.stderr).toContain(`error: unable to download 'file://${src}.nope': No such file or directory`);
   });
 
+  it('keeps what result links root through a garbage collection and deletes the rest', () => {
+    writeNix(s, `{ kept = ${drv('kept', 'echo kept > $out')}; dropped = ${drv('dropped', 'echo dropped > $out')}; }`);
+    const kept = tsnix(s, ['build', '-A', 'kept', '-o', 'kept-link']);
+    const dropped = tsnix(s, ['build', '-A', 'dropped', '--no-out-link']);
+    expect(kept.code).toBe(0);
+    expect(dropped.code).toBe(0);
+    const keptOut = kept.stdout.trim();
+    const droppedOut = dropped.stdout.trim();
+    const keptDrv = tsnix(s, ['store', 'query', '--deriver', keptOut]).stdout.trim();
+    const gc = tsnix(s, ['store', 'gc']);
+    expect(gc.code).toBe(0);
+    expect(existsSync(droppedOut)).toBe(false);
+    expect(tsnix(s, ['store', 'query', '--hash', droppedOut]).code).not.toBe(0);
+    expect(readFileSync(join(s.dir, 'work', 'kept-link'), 'utf8')).toBe('kept\n');
+    expect(existsSync(keptDrv)).toBe(true); // a live output keeps its derivation
+    // building again after the collection works (nothing stale is cached)
+    const again = tsnix(s, ['build', '-A', 'dropped', '--no-out-link']);
+    expect(again.code).toBe(0);
+    expect(readFileSync(droppedOut, 'utf8')).toBe('dropped\n');
+    rmSync(join(s.dir, 'work', 'kept-link'));
+    expect(tsnix(s, ['store', 'gc']).code).toBe(0);
+    expect(existsSync(keptOut)).toBe(false);
+    expect(existsSync(keptDrv)).toBe(false);
+  });
+
   it('accepts a .drv path and attribute paths, and store realise prints every output', () => {
     writeNix(s, `{ x = ${drv('x', 'echo x > $out')}; }`);
     const drvPath = tsnix(s, ['instantiate', '-A', 'x']).stdout.trim();

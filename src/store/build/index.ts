@@ -57,14 +57,6 @@ export function outputLockPath(stateDir: string, outPath: string): string {
   return `${stateDir}/locks/${outPath.slice(outPath.lastIndexOf('/') + 1)}.lock`;
 }
 
-const tempRootsByState = new Map<string, TempRoots>();
-function tempRootsOf(store: LocalStore): TempRoots {
-  const dir = store.location.stateDir;
-  let t = tempRootsByState.get(dir);
-  if (!t) tempRootsByState.set(dir, (t = new TempRoots(dir)));
-  return t;
-}
-
 type GoalState = 'valid' | 'waiting' | 'running' | 'built' | 'failed';
 
 interface Goal {
@@ -103,7 +95,7 @@ export async function buildDerivations(
   const system = opts.system ?? defaultSystem();
   const features = new Set(opts.systemFeatures ?? defaultSystemFeatures());
   const stateDir = store.location.stateDir;
-  const temp = tempRootsOf(store);
+  const temp = TempRoots.of(store.location.stateDir);
   store.commit();
   temp.add(targets.map((t) => t.drvPath));
 
@@ -236,7 +228,9 @@ export async function buildDerivations(
       for (const p of outPaths) {
         if (!store.isValidPath(p)) removeTree(fsPath(store.toPhysical(p)));
       }
-      temp.add(outPaths);
+      // the inputs' closure stays alive while the builder uses it, and is what references are scanned for
+      const inputs = inputClosure(store, drv);
+      temp.add([...outPaths, ...inputs]);
       say(`building '${g.drvPath}'...\n`);
       ev.started?.(g.drvPath);
       const res = await runBuilder({
@@ -255,7 +249,7 @@ export async function buildDerivations(
         throw new GoalError(res.message);
       }
       try {
-        registerOutputs(store, g.drvPath, drv);
+        registerOutputs(store, g.drvPath, drv, inputs);
       } catch (e) {
         removeOutputs(store, outPaths);
         if (e instanceof HashMismatch) hashMismatch = true;
@@ -380,15 +374,8 @@ function removeOutputs(store: LocalStore, outPaths: readonly string[]): void {
 }
 
 /** Check, canonicalise, scan and register all outputs of a finished build, in one transaction. */
-function registerOutputs(store: LocalStore, drvPath: string, drv: Derivation): void {
-  const outputs = [...drv.outputs].sort((a, b) => compareBytes(a[0], b[0]));
-  for (const [name, o] of outputs) {
-    const phys = store.toPhysical(o.path);
-    if (!lstatSync(fsPath(phys), { throwIfNoEntry: false })) {
-      throw new GoalError(`builder for '${drvPath}' failed to produce output path for output '${name}' at '${o.path}'`);
-    }
-  }
-  // the candidates for references: the closure of the inputs, and the outputs
+/** The closure of a derivation's input sources and of the input derivations' outputs it uses. */
+function inputClosure(store: LocalStore, drv: Derivation): Set<string> {
   const inputs = new Set<string>(drv.inputSrcs);
   for (const [inDrv, outs] of drv.inputDrvs) {
     const known = store.queryDerivationOutputs(inDrv);
@@ -397,7 +384,19 @@ function registerOutputs(store: LocalStore, drvPath: string, drv: Derivation): v
       if (p !== undefined) inputs.add(p);
     }
   }
-  const candidates = store.computeClosure(inputs);
+  return store.computeClosure(inputs);
+}
+
+function registerOutputs(store: LocalStore, drvPath: string, drv: Derivation, inputs: Set<string>): void {
+  const outputs = [...drv.outputs].sort((a, b) => compareBytes(a[0], b[0]));
+  for (const [name, o] of outputs) {
+    const phys = store.toPhysical(o.path);
+    if (!lstatSync(fsPath(phys), { throwIfNoEntry: false })) {
+      throw new GoalError(`builder for '${drvPath}' failed to produce output path for output '${name}' at '${o.path}'`);
+    }
+  }
+  // the candidates for references: the closure of the inputs, and the outputs
+  const candidates = new Set(inputs);
   for (const [, o] of outputs) candidates.add(o.path);
 
   const fixed = isFixedOutput(drv);

@@ -446,6 +446,7 @@ export function collectGarbage(store: LocalStore, opts: GcOptions, results: GcRe
           // Invalid entries first: they can never become useful again, dead paths could.
           for (const n of leftovers()) deleteEntry(`${store.storeDir}/${n}`, `${store.realStoreDir}/${n}`);
           deleteValid(referrersFirst([...valid].filter((p) => !live.has(p))));
+          pruneOutputLocks(store, valid);
           break;
         }
         case 'delete-specific': {
@@ -476,6 +477,27 @@ export function collectGarbage(store: LocalStore, opts: GcOptions, results: GcRe
     }
     return results;
   });
+}
+
+/**
+ * Remove the build locks (`<stateDir>/locks/<name>.lock`, see
+ * build/index.ts) of paths that are not valid and that nobody holds: they
+ * would otherwise pile up, one per output ever built.
+ */
+function pruneOutputLocks(store: LocalStore, valid: ReadonlySet<string>): void {
+  const dir = `${store.location.stateDir}/locks`;
+  let names: string[];
+  try {
+    names = readdirSync(fsPath(dir), { encoding: 'buffer' }).map((b) => b.toString('latin1'));
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^(.*)\.lock$/.exec(n);
+    if (!m || valid.has(`${store.storeDir}/${m[1]}`)) continue;
+    const l = FileLock.tryAcquire(`${dir}/${n}`);
+    if (l) l.release(true);
+  }
 }
 
 /**

@@ -425,6 +425,9 @@ describe('tsnix build', () => {
     expect(tsnix(s, ['store', 'gc']).code).toBe(0);
     expect(existsSync(keptOut)).toBe(false);
     expect(existsSync(keptDrv)).toBe(false);
+    // the build locks of deleted outputs go too (everything was collected)
+    expect(existsSync(droppedOut)).toBe(false);
+    expect(readdirSync(join(s.state, 'locks'))).toEqual([]);
   });
 
   it('accepts a .drv path and attribute paths, and store realise prints every output', () => {

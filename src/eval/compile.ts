@@ -97,9 +97,12 @@ export class Compiler {
       }
     }
     // (lambdas get a thunk too: unforced, they print as <CODE> like CppNix's)
-    const code = this.compile(e);
+    // Compiled when first forced: most bindings of most files are never
+    // used, and their closures would cost more memory than their AST.
     const pos = this.pos(e.pos);
-    return (env) => new Thunk(code, env, pos);
+    let code: Code | undefined;
+    const first: Code = (env) => (code ??= this.compile(e))(env);
+    return (env) => new Thunk(code ?? first, env, pos);
   }
 
   /**
@@ -520,7 +523,8 @@ export class Compiler {
       formals,
       arg: e.arg,
       slots: formals ? formals.names.length + (e.arg !== undefined ? 1 : 0) : 1,
-      body: this.compile(e.body),
+      // compiled on the first call (see `lazy`)
+      body: (env) => (info.body = this.compile(e.body))(env),
     };
     return (env) => new Lambda(info, env);
   }

@@ -136,7 +136,6 @@ export async function buildCommand(args: string[]): Promise<number> {
       if (!seen.has(w.drvPath)) targets.push({ drvPath: w.drvPath });
       seen.add(w.drvPath);
     }
-    if (dryRun) return 0;
     const controller = new AbortController();
     const onSigint = (): void => controller.abort();
     process.once('SIGINT', onSigint);
@@ -146,6 +145,7 @@ export async function buildCommand(args: string[]): Promise<number> {
         ...buildOptions(f, settings),
         events: progress.events,
         signal: controller.signal,
+        dryRun,
       });
     } catch (e) {
       progress.finish();
@@ -158,6 +158,7 @@ export async function buildCommand(args: string[]): Promise<number> {
       process.off('SIGINT', onSigint);
     }
     progress.finish();
+    if (dryRun) return 0;
     const { addIndirectRoot } = await import('../store/gc-roots.js');
     let drvIndex = 0;
     const linkIndex = new Map<string, number>();
@@ -176,7 +177,7 @@ export async function buildCommand(args: string[]): Promise<number> {
   } catch (e) {
     progress.finish();
     store.commit();
-    return reportError(e, settings.showTrace);
+    return reportError(e, settings.showTrace, 'nix-build');
   } finally {
     store.close();
   }

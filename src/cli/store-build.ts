@@ -60,7 +60,6 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
       plain.push(p);
     }
   }
-  if (dryRun) return 0;
   const problem = namespaceProblem(store.location);
   if (problem && targets.length) {
     writeErr(`error: ${problem}\n`);
@@ -76,6 +75,7 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
       ...buildOptions(f, settings),
       events: progress.events,
       signal: controller.signal,
+      dryRun,
     });
   } catch (e) {
     progress.finish();
@@ -88,6 +88,7 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
     process.off('SIGINT', onSigint);
   }
   progress.finish();
+  if (dryRun) return 0;
   const out: string[] = [];
   for (const t of targets) for (const p of results.get(t.drvPath)?.values() ?? []) out.push(p);
   out.push(...plain);

@@ -430,6 +430,21 @@ describe('tsnix build', () => {
     expect(readdirSync(join(s.state, 'locks'))).toEqual([]);
   });
 
+  it('--dry-run lists what would be built, in path order, and builds nothing', () => {
+    writeNix(s, `rec { a = ${drv('a', 'echo a > $out')}; b = ${drv('b', 'echo ${a} > $out')}; }`);
+    const r = tsnix(s, ['build', '--dry-run', '-A', 'b']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    const listed = [...r.stderr.matchAll(/^ {2}(\S+\.drv)$/gm)].map((m) => m[1]!);
+    expect(r.stderr).toMatch(/^these 2 derivations will be built:\n/);
+    expect(listed).toHaveLength(2);
+    expect([...listed].sort()).toEqual(listed);
+    expect(r.stderr).not.toContain('building');
+    const out = tsnix(s, ['instantiate', '--eval', '-A', 'b.outPath']).stdout.trim().replace(/"/g, '');
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(s.dir, 'work', 'result'))).toBe(false);
+  });
+
   it('accepts a .drv path and attribute paths, and store realise prints every output', () => {
     writeNix(s, `{ x = ${drv('x', 'echo x > $out')}; }`);
     const drvPath = tsnix(s, ['instantiate', '-A', 'x']).stdout.trim();

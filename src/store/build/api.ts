@@ -53,6 +53,8 @@ export interface BuildOptions {
   system?: string;
   /** Features this machine supports (default: benchmark, big-parallel, nixos-test and kvm if /dev/kvm exists). */
   systemFeatures?: string[];
+  /** Only report what would be built (`--dry-run`). */
+  dryRun?: boolean;
   /** Aborting kills running builders (SIGKILL to their process group) and fails the run. */
   signal?: AbortSignal;
 }

@@ -142,6 +142,17 @@ export async function buildDerivations(
   };
   const top = targets.map((t) => visit(t.drvPath, t.outputs));
   const toBuild = [...goals.values()].filter((g) => g.state === 'waiting').sort((a, b) => a.order - b.order);
+  if (opts.dryRun) {
+    // as nix-build --dry-run: the plan in path order, nothing built
+    const paths = toBuild.map((g) => g.drvPath).sort(compareBytes);
+    if (paths.length) {
+      say(
+        (paths.length === 1 ? 'this derivation will be built:\n' : `these ${paths.length} derivations will be built:\n`) +
+          paths.map((p) => `  ${p}\n`).join(''),
+      );
+    }
+    return new Map();
+  }
   if (toBuild.length) {
     ev.plan?.(toBuild.map((g) => g.drvPath));
     say(

@@ -137,7 +137,9 @@ class Binder {
 
   private nameLambdas(a: EAttrs): void {
     for (const [name, def] of a.attrs) {
-      if (def.kind === 'plain' && def.expr.kind === 'lambda' && def.expr.name === undefined) def.expr.name = name;
+      if (def.kind !== 'plain') continue;
+      // as CppNix's ExprLambda::setName: `f = a: b: …` names the inner lambdas too
+      for (let e: Expr = def.expr; e.kind === 'lambda' && e.name === undefined; e = e.body) e.name = name;
     }
   }
 

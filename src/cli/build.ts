@@ -177,7 +177,7 @@ export async function buildCommand(args: string[]): Promise<number> {
   } catch (e) {
     progress.finish();
     store.commit();
-    return reportError(e, settings.showTrace);
+    return reportError(e, settings.showTrace, 'nix-build');
   } finally {
     store.close();
   }

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Source } from '../../grammar/ast.js';
 import { NixParseError, toBytes } from '../../grammar/errors.js';
-import { NixError, renderError } from '../eval/errors.js';
+import { NixError, NixUsageError, renderError } from '../eval/errors.js';
 import { callN, forceAttrs } from '../eval/ops.js';
 import { loadSettings, type Settings } from '../eval/settings.js';
 import { EvalState } from '../eval/state.js';
@@ -202,13 +202,14 @@ function splitAttrPath(s: string): string[] {
 const JS_ERRORS = new Set<unknown>([Error, TypeError, ReferenceError, SyntaxError, EvalError, URIError]);
 
 /** Prints an evaluation or parse error the CppNix way; returns the exit code. */
-export function reportError(e: unknown, showTrace: boolean): number {
+export function reportError(e: unknown, showTrace: boolean, program = 'nix'): number {
   if (e instanceof NixParseError) {
     writeErr(e.render() + '\n');
     return 1;
   }
   if (e instanceof NixError) {
     writeErr(renderError(e, showTrace) + '\n');
+    if (e instanceof NixUsageError) writeErr(`Try '${program} --help' for more information.\n`);
     return 1;
   }
   if (e instanceof RangeError) {

@@ -101,7 +101,7 @@ export async function instantiate(args: string[]): Promise<number> {
       }
       return 0;
     } catch (e) {
-      return reportError(e, showTrace);
+      return reportError(e, showTrace, 'nix-instantiate');
     }
   }
 
@@ -125,7 +125,7 @@ export async function instantiate(args: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    return reportError(e, showTrace);
+    return reportError(e, showTrace, 'nix-instantiate');
   }
 }
 
@@ -165,7 +165,7 @@ async function instantiateDerivations(
     return 0;
   } catch (e) {
     store.commit();
-    return reportError(e, settings.showTrace);
+    return reportError(e, settings.showTrace, 'nix-instantiate');
   } finally {
     store.close();
   }

@@ -251,7 +251,8 @@ export class Compiler {
           try {
             x = v.force();
           } catch (err) {
-            if (err instanceof InfiniteRecursionError) err.at(pos);
+            // the position of a blackhole is where it was forced (CppNix's tryFixupBlackHolePos)
+            if (err instanceof InfiniteRecursionError && err.thunk === v) err.at(pos);
             throw err;
           }
           e.vals[index] = x;
@@ -336,7 +337,7 @@ export class Compiler {
     };
     // Frames CppNix adds when evaluating a selected attribute fails.
     const frames = (err: unknown, found: Attrs | null, foundName: string, i: number, env: Env) => {
-      if (!(err instanceof NixError) || err instanceof SelectError) return;
+      if (!(err instanceof NixError) || (err instanceof SelectError && err.site === pos)) return;
       if (found) {
         const so = path.slice(0, i + 1).map((a, j) => ('name' in a ? a.name : j === i ? foundName : `"\${${printExpr(a.expr)}}"`));
         err.addTrace(`from the definition of '${so.join('.')}'`, found.posOf(foundName) ?? null);
@@ -360,7 +361,7 @@ export class Compiler {
             }
           }
         }
-        return selectFail(v, name, pos);
+        return selectFail(v, name, pos, shown);
       };
     }
     return (env) => {
@@ -373,16 +374,16 @@ export class Compiler {
           const name = names[i]!(env);
           if (name === null) {
             if (dflt) return dflt(env);
-            throw new SelectError('dynamic attribute name evaluated to null', pos);
+            throw new SelectError('dynamic attribute name evaluated to null', pos, pos);
           }
           if (!(v instanceof Attrs)) {
             if (dflt) return dflt(env);
-            return selectFail(v, name, pos);
+            return selectFail(v, name, pos, shown);
           }
           const x = v.get(name);
           if (x === undefined) {
             if (dflt) return dflt(env);
-            return selectFail(v, name, pos);
+            return selectFail(v, name, pos, shown);
           }
           found = v;
           foundName = name;
@@ -512,7 +513,8 @@ export class Compiler {
     const formals = e.formals
       ? {
           names: e.formals.formals.map((f) => f.name),
-          defaults: e.formals.formals.map((f) => (f.def ? this.compile(f.def) : null)),
+          // as CppNix's maybeThunk: a default that is a variable bound already shares its value
+          defaults: e.formals.formals.map((f) => (f.def ? this.lazyRec(f.def) : null)),
           ellipsis: e.formals.ellipsis,
           poses: e.formals.formals.map((f) => f.pos),
         }
@@ -740,16 +742,27 @@ export function updateAttrs(x: Attrs, y: Attrs): Attrs {
 }
 
 /** Errors raised by a select itself (no "while evaluating the attribute" frames). */
-class SelectError extends NixError {}
+class SelectError extends NixError {
+  constructor(
+    msg: string,
+    pos: Pos | null,
+    /** The select that raised it: that select adds no frames of its own (outer ones do). */
+    readonly site: Pos | null,
+  ) {
+    super(msg, pos);
+  }
+}
 
-function selectFail(v: Value, name: string, pos: Pos | null): never {
+function selectFail(v: Value, name: string, pos: Pos | null, shown: string): never {
   if (!(v instanceof Attrs)) {
-    const e = new SelectError(`expected a set but found ${typeName(v)}: ${printForError(v)}`, null);
+    const e = new SelectError(`expected a set but found ${typeName(v)}: ${printForError(v)}`, null, pos);
     e.addTrace('while selecting an attribute', pos);
     throw e;
   }
-  const e = new SelectError(`attribute '${name}' missing`, pos);
+  // current CppNix: no position of its own, the select's frame shows it
+  const e = new SelectError(`attribute '${name}' missing`, null, pos);
   e.hint = didYouMean(name, v.keys());
+  e.addTrace(`while evaluating the attribute '${shown}'`, pos);
   throw e;
 }
 

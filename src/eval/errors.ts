@@ -38,6 +38,18 @@ export class NixError extends Error {
     return this;
   }
 
+  /**
+   * A copy with its own frames: what forcing a thunk whose evaluation failed
+   * throws again (CppNix memoises the error and rethrows a clone, so frames
+   * added by the new propagation do not show up in later ones).
+   */
+  clone(): this {
+    const c = Object.create(Object.getPrototypeOf(this) as object) as this;
+    Object.assign(c, this);
+    (c as { frames: Frame[] }).frames = this.frames.map((f) => ({ ...f }));
+    return c;
+  }
+
   /** Sets the position if the error has none yet. */
   at(pos: Pos | null): this {
     if (!this.pos && pos) this.pos = pos;
@@ -51,6 +63,12 @@ export class ThrownError extends NixError {}
 export class AssertionError extends NixError {}
 /** `abort`: never caught. */
 export class AbortError extends NixError {}
+/**
+ * A usage error raised during evaluation (CppNix's UsageError, e.g. an
+ * unknown hash algorithm): the command adds "Try 'PROGRAM --help' for more
+ * information." after it.  Not caught by tryEval.
+ */
+export class NixUsageError extends NixError {}
 /** Infinite recursion (a thunk forced while being forced). */
 export class InfiniteRecursionError extends NixError {
   /** The thunk found being forced again (an object; typed loosely to avoid a cycle with value.ts). */
@@ -69,14 +87,7 @@ export function typeError(msg: string, pos: Pos | null = null): NixError {
 
 /** Renders an error as CppNix does (without a trailing newline). */
 export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): string {
-  let frames = [...e.frames].reverse();
-  // Without --show-trace: the two outermost frames and the important ones.
-  let truncated = false;
-  if (!showTrace && frames.length > 2) {
-    const kept = frames.filter((f, i) => i < 2 || f.important);
-    truncated = kept.length < frames.length;
-    frames = kept;
-  }
+  const frames = [...e.frames].reverse();
   const lines: string[] = [];
   const head = `${prefix}: `;
   const indent = ' '.repeat(head.length);
@@ -88,14 +99,21 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
   };
   if (frames.length === 0) return body(head);
   lines.push(`${prefix}:`);
-  // A frame already printed (same message and position) is skipped; a run of
-  // more than 5 skipped frames becomes "(N duplicate frames omitted)", a
-  // shorter run is printed after all (as CppNix does).
+  // As CppNix's showErrorInfo: without --show-trace, frames stop once more
+  // than 3 "units" are printed (a frame with a position counts twice), except
+  // the important ones.  A frame already printed (same message and position)
+  // is skipped; a run of more than 5 skipped frames becomes "(N duplicate
+  // frames omitted)", a shorter run is printed after all.
   const printed = new Set<string>();
   let skipped: Frame[] = [];
+  let count = 0;
+  let truncated = false;
   const show = (f: Frame) => {
     let s = `${indent}${ELLIPSIS} ${indentRest(f.msg, indent + '  ')}`;
-    if (f.pos) s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
+    if (f.pos) {
+      s += '\n' + showPosWithFrame(f.pos, head.length + 2, head.length);
+      count++;
+    }
     lines.push(s + '\n');
   };
   const flush = () => {
@@ -104,6 +122,9 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
     skipped = [];
   };
   for (const f of frames) {
+    if (f.msg === '') continue;
+    if (!showTrace && count > 3) truncated = true;
+    if (truncated && !f.important) continue;
     const key = `${f.msg}\0${f.pos ? `${f.pos.src.origin}:${f.pos.offset}` : ''}`;
     if (printed.has(key)) {
       skipped.push(f);
@@ -111,6 +132,7 @@ export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): 
     }
     printed.add(key);
     flush();
+    count++;
     show(f);
   }
   flush();

@@ -172,10 +172,18 @@ export function forceDeep(v: Value): Value {
 // ---------------------------------------------------------------- calling
 
 let callDepth = 0;
-let maxCallDepth = 10000;
+/** max-call-depth + 1: CppNix's addCallDepth fails when the depth before the call exceeds max-call-depth. */
+let maxCallDepth = 10001;
 
 export function setMaxCallDepth(n: number): void {
-  maxCallDepth = n;
+  maxCallDepth = n + 1;
+}
+
+/** Whether lambda calls add "while calling" / "from call site" frames (CppNix: only with --show-trace). */
+let showTrace = true;
+
+export function setShowTrace(b: boolean): void {
+  showTrace = b;
 }
 
 /** Thrown when another thread sets the interrupt flag (Ctrl-C in the REPL); not a NixError, so nothing catches it. */
@@ -274,7 +282,7 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
   try {
     return op.fn(args, site);
   } catch (e) {
-    if (e instanceof NixError) {
+    if (e instanceof NixError && op.addTrace) {
       // The "while calling" frame shows the call's position: the error and the
       // frames added inside the builtin (argument frames) do not repeat it.
       if (pos) {
@@ -311,6 +319,7 @@ export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
 
 function callFrames(e: unknown, info: LambdaInfo, pos: Pos | null): unknown {
   if (e instanceof NixError) {
+    if (!showTrace) return e;
     e.addTrace(`while calling ${info.name !== undefined ? `'${info.name}'` : 'anonymous lambda'}`, info.pos);
     if (pos) e.addTrace('from call site', pos);
     return e;
@@ -333,6 +342,7 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
     throw e;
   }
   const names = f.names;
+  if (info.arg !== undefined) vals[names.length] = attrs;
   let used = 0;
   for (let i = 0; i < names.length; i++) {
     const v = attrs.get(names[i]!);
@@ -346,7 +356,7 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
         if (pos) e.addTrace('from call site', pos);
         throw e;
       }
-      vals[i] = new Thunk(d, env);
+      vals[i] = d(env);
     }
   }
   if (!f.ellipsis && used < attrs.size) {
@@ -360,7 +370,6 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
       }
     }
   }
-  if (info.arg !== undefined) vals[names.length] = attrs;
   return env;
 }
 

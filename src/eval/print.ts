@@ -71,11 +71,14 @@ export function printInstantiate(v: Value): string {
   const out: string[] = [];
   const seen = new Set<object>();
   const go = (v: Value) => {
+    // CppNix remembers a list by the Value holding it (its thunk here), a set by its bindings
+    let where: object | null = null;
     if (v instanceof Thunk) {
       if (v.code !== null) {
         out.push('<CODE>');
         return;
       }
+      where = v;
       v = v.v as Value;
     }
     if (v instanceof Attrs) {
@@ -95,11 +98,12 @@ export function printInstantiate(v: Value): string {
       return;
     }
     if (Array.isArray(v)) {
-      if (seen.has(v)) {
+      const key = where ?? v;
+      if (seen.has(key)) {
         out.push(`${LAQUO}repeated${RAQUO}`);
         return;
       }
-      if (v.length) seen.add(v);
+      if (v.length) seen.add(key);
       out.push('[ ');
       for (const x of v) {
         go(x);

@@ -12,7 +12,7 @@ import { registerAll } from './builtins/index.js';
 import type { BuiltinDef, Registry } from './builtins/registry.js';
 import { Compiler } from './compile.js';
 import { NixError } from './errors.js';
-import { setMaxCallDepth } from './ops.js';
+import { setMaxCallDepth, setShowTrace } from './ops.js';
 import { Settings } from './settings.js';
 import { Attrs, Env, PrimOp, Thunk, type Value } from './value.js';
 import { ComputeStore } from '../store/compute-store.js';
@@ -56,6 +56,7 @@ export class EvalState {
     this.store = opts.store ?? new ComputeStore(storeDirFromEnv(this.env));
     this.stderrFn = opts.stderr ?? ((s) => process.stderr.write(Buffer.from(s, 'latin1')));
     setMaxCallDepth(this.settings.int('max-call-depth'));
+    setShowTrace(this.settings.showTrace);
     const sp = [...(opts.searchPath ?? [])];
     const nixPath = this.env.NIX_PATH;
     if (nixPath) sp.push(...nixPath.split(':').filter(Boolean));
@@ -68,7 +69,7 @@ export class EvalState {
     const reg: Registry = {
       state,
       add(def) {
-        const op = new PrimOp(def.name, def.args.length, def.fn, { args: def.args, text: def.doc });
+        const op = new PrimOp(def.name, def.args.length, def.fn, { args: def.args, text: def.doc }, def.addTrace ?? true);
         state.builtinDefs.set(def.name, def);
         m.set(def.name, op);
         state.globals.set(`__${def.name}`, op);

@@ -69,6 +69,11 @@ const BLACKHOLE: Code = () => {
   throw new Error('blackhole');
 };
 
+/** The code of a thunk whose evaluation failed: `v` holds the error (see Thunk.force). */
+const FAILED: Code = () => {
+  throw new Error('failed');
+};
+
 export class Thunk {
   /** The result once evaluated. */
   v: Value | undefined = undefined;
@@ -83,15 +88,23 @@ export class Thunk {
     const code = this.code;
     if (code === null) return this.v as Value;
     if (code === BLACKHOLE) throw infiniteRecursion(null, this);
+    // As CppNix (2.34+), an evaluation error is memoised: forcing the thunk
+    // again throws a copy of it, with the frames it had gathered by then.
+    if (code === FAILED) throw (this.v as unknown as NixError).clone();
     this.code = BLACKHOLE;
     let v: Value;
     try {
       v = code(this.env!);
     } catch (e) {
-      this.code = code;
-      if (e instanceof InfiniteRecursionError && e.thunk === this) {
-        e.at(this.pos);
-        e.addTrace('entering the infinite recursion');
+      if (e instanceof InfiniteRecursionError && e.thunk === this) e.addTrace('entering the infinite recursion');
+      if (e instanceof NixError) {
+        // (the error object keeps gathering frames while it propagates, as CppNix's does)
+        this.code = FAILED;
+        this.v = e as unknown as Value;
+        this.env = null;
+      } else {
+        // interruptions and JS errors are not memoised: the thunk can be forced again
+        this.code = code;
       }
       throw e;
     }
@@ -247,6 +260,7 @@ export interface LambdaInfo {
   name: string | undefined;
   pos: Pos;
   /** null for `x: …` */
+  /** `defaults[i]`: code giving the default's value or a thunk of it (null: no default). */
   formals: { names: string[]; defaults: (Code | null)[]; ellipsis: boolean; poses: number[] } | null;
   /** The `x` of `x: …` or the `@` name. */
   arg: string | undefined;
@@ -276,6 +290,8 @@ export class PrimOp {
     readonly fn: PrimOpFn,
     /** Documentation for `:doc`. */
     readonly doc?: { args: string[]; text: string },
+    /** Errors get a "while calling the 'X' builtin" frame (CppNix's PrimOp::addTrace). */
+    readonly addTrace = true,
   ) {}
 }
 

@@ -24,7 +24,10 @@ import { EvalState } from '../../src/eval/state.js';
 import type { Pos } from '../../grammar/ast.js';
 
 function mkState(): EvalState {
-  return new EvalState({ settings: new Settings(), stderr: () => {}, env: { HOME: '/fake-home' } });
+  // as the language tests run: lambda call frames are collected with show-trace only (as in CppNix)
+  const settings = new Settings();
+  settings.set('show-trace', 'true', 'test');
+  return new EvalState({ settings, stderr: () => {}, env: { HOME: '/fake-home' } });
 }
 
 function evalText(text: string) {

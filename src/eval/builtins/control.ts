@@ -94,7 +94,7 @@ export function register(r: Registry): void {
     doc: 'Evaluate *msg* and print it on standard error as a warning. Then return *e*. If the `abort-on-warn` setting is enabled, the warning is an error.',
     fn: ([m, e]) => {
       const msg = forceString(m!, null, argCtx('warn', 0));
-      state.stderr(`evaluation warning: ${msg}\n`);
+      state.stderr(`${indentMessage('evaluation warning: ', msg)}\n`);
       if (state.settings.bool('abort-on-warn')) throw new NixError('aborting to reveal stack trace of warning, as abort-on-warn is set');
       return force(e!);
     },
@@ -163,4 +163,20 @@ export function register(r: Registry): void {
       return new Attrs(m, { src: v.info.pos.src, offsets });
     },
   });
+}
+
+/**
+ * A message under a prefix as CppNix's logger prints it: trailing whitespace
+ * removed (from the message and each line), lines after the first indented to
+ * the prefix's width, unless the message starts with a newline.
+ */
+export function indentMessage(prefix: string, msg: string): string {
+  const chomp = (x: string) => x.replace(/[ \n\r\t]+$/, '');
+  const s = chomp(msg);
+  if (s === '') return '';
+  const rest = msg.startsWith('\n') ? '' : ' '.repeat(prefix.length);
+  return s
+    .split('\n')
+    .map((l, i) => chomp((i === 0 ? prefix : rest) + l))
+    .join('\n');
 }

@@ -226,7 +226,7 @@ function derivationStrict(state: EvalState, arg: Value, callPos: Pos | null): Va
   }
   const namePos = attrs.posOf('name') ?? null;
   const drvName = withTrace(`while evaluating the derivation attribute 'name'`, namePos, () =>
-    forceStringNoCtx(nameV, namePos, 'while evaluating the `name` attribute passed to builtins.derivationStrict'),
+    forceStringNoCtx(nameV, null, 'while evaluating the `name` attribute passed to builtins.derivationStrict'),
   );
   try {
     return derivationStrictInternal(state, attrs, drvName, callPos);

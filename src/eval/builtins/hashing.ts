@@ -7,7 +7,7 @@ import { createHash, getHashes } from 'node:crypto';
 import type { Pos } from '../../../grammar/ast.js';
 import { fromBytes } from '../../../grammar/errors.js';
 import { BadHashError, hashString, parseHash, parseHashAlgo, type HashAlgo, type HashFormat } from '../../store/hash.js';
-import { NixError } from '../errors.js';
+import { NixError, NixUsageError } from '../errors.js';
 import { forceAttrs, forceString, forceStringNoCtx } from '../ops.js';
 import type { EvalState } from '../state.js';
 import type { Attrs, Value } from '../value.js';
@@ -23,7 +23,8 @@ function parseAlgo(name: string): Algo {
   try {
     return parseHashAlgo(name);
   } catch (e) {
-    if (e instanceof BadHashError) throw new NixError(e.message);
+    // CppNix's parseHashAlgo throws a UsageError
+    if (e instanceof BadHashError) throw new NixUsageError(e.message);
     throw e;
   }
 }

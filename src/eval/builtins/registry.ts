@@ -21,7 +21,7 @@ export interface BuiltinDef {
   /**
    * false: errors get no "while calling the 'X' builtin" frame (CppNix's
    * PrimOp::addTrace, false for addErrorContext, whose own frame says it
-   * all).  Needs support where PrimOps are made and called (state.ts, ops.ts).
+   * all).  Honoured by callPrimOp (ops.ts).
    */
   addTrace?: boolean;
 }

@@ -29,12 +29,9 @@ export function missing(name: string, args: string[], global = false): void {
 
 for (const [n, a, g] of [
   ['fetchGit', ['args'], true],
-  ['fetchTree', ['input'], true],
   ['fetchClosure', ['args']],
   ['fetchMercurial', ['args'], true],
   ['getFlake', ['args']],
-  ['parseFlakeRef', ['flake-ref']],
-  ['flakeRefToString', ['attrs']],
 ] as [string, string[], boolean?][]) {
   missing(n, a, g ?? false);
 }

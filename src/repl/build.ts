@@ -1,0 +1,121 @@
+// `:b`, `:bl` and `:log`: from a value to its derivation, the derivation's
+// closure written into the real store (it was only recorded while
+// evaluating), the build, and build logs.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { fromBytes } from '../../grammar/errors.js';
+import { NixError } from '../eval/errors.js';
+import { coerceToString, forceStringNoCtx } from '../eval/ops.js';
+import { Attrs, type Value } from '../eval/value.js';
+import type { BuildEvents, BuildOptions, BuildResults, BuildTarget } from '../store/build/api.js';
+import type { LocalStore } from '../store/local-store.js';
+import type { RecordingStore } from '../store/recording-store.js';
+import { storeLocation } from '../store/store-location.js';
+import { isStorePath } from '../store/store-path.js';
+import { isDerivationValue } from './print.js';
+
+/** Progress of a build, for the live view (byte strings). */
+export type BuildProgress =
+  | { type: 'plan'; drvs: string[] }
+  | { type: 'started'; drv: string }
+  | { type: 'log'; drv: string; line: string }
+  | { type: 'finished'; drv: string; error?: string }
+  | { type: 'waiting'; drv: string }
+  | { type: 'end' };
+
+export type BuildDerivations = (store: LocalStore, targets: BuildTarget[], opts: BuildOptions) => Promise<BuildResults>;
+
+/** The build engine (src/store/build/index.ts), loaded when first needed. */
+let engine: BuildDerivations | null = null;
+
+/** For tests: use another engine. */
+export function setBuildEngine(fn: BuildDerivations | null): void {
+  engine = fn;
+}
+
+async function loadEngine(): Promise<BuildDerivations> {
+  if (engine) return engine;
+  // a computed specifier: the engine is written alongside (and type-checked on its own)
+  const spec = '../store/build/index.js';
+  let mod: { buildDerivations?: BuildDerivations };
+  try {
+    mod = (await import(spec)) as { buildDerivations?: BuildDerivations };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND') throw new NixError('building is not available in this version of tsnix (no build engine)');
+    throw e;
+  }
+  if (typeof mod.buildDerivations !== 'function') throw new NixError('building is not available in this version of tsnix (no build engine)');
+  engine = mod.buildDerivations;
+  return engine;
+}
+
+/**
+ * The .drv path of a derivation value, checked as `nix repl` checks it: a
+ * derivation with a name and a `drvPath` that is a valid store path.
+ */
+export function derivationPathOf(v: Value, store: RecordingStore): string {
+  if (!isDerivationValue(v)) throw new NixError("expression does not evaluate to a derivation, so I can't build it");
+  const a = v as Attrs;
+  const name = a.get('name');
+  if (name === undefined) throw new NixError('derivation name missing');
+  forceStringNoCtx(name, a.posOf('name') ?? null, "while evaluating the 'name' attribute of a derivation");
+  const dp = a.get('drvPath');
+  if (dp === undefined) throw new NixError("expression did not evaluate to a valid derivation (no 'drvPath' attribute)");
+  const pos = a.posOf('drvPath') ?? null;
+  const s = coerceToString(dp, pos, { errCtx: "while evaluating the 'drvPath' attribute of a derivation" }).s;
+  if (!isStorePath(s, store.storeDir)) throw new NixError(`path '${s}' is not in the Nix store`, pos);
+  if (!store.isValidPath(s)) throw new NixError(`expression evaluated to invalid derivation '${s}'`);
+  return s;
+}
+
+export interface BuildValueOptions {
+  session: { openLocalStore(): LocalStore };
+  store: RecordingStore;
+  signal?: AbortSignal;
+  progress?: (ev: BuildProgress) => void;
+  /** Messages of the builder (CppNix's stderr lines: "building '…'..."). */
+  message?: (text: string) => void;
+}
+
+/** Builds the derivation a value denotes; returns its outputs (name -> path), sorted by name. */
+export async function buildValue(v: Value, o: BuildValueOptions): Promise<[string, string][]> {
+  const drvPath = derivationPathOf(v, o.store);
+  const local = o.session.openLocalStore();
+  o.store.materialize(local, [drvPath]);
+  local.commit();
+  const build = await loadEngine();
+  const events: BuildEvents = {
+    plan: (drvs) => o.progress?.({ type: 'plan', drvs: [...drvs] }),
+    started: (drv) => o.progress?.({ type: 'started', drv }),
+    log: (drv, line) => o.progress?.({ type: 'log', drv, line }),
+    finished: (drv, error) => o.progress?.(error === undefined ? { type: 'finished', drv } : { type: 'finished', drv, error }),
+    waiting: (drv) => o.progress?.({ type: 'waiting', drv }),
+    message: (text) => o.message?.(text.replace(/\n$/, '')),
+  };
+  let results: BuildResults;
+  try {
+    results = await build(local, [{ drvPath }], { events, signal: o.signal });
+  } finally {
+    o.progress?.({ type: 'end' });
+  }
+  if (o.signal?.aborted) throw new NixError('interrupted by the user');
+  const outs = results.get(drvPath) ?? local.queryDerivationOutputs(drvPath);
+  return [...outs.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+}
+
+/** The file a build log is kept in: `<stateDir>/log/drvs/<2 chars>/<rest of the base name>`. */
+export function buildLogPath(env: NodeJS.ProcessEnv, drvPath: string): string {
+  const base = path.posix.basename(drvPath);
+  return path.posix.join(storeLocation(env).stateDir, 'log', 'drvs', base.slice(0, 2), base.slice(2));
+}
+
+/** The build log of a derivation (a byte string). */
+export function readBuildLog(env: NodeJS.ProcessEnv, drvPath: string): string {
+  try {
+    return fs.readFileSync(fromBytes(buildLogPath(env, drvPath))).toString('latin1');
+  } catch {
+    throw new NixError(`build log of '${drvPath}' is not available`);
+  }
+}

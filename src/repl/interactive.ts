@@ -4,6 +4,7 @@
 // evaluator starts in its worker at the same time.
 
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { OutputBus } from './bus.js';
 import { editorCommand } from './editor.js';
 import { History, historyFile } from './history.js';
@@ -57,7 +58,7 @@ export async function startInteractive(o: InteractiveOptions): Promise<number> {
 
   // 2. the evaluator, and the interface
   // (the interface first: on a machine with few cores, loading both at once delays the editor)
-  const [ink, React, { App }] = await Promise.all([import('ink'), import('react'), import('./app.js')]);
+  const [ink, React, { App }] = await loadInterface();
   const bus = new OutputBus();
   const engine = new WorkerEngine(o.config, bus);
   // the app takes the keyboard over when it starts listening (keys typed until then are handed to it)
@@ -113,4 +114,20 @@ export async function startInteractive(o: InteractiveOptions): Promise<number> {
       { exitOnCtrlC: false, patchConsole: false },
     );
   });
+}
+
+type Interface = [typeof import('ink'), typeof import('react'), typeof import('./app.js')];
+
+/**
+ * Ink, React and the app: from the single-file bundle `npm run build` makes
+ * (dist/repl-ui.mjs: about 0.2 s to load instead of 0.6 s for the separate
+ * modules), else from node_modules.
+ */
+async function loadInterface(): Promise<Interface> {
+  const bundle = new URL('../../repl-ui.mjs', import.meta.url);
+  if (existsSync(bundle)) {
+    const m = (await import(bundle.href)) as { ink: Interface[0]; React: Interface[1] & { default?: Interface[1] }; App: Interface[2]['App'] };
+    return [m.ink, m.React.default ?? m.React, { App: m.App }];
+  }
+  return Promise.all([import('ink'), import('react'), import('./app.js')]);
 }

@@ -7,11 +7,11 @@ import { Source } from '../../grammar/ast.js';
 import { NixParseError, toBytes } from '../../grammar/errors.js';
 import { NixError, NixUsageError, renderError } from '../eval/errors.js';
 import { callN, forceAttrs } from '../eval/ops.js';
-import { loadSettings, type Settings } from '../eval/settings.js';
+import type { Settings } from '../eval/settings.js';
 import { EvalState } from '../eval/state.js';
 import type { StoreApi } from '../store/store-api.js';
 import { Attrs, Lambda, Thunk, force, type Value } from '../eval/value.js';
-import { UsageError, needValue, readStdin, writeErr } from './util.js';
+import { UsageError, needValue, readStdin, settingsWith, writeErr } from './util.js';
 
 export interface CommonOptions {
   options: [string, string][];
@@ -99,14 +99,7 @@ export function parseCommonFlag(args: string[], i: number, o: CommonOptions): nu
 
 /** Settings from the config file, NIX_CONFIG and the command line. */
 export function makeSettings(o: CommonOptions): Settings {
-  const { settings, error } = loadSettings();
-  if (error) throw new UsageError(error);
-  for (const [k, v] of o.options) {
-    const err = settings.set(k, v, 'command line');
-    if (err) throw new UsageError(err);
-  }
-  for (const w of settings.warnings) writeErr(`warning: ${w}\n`);
-  return settings;
+  return settingsWith(o.options);
 }
 
 export function makeState(o: CommonOptions, settings = makeSettings(o), store?: StoreApi): EvalState {

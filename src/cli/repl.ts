@@ -6,10 +6,9 @@
 // worker loads it) and Ink only for the interactive mode; the flags shared
 // with the evaluating commands are parsed here without cli/common.ts.
 
-import { loadSettings } from '../eval/settings.js';
 import type { SessionConfig } from '../repl/session.js';
 import { VERSION } from './main.js';
-import { UsageError, needValue, writeErr } from './util.js';
+import { UsageError, needValue, settingsWith } from './util.js';
 
 const HELP = `usage: tsnix repl [options] [FILE…]
 
@@ -111,13 +110,7 @@ export async function replCommand(args: string[]): Promise<number> {
     return 0;
   }
   // the settings are checked here (the worker makes them again, silently)
-  const { settings, error } = loadSettings();
-  if (error) throw new UsageError(error);
-  for (const [k, v] of config.options) {
-    const err = settings.set(k, v, 'command line');
-    if (err) throw new UsageError(err);
-  }
-  for (const w of settings.warnings) writeErr(`warning: ${w}\n`);
+  settingsWith(config.options);
 
   const banner = `Welcome to tsnix ${VERSION}. Type :? for help.`;
   const interactive = !!process.stdin.isTTY && !!process.stdout.isTTY;

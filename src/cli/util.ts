@@ -1,5 +1,6 @@
 // Small helpers shared by the subcommands: output of byte strings, usage errors.
 import fs from 'node:fs';
+import { loadSettings, type Settings } from '../eval/settings.js';
 
 /** A command-line usage error: printed with a hint, exit code 1. */
 export class UsageError extends Error {}
@@ -39,4 +40,16 @@ export function needValue(args: string[], i: number, flag: string): string {
   const v = args[i + 1];
   if (v === undefined) throw new UsageError(`flag '${flag}' requires an argument`);
   return v;
+}
+
+/** Settings from the config file, NIX_CONFIG and `--option`s (as [name, value] pairs); warnings printed. */
+export function settingsWith(options: readonly [string, string][]): Settings {
+  const { settings, error } = loadSettings();
+  if (error) throw new UsageError(error);
+  for (const [k, v] of options) {
+    const err = settings.set(k, v, 'command line');
+    if (err) throw new UsageError(err);
+  }
+  for (const w of settings.warnings) writeErr(`warning: ${w}\n`);
+  return settings;
 }

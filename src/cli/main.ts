@@ -14,6 +14,7 @@ commands:
   show-config   print the settings in force
   store         add, dump, restore, query and verify store paths (nix-store)
   derivation    show DRV|FILE|-E EXPR: derivations as JSON (nix derivation show)
+  copy          copy paths to or from a file:// binary cache (nix copy)
   repl          interactive environment for evaluating expressions (nix repl)
   --version     print the version
   --help        this text
@@ -28,6 +29,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'show-config': async () => (await import('./show-config.js')).showConfig,
   store: async () => (await import('./store.js')).storeCommand,
   derivation: async () => (await import('./derivation.js')).derivationCommand,
+  copy: async () => (await import('./store-copy.js')).copyCommand,
   repl: async () => (await import('./repl.js')).replCommand,
 };
 

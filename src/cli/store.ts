@@ -11,6 +11,8 @@
 //   tsnix store delete PATH…                       (nix-store --delete)
 //   tsnix store realise DRV…                       (nix-store --realise; in store-build.ts)
 //   tsnix store log PATH                           (nix-store --read-log; in store-build.ts)
+//   tsnix store export | import | path-info | generate-binary-cache-key | sign | verify-sigs
+//                                                  (in store-copy.ts)
 //
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
@@ -37,6 +39,15 @@ operations:
   delete PATH…                       delete these paths, unless they are still alive
   realise [-j N] [-k] PATH[!OUT]…    build derivations (or check paths), print the output paths
   log PATH…                          the build log of a derivation or of a built path
+  export PATH… > FILE                write the paths with their metadata (nix-store --export)
+  import < FILE                      add the paths of an export, print them (nix-store --import)
+  path-info [--json] [-r] [-s] [-S] [--sigs] PATH…
+                                     what the store knows about paths (nix path-info)
+  generate-binary-cache-key NAME SECRET PUBLIC
+                                     make an ed25519 key pair for signing paths
+  sign --key-file FILE [-r] PATH…    sign paths with a secret key (nix store sign)
+  verify-sigs [--sigs-needed N] [--trusted-public-keys KEYS] [--no-contents] [-r] PATH…
+                                     check paths' contents and signatures (nix store verify)
 
 The store is $TSNIX_STORE_DIR (state in $TSNIX_STATE_DIR), or /nix/store kept
 under $TSNIX_ROOT (default ~/.local/share/tsnix/root).
@@ -66,6 +77,16 @@ const OPERATIONS: Record<string, string> = {
   log: 'log',
   '--read-log': 'log',
   '-l': 'log',
+  // in store-copy.ts
+  export: 'export',
+  '--export': 'export',
+  import: 'import',
+  '--import': 'import',
+  'generate-binary-cache-key': 'generate-binary-cache-key',
+  '--generate-binary-cache-key': 'generate-binary-cache-key',
+  sign: 'sign',
+  'verify-sigs': 'verify-sigs',
+  'path-info': 'path-info',
 };
 
 type Query =
@@ -137,6 +158,18 @@ export async function storeCommand(args: string[]): Promise<number> {
         return await (await import('./store-build.js')).realise(store, rest);
       case 'log':
         return await (await import('./store-build.js')).readLog(store, rest);
+      case 'export':
+        return (await import('./store-copy.js')).exportCommand(store, rest);
+      case 'import':
+        return await (await import('./store-copy.js')).importCommand(store, rest);
+      case 'generate-binary-cache-key':
+        return (await import('./store-copy.js')).generateBinaryCacheKey(rest);
+      case 'sign':
+        return (await import('./store-copy.js')).signCommand(store, rest);
+      case 'verify-sigs':
+        return (await import('./store-copy.js')).verifySigsCommand(store, rest);
+      case 'path-info':
+        return (await import('./store-copy.js')).pathInfoCommand(store, rest);
     }
     return 1;
   } catch (e) {

@@ -2,7 +2,7 @@
  * The store database: SQLite through better-sqlite3, in WAL mode with a busy
  * timeout, holding
  * - valid paths: path, NAR hash, NAR size, deriver, registration time,
- *   content address (and room for signatures);
+ *   content address, signatures, whether it was built here ("ultimate");
  * - references: path -> path, self-references included;
  * - derivation outputs: .drv path, output name, output path.
  *
@@ -28,8 +28,12 @@ import { compareBytes } from './store-path.js';
 type Db = BetterSqlite3.Database;
 type Stmt = BetterSqlite3.Statement;
 
-/** The schema version this code writes (`PRAGMA user_version`). */
-export const SCHEMA_VERSION = 1;
+/**
+ * The schema version this code writes (`PRAGMA user_version`). Version 1
+ * lacked `ultimate`; such a database is migrated when first opened for
+ * writing (its paths with a deriver were built here, so they are ultimate).
+ */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 create table if not exists valid_paths (
@@ -40,7 +44,8 @@ create table if not exists valid_paths (
   registration_time integer not null,  -- seconds since the epoch
   deriver           text,              -- a .drv path, or null
   ca                text,              -- content address ('fixed:r:sha256:…', 'text:sha256:…'), or null
-  sigs              text               -- space-separated signatures, or null
+  sigs              text,              -- space-separated signatures (sorted), or null
+  ultimate          integer            -- 1 if built by this store (trusted without signatures), or null
 );
 create table if not exists refs (
   referrer  integer not null references valid_paths(id) on delete cascade,
@@ -82,6 +87,10 @@ export interface PathRegistration {
   registrationTime?: number;
   /** For a .drv: output name -> output path (the outputs whose paths are known). */
   derivationOutputs?: ReadonlyMap<string, string>;
+  /** Signatures (`keyname:base64`); added to those already recorded. */
+  sigs?: Iterable<string>;
+  /** Built by this store; default: true when a deriver is given (a local build), else false. */
+  ultimate?: boolean;
 }
 
 /** A valid path as the database knows it. */
@@ -94,6 +103,10 @@ export interface ValidPathInfo {
   deriver?: string;
   ca?: string;
   registrationTime: number;
+  /** Signatures, sorted (byte order). */
+  sigs: string[];
+  /** Built by this store. */
+  ultimate: boolean;
 }
 
 interface Statements {
@@ -112,6 +125,7 @@ interface Statements {
   allPaths: Stmt;
   pathNamed: Stmt;
   deletePath: Stmt;
+  setSigs: Stmt;
 }
 
 interface PathRow {
@@ -121,6 +135,8 @@ interface PathRow {
   registration_time: number;
   deriver: string | null;
   ca: string | null;
+  sigs: string | null;
+  ultimate: number | null;
 }
 
 let sqlite: typeof BetterSqlite3 | undefined;
@@ -238,9 +254,25 @@ export class StoreDatabase {
         }).immediate();
         version = SCHEMA_VERSION;
       }
+      if (version === 1 && !db.readonly) {
+        db.transaction(() => {
+          if (!(db.pragma('table_info(valid_paths)') as { name: string }[]).some((c) => c.name === 'ultimate')) {
+            db.exec('alter table valid_paths add column ultimate integer');
+          }
+          db.exec('update valid_paths set ultimate = 1 where deriver is not null');
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        }).immediate();
+        version = SCHEMA_VERSION;
+      }
       if (version === 0 && db.readonly) {
         // An empty database nobody initialised, which this user cannot write: nothing is valid.
         db.close();
+        return;
+      }
+      if (version === 1 && db.readonly) {
+        // Not migrated yet and read-only for this user: read it as version 1 knew it.
+        this.db = db;
+        this.st = prepare(db, false);
         return;
       }
       if (version !== SCHEMA_VERSION) {
@@ -282,10 +314,26 @@ export class StoreDatabase {
       narSize: row.nar_size,
       references: (st.references.all(row.id) as string[]).sort(compareBytes),
       registrationTime: row.registration_time,
+      sigs: splitSigs(row.sigs),
+      ultimate: row.ultimate === 1,
     };
     if (row.deriver !== null) info.deriver = row.deriver;
     if (row.ca !== null) info.ca = row.ca;
     return info;
+  }
+
+  /**
+   * Add signatures to a valid path (kept sorted, without duplicates).
+   * Returns false if the path is not valid.
+   */
+  addSignatures(path: string, sigs: Iterable<string>): boolean {
+    const st = this.writer();
+    return this.transaction(() => {
+      const row = st.pathRow.get(path) as PathRow | undefined;
+      if (!row) return false;
+      st.setSigs.run(mergeSigs(row.sigs, sigs), row.id);
+      return true;
+    });
   }
 
   /** References of a valid path (sorted), or undefined if it is not valid. */
@@ -379,10 +427,16 @@ export class StoreDatabase {
           r.deriver ?? null,
           r.ca ?? null,
         ];
-        let id = st.insertPath.get(...values) as number | undefined;
+        const sigs = r.sigs !== undefined ? mergeSigs(null, r.sigs) : null;
+        const ultimate = (r.ultimate ?? r.deriver !== undefined) ? 1 : null;
+        let id = st.insertPath.get(...values, sigs, ultimate) as number | undefined;
         if (id === undefined) {
           // valid already (registered again, or by another process meanwhile): update it
-          id = st.updatePath.get(values[1], values[2], values[4], values[5], r.path) as number;
+          id = st.updatePath.get(values[1], values[2], values[4], values[5], ultimate, r.path) as number;
+          if (r.sigs !== undefined) {
+            const row = st.pathRow.get(r.path) as PathRow;
+            st.setSigs.run(mergeSigs(row.sigs, r.sigs), id);
+          }
           updated.add(r.path);
         }
         ids.set(r.path, id);
@@ -445,11 +499,25 @@ export class StoreDatabase {
   }
 }
 
-function prepare(db: Db): Statements {
+/** Signatures as stored (space-separated) to a sorted list. */
+function splitSigs(s: string | null): string[] {
+  return s === null ? [] : s.split(' ').filter((x) => x !== '').sort(compareBytes);
+}
+
+/** Stored signatures plus new ones: sorted, without duplicates, space-separated (null if none). */
+function mergeSigs(stored: string | null, add: Iterable<string>): string | null {
+  const all = new Set(splitSigs(stored));
+  for (const s of add) if (s !== '') all.add(s);
+  return all.size === 0 ? null : [...all].sort(compareBytes).join(' ');
+}
+
+/** `hasUltimate` false: a version 1 database opened read-only (no `ultimate` column). */
+function prepare(db: Db, hasUltimate = true): Statements {
   return {
     isValid: db.prepare('select 1 from valid_paths where path = ?').pluck(),
     pathRow: db.prepare(
-      'select id, nar_hash, nar_size, registration_time, deriver, ca from valid_paths where path = ?',
+      `select id, nar_hash, nar_size, registration_time, deriver, ca, sigs, ${hasUltimate ? 'ultimate' : '(deriver is not null)'} as ultimate ` +
+        'from valid_paths where path = ?',
     ),
     pathId: db.prepare('select id from valid_paths where path = ?').pluck(),
     references: db
@@ -461,16 +529,21 @@ function prepare(db: Db): Statements {
           'where r.reference = (select id from valid_paths where path = ?)',
       )
       .pluck(),
+    // (A read-only version 1 database never runs the writing statements, which name `ultimate`.)
     insertPath: db
       .prepare(
-        'insert into valid_paths (path, nar_hash, nar_size, registration_time, deriver, ca) values (?, ?, ?, ?, ?, ?) ' +
-          'on conflict (path) do nothing returning id',
+        hasUltimate
+          ? 'insert into valid_paths (path, nar_hash, nar_size, registration_time, deriver, ca, sigs, ultimate) ' +
+              'values (?, ?, ?, ?, ?, ?, ?, ?) on conflict (path) do nothing returning id'
+          : 'select null',
       )
       .pluck(),
     updatePath: db
       .prepare(
-        'update valid_paths set nar_hash = ?, nar_size = ?, deriver = coalesce(?, deriver), ca = coalesce(?, ca) ' +
-          'where path = ? returning id',
+        hasUltimate
+          ? 'update valid_paths set nar_hash = ?, nar_size = ?, deriver = coalesce(?, deriver), ca = coalesce(?, ca), ' +
+              'ultimate = coalesce(?, ultimate) where path = ? returning id'
+          : 'select null',
       )
       .pluck(),
     deleteRefsOf: db.prepare('delete from refs where referrer = ?'),
@@ -487,5 +560,6 @@ function prepare(db: Db): Statements {
       .prepare('select 1 from valid_paths where substr(path, ?) = ? and length(path) = ? limit 1')
       .pluck(),
     deletePath: db.prepare('delete from valid_paths where id = ?'),
+    setSigs: db.prepare('update valid_paths set sigs = ? where id = ?'),
   };
 }

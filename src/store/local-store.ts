@@ -55,7 +55,7 @@ import {
 import { TempRoots } from './temp-roots.js';
 import { posix } from 'node:path';
 import { StoreError } from './compute-store.js';
-import { renderContentAddress } from './content-address.js';
+import { makeContentAddressedPath, parseContentAddress, renderContentAddress, type ContentAddress } from './content-address.js';
 import { StoreDatabase, StoreDatabaseError, type PathRegistration, type ValidPathInfo } from './database.js';
 import {
   DerivationError,
@@ -106,6 +106,7 @@ import {
   isInStore,
   makeFixedOutputPath,
   makeTextPath,
+  parseStorePath,
   splitStorePath,
   storePathNameProblem,
   type FileIngestionMethod,
@@ -1129,6 +1130,132 @@ export class LocalStore implements StoreApi {
   }
 
   // -------------------------------------------------------------------------
+  // Paths received as NARs with their metadata (nix-store --import, substitution)
+
+  /**
+   * Start receiving the NAR of a path that is to be added with
+   * `addReceivedPaths`: it is unpacked in canonical form under a temporary
+   * name in the store and hashed as it arrives.
+   */
+  receiveNar(): IncomingNar {
+    this.prepareWrite();
+    return new IncomingNar(this.tempPath());
+  }
+
+  /**
+   * Make received paths valid with the given metadata, all in one
+   * transaction: either every path becomes valid or none does (and nothing
+   * of them is left in the store). Paths valid already are skipped (their
+   * NAR is dropped). Each NAR must be complete and match `narHash`/`narSize`
+   * when they are given; a content address must match the path and its
+   * contents; references must be valid or among the paths added. Returns
+   * the paths, in the order given.
+   */
+  addReceivedPaths(items: readonly { info: ReceivedPathInfo; nar: IncomingNar }[]): string[] {
+    const moved: { path: string; phys: Buffer }[] = [];
+    const regs: PathRegistration[] = [];
+    try {
+      for (const { info } of items) parseStorePath(info.path, this.storeDir);
+      for (const { info } of items) this.tempRoot(info.path);
+      this.commit();
+      const adding = new Set<string>();
+      for (const { info, nar } of items) {
+        const got = nar.result();
+        if (this.isValidPath(info.path) || adding.has(info.path)) continue;
+        if (info.narHash && !info.narHash.equals(got.narHash)) {
+          throw new StoreError(
+            `hash mismatch importing path '${info.path}';\n  specified: ${info.narHash.toString()}\n  got:       ${got.narHash.toString()}`,
+          );
+        }
+        if (info.narSize !== undefined && info.narSize !== got.narSize) {
+          throw new StoreError(
+            `size mismatch importing path '${info.path}';\n  specified: ${info.narSize}\n  got:       ${got.narSize}`,
+          );
+        }
+        if (info.ca !== undefined) this.checkReceivedContentAddress(info, nar.temp, got.narHash);
+        adding.add(info.path);
+        const reg: PathRegistration = {
+          path: info.path,
+          narHash: got.narHash,
+          narSize: got.narSize,
+          references: [...new Set(info.references)].sort(compareBytes),
+          ultimate: false,
+        };
+        if (info.deriver !== undefined) reg.deriver = info.deriver;
+        if (info.ca !== undefined) reg.ca = info.ca;
+        if (info.sigs !== undefined && info.sigs.length) reg.sigs = info.sigs;
+        regs.push(reg);
+      }
+      for (const r of regs) {
+        for (const ref of r.references) {
+          if (!adding.has(ref) && !this.isValidPath(ref)) throw new StoreError(`path '${ref}' is not valid`);
+        }
+      }
+      const temps = new Map(items.map(({ info, nar }) => [info.path, nar]));
+      for (const r of regs) {
+        const nar = temps.get(r.path) as IncomingNar;
+        this.moveIntoPlace(nar.temp, r.path);
+        nar.moved = true;
+        moved.push({ path: r.path, phys: toFsPath(this.toPhysical(r.path)) });
+      }
+      this.registerNow(regs);
+      return items.map(({ info }) => info.path);
+    } catch (e) {
+      for (const m of moved) {
+        if (!this.db.isValidPath(m.path)) removeTree(m.phys);
+      }
+      throw e;
+    } finally {
+      for (const { nar } of items) nar.discard();
+    }
+  }
+
+  /** A received path's content address must give its store path, and its contents the address's hash. */
+  private checkReceivedContentAddress(info: ReceivedPathInfo, temp: Buffer, narHash: Hash): void {
+    const caText = info.ca as string;
+    let ca: ContentAddress;
+    try {
+      ca = parseContentAddress(caText);
+    } catch (e) {
+      throw new StoreError(`path '${info.path}' has an invalid content address '${caText}': ${storeErrorMessage(e)}`);
+    }
+    const refs = info.references.filter((r) => r !== info.path);
+    const selfRef = refs.length !== info.references.length;
+    const name = info.path.slice(this.storeDir.length + 34);
+    let expected: string;
+    try {
+      expected = makeContentAddressedPath(name, ca, refs, this.storeDir, selfRef);
+    } catch (e) {
+      throw new StoreError(`path '${info.path}' has an invalid content address '${caText}': ${storeErrorMessage(e)}`);
+    }
+    if (expected !== info.path) {
+      throw new StoreError(`content address '${caText}' of path '${info.path}' does not match the path (it gives '${expected}')`);
+    }
+    let actual: Hash;
+    const temps = temp.toString('latin1');
+    if (ca.method === 'text' || ca.ingestion === 'flat') {
+      const st = sys('getting status of', temps, () => lstatSync(temp));
+      if (!st.isFile()) throw new StoreError(`ca hash mismatch importing path '${info.path}': it is not a regular file`);
+      actual = sys('reading file', temps, () => hashFileSync(ca.hash.algo, temp));
+    } else {
+      actual = ca.hash.algo === 'sha256' ? narHash : hashPathSync(temp, ca.hash.algo).hash;
+    }
+    if (!actual.equals(ca.hash)) {
+      throw new StoreError(
+        `ca hash mismatch importing path '${info.path}';\n  specified: ${ca.hash.toString()}\n  got:       ${actual.toString()}`,
+      );
+    }
+  }
+
+  /** Add signatures to valid paths (`nix store sign`); returns how many were new. */
+  addSignatures(path: string, sigs: readonly string[]): number {
+    const before = this.pathInfo(path).sigs;
+    const fresh = sigs.filter((s) => !before.includes(s));
+    if (fresh.length && !this.db.addSignatures(path, fresh)) throw new StoreError(`path '${path}' is not valid`);
+    return new Set(fresh).size;
+  }
+
+  // -------------------------------------------------------------------------
   // Verification
 
   /**
@@ -1430,4 +1557,79 @@ function statType(st: Stats): NarEntryType {
   if (st.isDirectory()) return 'directory';
   if (st.isSymbolicLink()) return 'symlink';
   return 'unknown';
+}
+
+// ---------------------------------------------------------------------------
+// Receiving a NAR (import, substitution)
+
+/** The metadata of a path received as a NAR (see LocalStore.addReceivedPaths). */
+export interface ReceivedPathInfo {
+  path: string;
+  /** Expected NAR hash and size (checked when given). */
+  narHash?: Hash;
+  narSize?: number;
+  references: string[];
+  deriver?: string;
+  ca?: string;
+  sigs?: string[];
+}
+
+/**
+ * A NAR being unpacked under a temporary name in the store while it is
+ * hashed. Feed it with `push` (which returns the bytes that follow the NAR
+ * once it is complete, for streams that carry more), then `end`. `discard`
+ * removes whatever is left of it.
+ */
+export class IncomingNar {
+  private readonly restorer: NarRestorer;
+  private readonly parser: NarParser;
+  private readonly hasher = new HashSink('sha256');
+  private finished: { narHash: Hash; narSize: number } | undefined;
+  /** Set once the tree was renamed to its store path. */
+  moved = false;
+
+  constructor(readonly temp: Buffer) {
+    this.restorer = new NarRestorer(temp, { canonicalise: true });
+    this.parser = new NarParser(this.restorer, { allowTrailing: true });
+  }
+
+  get done(): boolean {
+    return this.parser.done;
+  }
+
+  /** Feed NAR bytes; returns the bytes after the end of the NAR (empty until it is complete). */
+  push(chunk: Uint8Array): Buffer {
+    if (this.parser.done) return Buffer.from(chunk);
+    const before = this.parser.trailingLength;
+    try {
+      this.parser.push(chunk);
+    } catch (e) {
+      this.restorer.abort();
+      if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
+      throw e;
+    }
+    const extra = this.parser.trailingLength - before;
+    this.hasher.update(extra > 0 ? chunk.subarray(0, chunk.length - extra) : chunk);
+    return this.parser.done ? this.parser.takeTrailing() : Buffer.alloc(0);
+  }
+
+  /** The NAR is complete (else an error); returns its hash and size. */
+  end(): { narHash: Hash; narSize: number } {
+    if (!this.finished) {
+      const narSize = this.parser.end();
+      this.finished = { narHash: this.hasher.finish().hash, narSize };
+    }
+    return this.finished;
+  }
+
+  /** `end()` for a NAR that must be complete already. */
+  result(): { narHash: Hash; narSize: number } {
+    return this.end();
+  }
+
+  /** Remove the temporary tree unless it was moved into place. */
+  discard(): void {
+    this.restorer.abort();
+    if (!this.moved) removeTree(this.temp);
+  }
 }

@@ -124,6 +124,22 @@ describe.runIf(built && hasScript)('in a terminal', () => {
     expect(await p.exit).toBe(0);
   });
 
+  it(':b builds a derivation whose builder writes a file, and prints its output path', async () => {
+    const p = pty({ NO_COLOR: '1' });
+    await p.waitFor(/nix-repl>/);
+    await p.send(
+      'd = derivation { name = "written"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo built in a pty > $out" ]; }',
+      ENTER,
+    );
+    await p.send(':b d', ENTER);
+    const line = await p.waitFor(/This derivation produced the following outputs:\n {2}out -> \S+-written\n/, 30_000);
+    const out = /out -> (\S+)/.exec(line)![1]!;
+    expect(out.startsWith(t.env.TSNIX_STORE_DIR! + '/')).toBe(true);
+    expect(fs.readFileSync(out, 'utf8')).toBe('built in a pty\n');
+    await p.send(':q', ENTER);
+    expect(await p.exit).toBe(0);
+  });
+
   it('Ctrl-C interrupts an endless evaluation and keeps the scope', async () => {
     const p = pty();
     await p.waitFor(/nix-repl>/);

@@ -6,7 +6,8 @@ import os from 'node:os';
 import { toBytes } from '../../grammar/errors.js';
 import { getDerivations } from '../eval/get-derivations.js';
 import type { Settings } from '../eval/settings.js';
-import type { BuildTarget } from '../store/build/api.js';
+import type { BuildTarget, Substituter } from '../store/build/api.js';
+import type { LocalStore } from '../store/local-store.js';
 import { autoCall, evalInput, inputsOf, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
 import { makeProgress } from './progress.js';
 import { UsageError, needValue, writeErr, writeOut } from './util.js';
@@ -54,12 +55,19 @@ function parseJobs(v: string, flag: string): number {
   return Number(v);
 }
 
-/** Build options from the flags and the settings (max-jobs, cores, keep-going, system). */
-export function buildOptions(f: BuildFlags, settings: Settings) {
+/** Build options from the flags and the settings (max-jobs, cores, keep-going, system, substituters). */
+export async function buildOptions(f: BuildFlags, settings: Settings, store: LocalStore) {
   const mj = settings.get('max-jobs');
   const maxJobs = f.maxJobs ?? (mj === 'auto' ? parseJobs('auto', 'max-jobs') : Number(mj) || 1);
   const cores = settings.int('cores') || 1;
-  return { maxJobs, cores, keepGoing: f.keepGoing ?? settings.bool('keep-going'), system: settings.get('system') };
+  const urls = settings.list('substituters');
+  let substituters: Substituter[] = [];
+  if (urls.length) {
+    const { substitutersFor } = await import('../store/substituter.js');
+    const { parsePublicKeys } = await import('../store/signing.js');
+    substituters = substitutersFor(store, urls, parsePublicKeys(settings.list('trusted-public-keys')), (m) => writeErr(`warning: ${m}\n`));
+  }
+  return { maxJobs, cores, keepGoing: f.keepGoing ?? settings.bool('keep-going'), system: settings.get('system'), substituters };
 }
 
 export async function buildCommand(args: string[]): Promise<number> {
@@ -142,7 +150,7 @@ export async function buildCommand(args: string[]): Promise<number> {
     let results;
     try {
       results = await buildDerivations(store, targets, {
-        ...buildOptions(f, settings),
+        ...(await buildOptions(f, settings, store)),
         events: progress.events,
         signal: controller.signal,
         dryRun,

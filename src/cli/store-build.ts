@@ -72,7 +72,7 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
   let results;
   try {
     results = await buildDerivations(store, targets, {
-      ...buildOptions(f, settings),
+      ...(await buildOptions(f, settings, store)),
       events: progress.events,
       signal: controller.signal,
       dryRun,

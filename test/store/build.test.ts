@@ -445,6 +445,38 @@ describe('tsnix build', () => {
     expect(existsSync(join(s.dir, 'work', 'result'))).toBe(false);
   });
 
+  it('fetches outputs from a substituter (file:// binary cache) instead of building them', () => {
+    const counter = join(s.dir, 'runs');
+    writeNix(
+      s,
+      `let dep = ${drv('dep', `echo run dep >> ${counter}; echo dep > $out`)};
+       in ${drv('top', `echo run top >> ${counter}; echo \${dep} > $out`)}`,
+    );
+    const first = tsnix(s, ['build', '--no-out-link']);
+    expect(first.code).toBe(0);
+    const top = first.stdout.trim();
+    const cache = join(s.dir, 'cache');
+    expect(tsnix(s, ['copy', '--to', `file://${cache}?compression=none`, top]).code).toBe(0);
+    // a fresh store at the same place (same paths), with the cache as substituter
+    spawnSync('chmod', ['-R', 'u+w', s.store]);
+    rmSync(s.store, { recursive: true, force: true });
+    rmSync(s.state, { recursive: true, force: true });
+    const r = tsnix(s, ['build', '--no-out-link', '--option', 'substituters', `file://${cache}`]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(top);
+    expect(r.stderr).toMatch(/these 2 paths will be fetched \(0\.00 MiB download, 0\.00 MiB unpacked\):\n/);
+    expect(r.stderr).toContain(`copying path '${top}' from 'file://${cache}'...`);
+    expect(r.stderr).not.toContain('will be built');
+    expect(readFileSync(counter, 'utf8')).toBe('run dep\nrun top\n'); // no builder ran the second time
+    const refs = tsnix(s, ['store', 'query', '--references', top]).stdout.trim();
+    expect(refs).toMatch(/-dep$/);
+    expect(readFileSync(top, 'utf8')).toBe(`${refs}\n`);
+    // a cache without the paths: built as usual
+    const other = tsnix(s, ['build', '--no-out-link', '-E', drv('fresh', 'echo fresh > $out'), '--option', 'substituters', `file://${cache}`]);
+    expect(other.code).toBe(0);
+    expect(other.stderr).toContain('this derivation will be built:');
+  });
+
   it('accepts a .drv path and attribute paths, and store realise prints every output', () => {
     writeNix(s, `{ x = ${drv('x', 'echo x > $out')}; }`);
     const drvPath = tsnix(s, ['instantiate', '-A', 'x']).stdout.trim();

@@ -41,6 +41,16 @@ export interface BuildStats {
   graphIdleMs: number;
 }
 
+/** A binary cache builds may fetch outputs from instead of building them (`substituters`). */
+export interface Substituter {
+  /** As messages name it, e.g. `file:///srv/cache`. */
+  readonly url: string;
+  /** Download and unpacked sizes of the closure of `paths` not yet valid, or undefined if the cache lacks any of it. */
+  query(paths: readonly string[]): { download: number; unpacked: number; paths: string[] } | undefined;
+  /** Copy the closure of `paths` into the store (checked as the cache's policy says); `log` gets `copying path …` lines. */
+  substitute(paths: readonly string[], log: (line: string) => void): void;
+}
+
 export interface BuildOptions {
   /** Concurrent builders (`-j`); default 1. */
   maxJobs?: number;
@@ -53,6 +63,8 @@ export interface BuildOptions {
   system?: string;
   /** Features this machine supports (default: benchmark, big-parallel, nixos-test and kvm if /dev/kvm exists). */
   systemFeatures?: string[];
+  /** Binary caches to try before building a derivation whose outputs are missing, in order. */
+  substituters?: readonly Substituter[];
   /** Only report what would be built (`--dry-run`). */
   dryRun?: boolean;
   /** Aborting kills running builders (SIGKILL to their process group) and fails the run. */

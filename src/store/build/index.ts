@@ -23,7 +23,7 @@ import { FileLock } from '../lock.js';
 import { removeTree, type LocalStore } from '../local-store.js';
 import { compareBytes } from '../store-path.js';
 import { TempRoots } from '../temp-roots.js';
-import { BuildError, type BuildOptions, type BuildResults, type BuildTarget } from './api.js';
+import { BuildError, type BuildOptions, type BuildResults, type BuildTarget, type Substituter } from './api.js';
 import { runBuilder } from './builder.js';
 import { OutputError, analyseOutput, canonicalisePath, fixedOutputHash } from './outputs.js';
 
@@ -71,7 +71,24 @@ interface Goal {
   order: number;
   /** Inputs that failed (with keepGoing). */
   failedInputs: number;
+  /** Where the outputs can be fetched from instead of building (then no inputs are needed). */
+  substituter?: Substituter;
+  /** The paths that fetching brings (the outputs' closure not yet valid). */
+  fetched?: string[];
   error?: string;
+}
+
+function mib(bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(2);
+}
+
+/** A substituter's answer; a cache that cannot be read counts as not having the paths. */
+function safeQuery(sub: Substituter, paths: readonly string[]): ReturnType<Substituter['query']> {
+  try {
+    return sub.query(paths);
+  } catch {
+    return undefined;
+  }
 }
 
 function quoteList(paths: readonly string[]): string {
@@ -101,6 +118,7 @@ export async function buildDerivations(
 
   // ---- the graph
   const goals = new Map<string, Goal>();
+  const fetchSizes = { download: 0, unpacked: 0 };
   let nextOrder = 0;
   const outputPathOf = (g: Goal, name: string): string => {
     const o = g.drv.outputs.get(name);
@@ -124,6 +142,22 @@ export async function buildDerivations(
     for (const o of outputs ?? [...g.drv.outputs.keys()]) g.wanted.add(o);
     if (g.state === 'valid' && (g.order < 0 || g.wanted.size !== before) && needsBuild(g)) {
       g.state = 'waiting';
+      // outputs a binary cache has are fetched: nothing of the inputs is needed then
+      const missing = [...g.wanted].map((o) => outputPathOf(g!, o)).filter((p) => !store.isValidPath(p));
+      for (const sub of opts.substituters ?? []) {
+        const q = safeQuery(sub, missing);
+        if (q) {
+          g.substituter = sub;
+          g.fetched = q.paths;
+          fetchSizes.download += q.download;
+          fetchSizes.unpacked += q.unpacked;
+          break;
+        }
+      }
+      if (g.substituter) {
+        if (g.order < 0) g.order = nextOrder++;
+        return g;
+      }
       for (const [inDrv, outs] of [...g.drv.inputDrvs].sort((a, b) => compareBytes(a[0], b[0]))) {
         const dep = visit(inDrv, [...outs]);
         if (dep.state !== 'valid') {
@@ -141,7 +175,16 @@ export async function buildDerivations(
     return g;
   };
   const top = targets.map((t) => visit(t.drvPath, t.outputs));
-  const toBuild = [...goals.values()].filter((g) => g.state === 'waiting').sort((a, b) => a.order - b.order);
+  const toDo = [...goals.values()].filter((g) => g.state === 'waiting').sort((a, b) => a.order - b.order);
+  const toBuild = toDo.filter((g) => !g.substituter);
+  const toFetch = [...new Set(toDo.flatMap((g) => g.fetched ?? []))].sort(compareBytes);
+  const fetchMessage = (): string =>
+    toFetch.length === 0
+      ? ''
+      : (toFetch.length === 1
+          ? `this path will be fetched (${mib(fetchSizes.download)} MiB download, ${mib(fetchSizes.unpacked)} MiB unpacked):\n`
+          : `these ${toFetch.length} paths will be fetched (${mib(fetchSizes.download)} MiB download, ${mib(fetchSizes.unpacked)} MiB unpacked):\n`) +
+        toFetch.map((p) => `  ${p}\n`).join('');
   if (opts.dryRun) {
     // as nix-build --dry-run: the plan in path order, nothing built
     const paths = toBuild.map((g) => g.drvPath).sort(compareBytes);
@@ -151,14 +194,18 @@ export async function buildDerivations(
           paths.map((p) => `  ${p}\n`).join(''),
       );
     }
+    if (toFetch.length) say(fetchMessage());
     return new Map();
   }
-  if (toBuild.length) {
-    ev.plan?.(toBuild.map((g) => g.drvPath));
-    say(
-      (toBuild.length === 1 ? 'this derivation will be built:\n' : `these ${toBuild.length} derivations will be built:\n`) +
-        toBuild.map((g) => `  ${g.drvPath}\n`).join(''),
-    );
+  if (toDo.length) {
+    ev.plan?.(toDo.map((g) => g.drvPath));
+    if (toBuild.length) {
+      say(
+        (toBuild.length === 1 ? 'this derivation will be built:\n' : `these ${toBuild.length} derivations will be built:\n`) +
+          toBuild.map((g) => `  ${g.drvPath}\n`).join(''),
+      );
+    }
+    if (toFetch.length) say(fetchMessage());
   }
 
   // ---- running
@@ -168,7 +215,7 @@ export async function buildDerivations(
   let builderFailed = false;
   let hashMismatch = false;
   let running = 0;
-  const ready: Goal[] = toBuild.filter((g) => g.pending.size === 0);
+  const ready: Goal[] = toDo.filter((g) => g.pending.size === 0);
   // slot accounting: integrate (free slots) over time, split by whether a goal was ready
   const t0 = performance.now();
   let lastT = t0;
@@ -238,6 +285,20 @@ export async function buildDerivations(
       if (!needsBuild(g)) return; // built by someone else meanwhile
       for (const p of outPaths) {
         if (!store.isValidPath(p)) removeTree(fsPath(store.toPhysical(p)));
+      }
+      if (g.substituter) {
+        const sub = g.substituter;
+        temp.add(g.fetched ?? []);
+        ev.started?.(g.drvPath);
+        try {
+          sub.substitute(
+            [...g.wanted].map((o) => outputPathOf(g, o)),
+            (line) => say(line + '\n'),
+          );
+        } catch (e) {
+          throw new GoalError(e instanceof Error ? e.message : String(e));
+        }
+        return;
       }
       // the inputs' closure stays alive while the builder uses it, and is what references are scanned for
       const inputs = inputClosure(store, drv);
@@ -311,7 +372,7 @@ export async function buildDerivations(
     };
     pump();
   }).finally(() => opts.signal?.removeEventListener('abort', onOuterAbort));
-  if (toBuild.length) {
+  if (toDo.length) {
     tick();
     ev.stats?.({ built: builtCount, maxJobs, wallMs: lastT - t0, busyMs, schedulerIdleMs, graphIdleMs });
   }

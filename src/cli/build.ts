@@ -6,10 +6,10 @@ import os from 'node:os';
 import { toBytes } from '../../grammar/errors.js';
 import { getDerivations } from '../eval/get-derivations.js';
 import type { Settings } from '../eval/settings.js';
-import type { BuildTarget, Substituter } from '../store/build/api.js';
+import type { BuildResults, BuildTarget, Substituter } from '../store/build/api.js';
 import type { LocalStore } from '../store/local-store.js';
 import { autoCall, evalInput, inputsOf, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
-import { makeProgress } from './progress.js';
+import { makeProgress, type Progress } from './progress.js';
 import { UsageError, needValue, writeErr, writeOut } from './util.js';
 
 export interface BuildFlags {
@@ -70,6 +70,43 @@ export async function buildOptions(f: BuildFlags, settings: Settings, store: Loc
   return { maxJobs, cores, keepGoing: f.keepGoing ?? settings.bool('keep-going'), system: settings.get('system'), substituters };
 }
 
+/**
+ * Builds the targets with the flags' and settings' options, showing progress;
+ * Ctrl-C aborts (builders are killed). The results, or the exit status after
+ * a failed build (its error printed).
+ */
+export async function runBuild(
+  store: LocalStore,
+  targets: BuildTarget[],
+  f: BuildFlags,
+  settings: Settings,
+  dryRun: boolean,
+  progress: Progress,
+): Promise<BuildResults | number> {
+  const { buildDerivations, BuildError } = await import('../store/build/index.js');
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    return await buildDerivations(store, targets, {
+      ...(await buildOptions(f, settings, store)),
+      events: progress.events,
+      signal: controller.signal,
+      dryRun,
+    });
+  } catch (e) {
+    if (e instanceof BuildError) {
+      progress.finish();
+      writeErr(`error: ${e.message}\n`);
+      return e.status;
+    }
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.finish();
+  }
+}
+
 export async function buildCommand(args: string[]): Promise<number> {
   const o = newCommonOptions();
   const f: BuildFlags = { quiet: false };
@@ -115,7 +152,6 @@ export async function buildCommand(args: string[]): Promise<number> {
   }
   const settings = makeSettings(o);
   const { LocalStore } = await import('../store/local-store.js');
-  const { buildDerivations, BuildError } = await import('../store/build/index.js');
   const { namespaceProblem } = await import('../store/build/builder.js');
   const store = new LocalStore({ autoCommit: false });
   const state = makeState(o, settings, store);
@@ -144,28 +180,8 @@ export async function buildCommand(args: string[]): Promise<number> {
       if (!seen.has(w.drvPath)) targets.push({ drvPath: w.drvPath });
       seen.add(w.drvPath);
     }
-    const controller = new AbortController();
-    const onSigint = (): void => controller.abort();
-    process.once('SIGINT', onSigint);
-    let results;
-    try {
-      results = await buildDerivations(store, targets, {
-        ...(await buildOptions(f, settings, store)),
-        events: progress.events,
-        signal: controller.signal,
-        dryRun,
-      });
-    } catch (e) {
-      progress.finish();
-      if (e instanceof BuildError) {
-        writeErr(`error: ${e.message}\n`);
-        return e.status;
-      }
-      throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-    progress.finish();
+    const results = await runBuild(store, targets, f, settings, dryRun, progress);
+    if (typeof results === 'number') return results;
     if (dryRun) return 0;
     const { addIndirectRoot } = await import('../store/gc-roots.js');
     let drvIndex = 0;

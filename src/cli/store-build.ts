@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { LocalStore } from '../store/local-store.js';
 import { isStorePath } from '../store/store-path.js';
-import { buildOptions, parseBuildFlag, type BuildFlags } from './build.js';
+import { parseBuildFlag, runBuild, type BuildFlags } from './build.js';
 import { makeSettings, newCommonOptions, parseCommonFlag } from './common.js';
 import { makeProgress } from './progress.js';
 import { UsageError, needValue, writeAll, writeErr, writeOut } from './util.js';
@@ -41,7 +41,6 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
     i++;
   }
   const settings = makeSettings(o);
-  const { buildDerivations, BuildError } = await import('../store/build/index.js');
   const { namespaceProblem } = await import('../store/build/builder.js');
   // each operand: a .drv (optionally with !outputs) or any valid store path
   const targets: { drvPath: string; outputs?: string[] }[] = [];
@@ -65,29 +64,8 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
     writeErr(`error: ${problem}\n`);
     return 1;
   }
-  const progress = makeProgress({ quiet: f.quiet, stats: f.stats });
-  const controller = new AbortController();
-  const onSigint = (): void => controller.abort();
-  process.once('SIGINT', onSigint);
-  let results;
-  try {
-    results = await buildDerivations(store, targets, {
-      ...(await buildOptions(f, settings, store)),
-      events: progress.events,
-      signal: controller.signal,
-      dryRun,
-    });
-  } catch (e) {
-    progress.finish();
-    if (e instanceof BuildError) {
-      writeErr(`error: ${e.message}\n`);
-      return e.status;
-    }
-    throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
-  progress.finish();
+  const results = await runBuild(store, targets, f, settings, dryRun, makeProgress({ quiet: f.quiet, stats: f.stats }));
+  if (typeof results === 'number') return results;
   if (dryRun) return 0;
   const out: string[] = [];
   for (const t of targets) for (const p of results.get(t.drvPath)?.values() ?? []) out.push(p);

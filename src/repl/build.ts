@@ -3,12 +3,11 @@
 // evaluating), the build, and build logs.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { fromBytes } from '../../grammar/errors.js';
 import { NixError } from '../eval/errors.js';
 import { coerceToString, forceStringNoCtx } from '../eval/ops.js';
 import { Attrs, type Value } from '../eval/value.js';
-import type { BuildEvents, BuildOptions, BuildResults, BuildTarget } from '../store/build/api.js';
+import { buildLogPath, type BuildEvents, type BuildOptions, type BuildResults, type BuildTarget } from '../store/build/api.js';
 import type { LocalStore } from '../store/local-store.js';
 import type { RecordingStore } from '../store/recording-store.js';
 import { storeLocation } from '../store/store-location.js';
@@ -34,20 +33,9 @@ export function setBuildEngine(fn: BuildDerivations | null): void {
   engine = fn;
 }
 
+/** Loaded on the first `:b` (it brings SQLite and the builder with it). */
 async function loadEngine(): Promise<BuildDerivations> {
-  if (engine) return engine;
-  // a computed specifier: the engine is written alongside (and type-checked on its own)
-  const spec = '../store/build/index.js';
-  let mod: { buildDerivations?: BuildDerivations };
-  try {
-    mod = (await import(spec)) as { buildDerivations?: BuildDerivations };
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ERR_MODULE_NOT_FOUND') throw new NixError('building is not available in this version of tsnix (no build engine)');
-    throw e;
-  }
-  if (typeof mod.buildDerivations !== 'function') throw new NixError('building is not available in this version of tsnix (no build engine)');
-  engine = mod.buildDerivations;
+  engine ??= (await import('../store/build/index.js')).buildDerivations;
   return engine;
 }
 
@@ -105,16 +93,10 @@ export async function buildValue(v: Value, o: BuildValueOptions): Promise<[strin
   return [...outs.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
 }
 
-/** The file a build log is kept in: `<stateDir>/log/drvs/<2 chars>/<rest of the base name>`. */
-export function buildLogPath(env: NodeJS.ProcessEnv, drvPath: string): string {
-  const base = path.posix.basename(drvPath);
-  return path.posix.join(storeLocation(env).stateDir, 'log', 'drvs', base.slice(0, 2), base.slice(2));
-}
-
 /** The build log of a derivation (a byte string). */
 export function readBuildLog(env: NodeJS.ProcessEnv, drvPath: string): string {
   try {
-    return fs.readFileSync(fromBytes(buildLogPath(env, drvPath))).toString('latin1');
+    return fs.readFileSync(fromBytes(buildLogPath(storeLocation(env).stateDir, drvPath))).toString('latin1');
   } catch {
     throw new NixError(`build log of '${drvPath}' is not available`);
   }

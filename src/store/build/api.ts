@@ -85,3 +85,9 @@ export class BuildError extends Error {
     this.name = 'BuildError';
   }
 }
+
+/** Where the build log of a derivation is kept: `<stateDir>/log/drvs/<2 chars>/<rest of the base name>`. */
+export function buildLogPath(stateDir: string, drvPath: string): string {
+  const base = drvPath.slice(drvPath.lastIndexOf('/') + 1);
+  return `${stateDir}/log/drvs/${base.slice(0, 2)}/${base.slice(2)}`;
+}

@@ -23,7 +23,7 @@ import { FileLock } from '../lock.js';
 import { removeTree, type LocalStore } from '../local-store.js';
 import { compareBytes } from '../store-path.js';
 import { TempRoots } from '../temp-roots.js';
-import { BuildError, type BuildOptions, type BuildResults, type BuildTarget, type Substituter } from './api.js';
+import { BuildError, buildLogPath, type BuildOptions, type BuildResults, type BuildTarget, type Substituter } from './api.js';
 import { runBuilder } from './builder.js';
 import { OutputError, analyseOutput, canonicalisePath, fixedOutputHash } from './outputs.js';
 
@@ -46,11 +46,6 @@ export function defaultSystemFeatures(): string[] {
   return f.sort();
 }
 
-/** Where the build log of a derivation is kept: `<stateDir>/log/drvs/<2 chars>/<rest of the base name>`. */
-export function buildLogPath(stateDir: string, drvPath: string): string {
-  const base = drvPath.slice(drvPath.lastIndexOf('/') + 1);
-  return `${stateDir}/log/drvs/${base.slice(0, 2)}/${base.slice(2)}`;
-}
 
 /** The lock file of an output path. */
 export function outputLockPath(stateDir: string, outPath: string): string {

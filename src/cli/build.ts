@@ -107,7 +107,32 @@ export async function runBuild(
   }
 }
 
+const BUILD_USAGE = `usage: tsnix build [FILE | DRV... | -E EXPR] [options]
+
+Builds the derivations an expression evaluates to (default.nix when no file
+is given), or .drv paths, as nix-build does; prints the output paths and
+links result (result-2, result-dev, ...) to them.
+
+options:
+  -A, --attr PATH          select an attribute (may be repeated)
+  --arg NAME EXPR          argument of a function at the top
+  --argstr NAME STRING     string argument of a function at the top
+  -o, --out-link LINK      name of the result link (default: result)
+  --no-out-link            make no link
+  -j, --max-jobs N|auto    builds in parallel (default 1)
+  --cores N                NIX_BUILD_CORES of each builder
+  -k, --keep-going         build what can be built after a failure
+  -Q, --no-build-output    do not show the builders' output
+  --dry-run                show what would be built
+  --stats                  show how busy the build slots were
+  -I PATH, --option NAME VALUE, --show-trace   as for tsnix instantiate
+`;
+
 export async function buildCommand(args: string[]): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(BUILD_USAGE);
+    return 0;
+  }
   const o = newCommonOptions();
   const f: BuildFlags = { quiet: false };
   let readFromExpr = false;

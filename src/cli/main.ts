@@ -12,7 +12,7 @@ commands:
   build         build derivations, make result links (nix-build)
   eval          evaluate an expression and print the result (-E EXPR | --file FILE)
   show-config   print the settings in force
-  store         add, dump, restore, query and verify store paths (nix-store)
+  store         the nix-store operations: add, query, realise, gc, export, sign, ... (--help)
   derivation    show DRV|FILE|-E EXPR: derivations as JSON (nix derivation show)
   copy          copy paths to or from a file:// binary cache (nix copy)
   repl          interactive environment for evaluating expressions (nix repl)

@@ -15,6 +15,7 @@
  * context) can be followed.
  */
 import { lstatSync, readFileSync } from 'node:fs';
+import type { FileBinaryCache } from './binary-cache.js';
 import { computeDrvPath, derivationReferences, type Derivation } from './derivation.js';
 import { toFsPath, type FsPath } from './fs-path.js';
 import { Hash, hashString, type HashAlgo } from './hash.js';
@@ -143,6 +144,23 @@ export class ComputeStore implements StoreApi, ReferenceQuery {
 
   queryReferences(path: string): readonly string[] | undefined {
     return this.references.get(path);
+  }
+
+  /** Remembers the closure of `paths` in the cache as valid (nothing is copied); returns the paths new here. */
+  addFromBinaryCache(cache: FileBinaryCache, paths: string[]): string[] {
+    cache.initForReading();
+    const added: string[] = [];
+    const todo = [...paths];
+    while (todo.length) {
+      const p = todo.pop() as string;
+      if (this.isValidPath(p)) continue;
+      const ni = cache.readNarInfo(p);
+      if (!ni) throw new StoreError(`path '${p}' is not valid in binary cache '${cache.url}'`);
+      this.registerPath(p, ni.references);
+      added.push(p);
+      for (const r of ni.references) if (r !== p) todo.push(r);
+    }
+    return added;
   }
 
   /** Record a path computed elsewhere (e.g. an output known to be valid) with its references. */

@@ -54,6 +54,7 @@ import {
 } from 'node:fs';
 import { TempRoots } from './temp-roots.js';
 import { posix } from 'node:path';
+import { copyFromCache, type FileBinaryCache } from './binary-cache.js';
 import { StoreError } from './compute-store.js';
 import { makeContentAddressedPath, parseContentAddress, renderContentAddress, type ContentAddress } from './content-address.js';
 import { StoreDatabase, StoreDatabaseError, type PathRegistration, type ValidPathInfo } from './database.js';
@@ -803,6 +804,11 @@ export class LocalStore implements StoreApi {
     } finally {
       if (ing.temp) removeTree(ing.temp);
     }
+  }
+
+  /** Copies the closure of `paths` from a binary cache (fetchClosure; signatures were checked by the caller). */
+  addFromBinaryCache(cache: FileBinaryCache, paths: string[]): string[] {
+    return copyFromCache(this, cache, paths, { checkSigs: false });
   }
 
   /**

@@ -14,6 +14,7 @@
  * paths that are already valid there valid here too (`storePath`,
  * derivations read back from an existing .drv).
  */
+import { copyFromCache, type FileBinaryCache } from './binary-cache.js';
 import type { Derivation } from './derivation.js';
 import { ComputeStore, StoreError } from './compute-store.js';
 import { derivationReferences } from './derivation.js';
@@ -26,7 +27,8 @@ import { storePathName } from './store-path.js';
 export type RecordedPath =
   | { kind: 'derivation'; path: string; drv: Derivation; references: readonly string[] }
   | { kind: 'text'; path: string; name: string; text: string; references: readonly string[] }
-  | { kind: 'source'; path: string; src: FsPath; opts: AddPathOptions; references: readonly string[] };
+  | { kind: 'source'; path: string; src: FsPath; opts: AddPathOptions; references: readonly string[] }
+  | { kind: 'cache'; path: string; cache: FileBinaryCache; references: readonly string[] };
 
 /** The part of a store the fallback needs (LocalStore has it). */
 export interface FallbackStore {
@@ -66,6 +68,14 @@ export class RecordingStore extends ComputeStore {
       this.recorded.set(res.path, { kind: 'source', path: res.path, src, opts: { ...opts }, references });
     }
     return res;
+  }
+
+  override addFromBinaryCache(cache: FileBinaryCache, paths: string[]): string[] {
+    const added = super.addFromBinaryCache(cache, paths);
+    for (const p of added) {
+      if (!this.recorded.has(p)) this.recorded.set(p, { kind: 'cache', path: p, cache, references: this.queryReferences(p) ?? [] });
+    }
+    return added;
   }
 
   override addText(name: string, text: string, references: string[]): string {
@@ -134,6 +144,11 @@ export class RecordingStore extends ComputeStore {
     };
     for (const p of paths) visit(p, null);
 
+    // Paths from binary caches (fetchClosure) first: they refer only to each other.
+    for (const p of order) {
+      const rec = this.recorded.get(p)!;
+      if (rec.kind === 'cache' && !local.isValidPath(p)) copyFromCache(local, rec.cache, [p], { checkSigs: false });
+    }
     return local.batch(() => {
       for (const p of order) {
         const rec = this.recorded.get(p)!;
@@ -150,6 +165,9 @@ export class RecordingStore extends ComputeStore {
             written = local.addPath(rec.src, rec.opts).path;
             break;
           }
+          case 'cache':
+            written = p;
+            break;
         }
         if (written !== p) {
           throw new StoreError(

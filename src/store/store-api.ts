@@ -7,6 +7,7 @@
 //   nothing; used by `--eval`, the REPL and whenever no writable store is needed.
 // - LocalStore (local-store.ts): the real store with its SQLite database.
 
+import type { FileBinaryCache } from './binary-cache.js';
 import type { Derivation } from './derivation.js';
 import type { FsPath } from './fs-path.js';
 import type { Hash, HashAlgo } from './hash.js';
@@ -48,4 +49,10 @@ export interface StoreApi {
   readDerivation(drvPath: string): Derivation;
   /** Whether a store path is valid (registered), for `storePath` and builds. */
   isValidPath(path: string): boolean;
+  /**
+   * Makes the closure of `paths` valid from a `file://` binary cache
+   * (fetchClosure): LocalStore copies it (NARs checked, no signature check:
+   * the caller checked them), ComputeStore only remembers the paths.
+   */
+  addFromBinaryCache(cache: FileBinaryCache, paths: string[]): string[];
 }

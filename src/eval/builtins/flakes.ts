@@ -1,7 +1,6 @@
 // Flake references: parseFlakeRef, flakeRefToString (pure functions, as in
-// current CppNix), and fetchTree's argument checks.  Fetching itself is not
-// implemented: fetchTree, fetchGit, … fail with a clear error once their
-// input is valid.
+// current CppNix), and fetchTree's argument checks.  The fetching itself is in
+// fetchers.ts (local inputs only: tsnix has no network access).
 //
 // A flake reference is an input of a fetcher ("input scheme": github, gitlab,
 // sourcehut, git, hg, path, tarball, file, indirect) plus an optional
@@ -11,6 +10,7 @@
 import { NixError } from '../errors.js';
 import { coerceToString, forceAttrs, forceStringNoCtx } from '../ops.js';
 import { Attrs, NixPath, NixStr, compareBytes, force, typeName, type Value } from '../value.js';
+import { fetchTreeInput } from './fetchers.js';
 import { argCtx, type Registry } from './registry.js';
 
 /** A fetcher attribute: string, non-negative integer or Boolean. */
@@ -99,7 +99,7 @@ function parseURL(url: string): ParsedURL {
   return { scheme: m[1]!, authority, path: percentDecode(rest), query, fragment };
 }
 
-function urlToString(u: ParsedURL): string {
+export function urlToString(u: ParsedURL): string {
   let s = `${u.scheme}:`;
   if (u.authority !== undefined) s += `//${u.authority}`;
   s += percentEncode(u.path, "/:@!$&'()*+,;=");
@@ -535,8 +535,8 @@ export function register(r: Registry): void {
     name: 'fetchTree',
     args: ['input'],
     global: true,
-    doc: 'Fetch a file system tree or a plain file using one of the supported backends. Not implemented in tsnix yet: the input is checked, but nothing is fetched.',
-    fn: ([v]) => {
+    doc: 'Fetch a file system tree or a plain file using one of the supported backends and return an attribute set with `outPath`, `narHash` and, depending on the type, `rev`, `revCount`, `lastModified`, … . *input* is a URL (`git+file:///repo`, `file:///x.tar.gz`, `path:/dir`) or an attribute set with `type` (`path`, `file`, `tarball`, `git`) and its attributes; with `narHash`, the fetched tree must have that NAR hash. tsnix fetches local inputs only (paths, file:// URLs, local Git repositories).',
+    fn: ([v], site) => {
       const x = force(v!);
       let input: InputAttrs;
       let shown: string;
@@ -566,15 +566,20 @@ export function register(r: Registry): void {
         input = inputFromURL(parseURL(url), url);
         shown = urlToString(inputToURL(input));
       }
-      const e = fetchError(input);
-      e.addTrace(`while fetching the input '${shown}'`);
-      throw e;
+      try {
+        const e = fetchError(input);
+        if (e) throw e;
+        return fetchTreeInput(r.state, input, shown, site.pos);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace(`while fetching the input '${shown}'`);
+        throw e;
+      }
     },
   });
 }
 
-/** What fetching an input fails with: CppNix's checks done before any download, else "not implemented". */
-function fetchError(input: InputAttrs): NixError {
+/** CppNix's checks done before any download: an error, or null. */
+function fetchError(input: InputAttrs): NixError | null {
   const type = input.get('type');
   const url = str(input, 'url');
   if ((type === 'tarball' || type === 'file') && url !== undefined) {
@@ -583,5 +588,5 @@ function fetchError(input: InputAttrs): NixError {
       return new NixError(`tarball '${url}' must use an absolute path. The 'file' scheme does not support relative paths.`);
     }
   }
-  return new NixError(`fetching inputs of type '${String(type)}' is not implemented in tsnix yet`);
+  return null;
 }

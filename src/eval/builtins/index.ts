@@ -7,6 +7,7 @@ import { register as attrs } from './attrs.js';
 import { register as context } from './context.js';
 import { register as control } from './control.js';
 import { register as derivation } from './derivation.js';
+import { register as fetchers } from './fetchers.js';
 import { register as flakes } from './flakes.js';
 import { register as hashing } from './hashing.js';
 import { register as json } from './json.js';
@@ -25,6 +26,7 @@ export function registerAll(r: Registry): void {
   context(r);
   control(r);
   derivation(r);
+  fetchers(r);
   flakes(r);
   hashing(r);
   json(r);

@@ -27,9 +27,12 @@ export function missing(name: string, args: string[], global = false): void {
   MISSING.push([name, args, global]);
 }
 
+// fetchMercurial needs the `hg` program and a network to be useful (CppNix
+// keeps it for old code only); getFlake needs the flake machinery (flake.nix
+// evaluation, lock files, registries), which tsnix does not have.  outputOf
+// (dynamic derivations) lives in derivation.ts.  fetchGit, fetchClosure and
+// fetchTree are in fetchers.ts.
 for (const [n, a, g] of [
-  ['fetchGit', ['args'], true],
-  ['fetchClosure', ['args']],
   ['fetchMercurial', ['args'], true],
   ['getFlake', ['args']],
 ] as [string, string[], boolean?][]) {

@@ -726,16 +726,21 @@ function withFrame(f: () => unknown, msg: string, pos: Pos | null): unknown {
 }
 
 
+/** Bound on the layers of a `//` result (each layer is one more map lookup per miss). */
+const MAX_LAYERS = 8;
+
 export function updateAttrs(x: Attrs, y: Attrs): Attrs {
-  if (y.size === 0) return x;
-  if (x.size === 0) return y;
+  if (y.isEmpty()) return x;
+  if (x.isEmpty()) return y;
   // a small set onto a big one: persistent map, O(|y| log |x|) instead of a copy of x
-  if (x.size >= 64 && y.size * 16 <= x.size) {
+  if (x.depth === 0 && y.depth === 0 && x.size >= 64 && y.size * 16 <= x.size) {
     const p = x.asPersistent().withMutations((t) => {
       for (const [k, v] of y.entries()) t.set(k, v);
     });
     return Attrs.fromPersistent(p, [y, x]);
   }
+  // else no copy until all attributes are needed (see Attrs)
+  if (x.depth < MAX_LAYERS && y.depth < MAX_LAYERS) return Attrs.layered(x, y);
   const m = new Map(x.m);
   for (const [k, v] of y.entries()) m.set(k, v);
   return new Attrs(m, null, [y, x]);

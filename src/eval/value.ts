@@ -138,13 +138,19 @@ type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | unde
 /**
  * An attribute set.  Usually a native Map; a set made by `//` of a small set
  * onto a big one is a persistent map (immutable.js) so that the common
- * `acc // { k = v; }` fold is not quadratic.  `m` gives a native Map either
- * way (made once on demand); hot paths use get/has/size.
+ * `acc // { k = v; }` fold is not quadratic; other `//` results are layered
+ * (`upper` over `lower`, both kept) until something needs all of their
+ * attributes, so that `drv // { … }` costs no copy when only a few attributes
+ * are ever looked up.  `m` gives a native Map in every case (made once on
+ * demand, in the order a copy of `lower` updated by `upper` would have); hot
+ * paths use get/has/size.
  */
 export class Attrs {
   private sortedKeys: string[] | null = null;
   private native: Map<string, Value> | null;
   private persistent: IMap<string, Value> | null = null;
+  /** A layered set (native and persistent null): `upper`'s attributes win over `lower`'s. */
+  private layers: Layers | null = null;
   /** Where attributes were defined: tables consulted in order (see posOf). */
   private posTables: PosTable[] | null;
 
@@ -160,39 +166,90 @@ export class Attrs {
     return a;
   }
 
+  /** `lower // upper` without copying either (both non-empty). */
+  static layered(lower: Attrs, upper: Attrs): Attrs {
+    const a = new Attrs(EMPTY_MAP, null, [upper, lower]);
+    a.native = null;
+    a.layers = { upper, lower, depth: Math.max(lower.depth, upper.depth) + 1, size: -1 };
+    return a;
+  }
+
+  /** Layers under this set (0 when native or persistent), to bound the cost of lookups. */
+  get depth(): number {
+    return this.layers === null ? 0 : this.layers.depth;
+  }
+
   /** The attributes as a native Map (do not mutate). */
   get m(): Map<string, Value> {
-    if (this.native === null) this.native = new Map(this.persistent!);
+    if (this.native === null) {
+      if (this.persistent !== null) this.native = new Map(this.persistent);
+      else {
+        // one copy of the bottom set, then the upper layers from the bottom up
+        // (the intermediate layers of a `((a // b) // c) // d` chain get no Map)
+        const ups: Attrs[] = [];
+        let a: Attrs = this;
+        while (a.layers !== null) {
+          ups.push(a.layers.upper);
+          a = a.layers.lower;
+        }
+        const m = new Map(a.m);
+        for (let i = ups.length - 1; i >= 0; i--) for (const [k, v] of ups[i]!.entries()) m.set(k, v);
+        this.native = m;
+        this.layers = null;
+      }
+    }
     return this.native;
   }
 
   /** The attributes as a persistent map (made once on demand). */
   asPersistent(): IMap<string, Value> {
-    if (this.persistent === null) this.persistent = IMap(this.native!);
+    if (this.persistent === null) this.persistent = IMap(this.m);
     return this.persistent;
   }
 
   get size(): number {
-    return this.native !== null ? this.native.size : this.persistent!.size;
+    if (this.native !== null) return this.native.size;
+    if (this.persistent !== null) return this.persistent.size;
+    const l = this.layers!;
+    if (l.size < 0) {
+      let n = l.lower.size;
+      for (const k of l.upper.m.keys()) if (!l.lower.has(k)) n++;
+      l.size = n;
+    }
+    return l.size;
+  }
+
+  /** Cheaper than `size === 0` for layered sets (never empty). */
+  isEmpty(): boolean {
+    if (this.native !== null) return this.native.size === 0;
+    if (this.persistent !== null) return this.persistent.size === 0;
+    return false;
   }
 
   get(name: string): Value | undefined {
-    return this.native !== null ? this.native.get(name) : this.persistent!.get(name);
+    if (this.native !== null) return this.native.get(name);
+    if (this.persistent !== null) return this.persistent.get(name);
+    const v = this.layers!.upper.get(name);
+    return v !== undefined ? v : this.layers!.lower.get(name);
   }
 
   has(name: string): boolean {
-    return this.native !== null ? this.native.has(name) : this.persistent!.has(name);
+    if (this.native !== null) return this.native.has(name);
+    if (this.persistent !== null) return this.persistent.has(name);
+    return this.layers!.upper.has(name) || this.layers!.lower.has(name);
   }
 
   /** Iterates over [name, value] pairs (unordered). */
   entries(): IterableIterator<[string, Value]> {
-    return this.native !== null ? this.native.entries() : (this.persistent!.entries() as IterableIterator<[string, Value]>);
+    if (this.native !== null) return this.native.entries();
+    if (this.persistent !== null) return this.persistent.entries() as IterableIterator<[string, Value]>;
+    return this.m.entries();
   }
 
   /** Names in byte order (cached). */
   keys(): string[] {
     if (this.sortedKeys === null) {
-      this.sortedKeys = [...(this.native !== null ? this.native.keys() : this.persistent!.keys())].sort(compareBytes);
+      this.sortedKeys = [...(this.persistent !== null ? this.persistent.keys() : this.m.keys())].sort(compareBytes);
     }
     return this.sortedKeys;
   }
@@ -236,6 +293,14 @@ export class Attrs {
 }
 
 const EMPTY_MAP = new Map<string, Value>();
+
+interface Layers {
+  upper: Attrs;
+  lower: Attrs;
+  depth: number;
+  /** Number of attributes, -1 until asked. */
+  size: number;
+}
 
 /** Position tables of a set made from others (first wins); bounded so folds do not accumulate them. */
 function mergePosTables(from: Attrs[]): PosTable[] | null {

@@ -91,7 +91,6 @@ export function register(r: Registry): void {
         }
       }
       const m = new Map<string, Value>();
-      const from = new Map<string, Attrs>();
       let missing = false;
       for (let i = 0; i < list.length; i++) {
         const name = names[i]!;
@@ -102,7 +101,6 @@ export function register(r: Registry): void {
           break;
         }
         m.set(name, v);
-        from.set(name, elems[i]!);
       }
       if (missing) {
         // report the error CppNix reports: the first in name order
@@ -115,8 +113,16 @@ export function register(r: Registry): void {
         }
       }
       const res = new Attrs(m);
-      // an attribute is defined where its `value` is (looked up only when asked)
-      res.addPosLookup((name) => from.get(name)?.posOf('value'));
+      // an attribute is defined where its `value` is (looked up only when asked;
+      // the table of which element defined which name is made then too)
+      let from: Map<string, Attrs> | null = null;
+      res.addPosLookup((name) => {
+        if (from === null) {
+          from = new Map();
+          for (let i = 0; i < names.length; i++) if (!from.has(names[i]!)) from.set(names[i]!, elems[i]!);
+        }
+        return from.get(name)?.posOf('value');
+      });
       return res;
     },
   });

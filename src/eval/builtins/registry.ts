@@ -78,17 +78,18 @@ const ARG_CTX: Record<string, string[]> = {
 /** Internal names CppNix uses in messages (`foldl'` is implemented as foldlStrict). */
 const MSG_NAME = new Map<string, string>([["foldl'", 'foldlStrict']]);
 
-const argCtxCache = new Map<string, string>();
+const argCtxCache = new Map<string, string[]>();
 
 /** The frame naming argument `n` of a builtin (memoised: builtins ask for it on every call). */
 export function argCtx(builtin: string, n: number): string {
-  const key = `${n}${builtin}`;
-  const hit = argCtxCache.get(key);
+  let msgs = argCtxCache.get(builtin);
+  if (msgs === undefined) argCtxCache.set(builtin, (msgs = []));
+  const hit = msgs[n];
   if (hit !== undefined) return hit;
   // own properties only: `toString` must not find Object.prototype.toString
   const special = Object.hasOwn(ARG_CTX, builtin) ? ARG_CTX[builtin]![n] : undefined;
   const msg = special ?? `while evaluating the ${ORDINALS[n]} argument passed to builtins.${MSG_NAME.get(builtin) ?? builtin}`;
-  argCtxCache.set(key, msg);
+  msgs[n] = msg;
   return msg;
 }
 

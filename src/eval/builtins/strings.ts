@@ -103,6 +103,31 @@ export function register(r: Registry): void {
       let ctx: Context = typeof sv === 'string' ? EMPTY_CTX : sv.ctx;
       let out = '';
       let p = 0;
+      if (fromS.every((pat) => pat.length > 0)) {
+        // No empty pattern: copy the unmatched runs in one slice each (not a
+        // char at a time) and try the patterns only where one could start.
+        const firstChar = new Uint8Array(256);
+        for (const pat of fromS) firstChar[pat.charCodeAt(0) & 255] = 1;
+        let start = 0;
+        while (p < str.length) {
+          if (firstChar[str.charCodeAt(p) & 255] === 0) {
+            p++;
+            continue;
+          }
+          let i = 0;
+          while (i < fromS.length && !str.startsWith(fromS[i]!, p)) i++;
+          if (i === fromS.length) {
+            p++;
+            continue;
+          }
+          const rep = getTo(i);
+          out += str.slice(start, p) + rep.s;
+          if (rep.ctx.size) ctx = mergeContexts(ctx, rep.ctx);
+          p += fromS[i]!.length;
+          start = p;
+        }
+        return mkStr(start === 0 ? str : out + str.slice(start), ctx);
+      }
       while (p <= str.length) {
         let matched = false;
         for (let i = 0; i < fromS.length; i++) {

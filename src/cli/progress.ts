@@ -28,7 +28,7 @@ export function makeProgress(opts: { quiet?: boolean; live?: boolean; stats?: bo
 
   const clear = (): void => {
     if (statusLines > 0) {
-      writeErr(`\r\x1b[${statusLines}A\x1b[J`.replace('\x1b[0A', ''));
+      writeErr(`\r\x1b[${statusLines}A\x1b[J`);
       statusLines = 0;
     }
   };

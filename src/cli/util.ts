@@ -1,6 +1,9 @@
 // Small helpers shared by the subcommands: output of byte strings, usage errors.
 import fs from 'node:fs';
 import { loadSettings, type Settings } from '../eval/settings.js';
+import { writeAll } from '../store/fs-path.js';
+
+export { writeAll };
 
 /** A command-line usage error: printed with a hint, exit code 1. */
 export class UsageError extends Error {}
@@ -13,21 +16,6 @@ export function writeOut(s: string): void {
 /** Write a byte string to stderr. */
 export function writeErr(s: string): void {
   writeAll(2, Buffer.from(s, 'latin1'));
-}
-
-/** Writes all of a buffer to a file descriptor (stdout may be a non-blocking pipe; EPIPE ends quietly). */
-export function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += fs.writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EAGAIN') continue;
-      if (code === 'EPIPE') return;
-      throw e;
-    }
-  }
 }
 
 /** Read all of standard input as a byte string. */

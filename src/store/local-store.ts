@@ -49,7 +49,6 @@ import {
   rmSync,
   symlinkSync,
   utimesSync,
-  writeSync,
   type Stats,
 } from 'node:fs';
 import { TempRoots } from './temp-roots.js';
@@ -71,7 +70,7 @@ import {
   type Derivation,
   type DrvHashModulo,
 } from './derivation.js';
-import { toFsPath, type FsPath } from './fs-path.js';
+import { toFsPath, writeAll, type FsPath } from './fs-path.js';
 import { BadHashError, hashFileSync, HashSink, sha256, type Hash, type HashAlgo } from './hash.js';
 import {
   hashPathSync,
@@ -250,11 +249,6 @@ export function removeTree(p: Buffer): void {
     // best effort; rmSync reports what cannot be removed
   }
   rmSync(p, { recursive: true, force: true });
-}
-
-function writeAllSync(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
 /** The absolute, lexically normalised form of a path (a byte string), as CppNix's absPath + canonPath. */
@@ -576,7 +570,7 @@ export class LocalStore implements StoreApi {
     let ok = false;
     try {
       sys('writing to file', fileStr, () => {
-        writeAllSync(fd, contents);
+        writeAll(fd, contents);
         if ((this.umask & 0o444) !== 0) fchmodSync(fd, 0o444);
         futimesSync(fd, 1, 1);
       });
@@ -893,22 +887,7 @@ export class LocalStore implements StoreApi {
     algo: HashAlgo,
     filter: ((p: string, t: NarEntryType) => boolean) | undefined,
   ): Ingested | undefined {
-    const narHasher = new HashSink('sha256');
-    const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
-    let flatParser: NarParser | undefined;
-    let flatHasher: HashSink | undefined;
-    if (method === 'flat') {
-      const fh = (flatHasher = new HashSink(algo));
-      flatParser = new NarParser({
-        directory() {},
-        file() {},
-        contents(c) {
-          fh.update(c);
-        },
-        fileEnd() {},
-        symlink() {},
-      });
-    }
+    const digests = new NarDigests(method, algo);
     const chunks: Buffer[] = [];
     let buffered = 0;
     try {
@@ -919,19 +898,12 @@ export class LocalStore implements StoreApi {
         chunks.push(Buffer.from(chunk));
       }
       // Hashed only now: for a big tree the work so far is thrown away, and hashing would be too.
-      for (const chunk of chunks) {
-        narHasher.update(chunk);
-        algoHasher?.update(chunk);
-        flatParser?.push(chunk);
-      }
-      flatParser?.end();
+      for (const chunk of chunks) digests.update(chunk);
     } catch (e) {
       if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
       throw e;
     }
-    const { hash: narHash, size: narSize } = narHasher.finish();
-    const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
-    return { narHash, narSize, caHash, chunks };
+    return { ...digests.finish(), chunks };
   }
 
   private startRestore(): { temp: Buffer; restorer: NarRestorer; parser: NarParser } {
@@ -1343,6 +1315,47 @@ export class LocalStore implements StoreApi {
   }
 }
 
+/**
+ * The digests of a NAR fed in chunks: its sha256 and size, and the hash of
+ * the content address (of the NAR in `algo` when recursive, of the single
+ * file's contents when flat).
+ */
+class NarDigests {
+  private readonly nar = new HashSink('sha256');
+  private readonly recursive: HashSink | undefined;
+  private readonly flat: HashSink | undefined;
+  private readonly flatParser: NarParser | undefined;
+
+  constructor(method: FileIngestionMethod, algo: HashAlgo) {
+    this.recursive = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
+    if (method === 'flat') {
+      const flat = (this.flat = new HashSink(algo));
+      this.flatParser = new NarParser({
+        directory() {},
+        file() {},
+        contents(c) {
+          flat.update(c);
+        },
+        fileEnd() {},
+        symlink() {},
+      });
+    }
+  }
+
+  update(chunk: Buffer): void {
+    this.nar.update(chunk);
+    this.recursive?.update(chunk);
+    this.flatParser?.push(chunk);
+  }
+
+  finish(): { narHash: Hash; narSize: number; caHash: Hash } {
+    this.flatParser?.end();
+    const { hash: narHash, size: narSize } = this.nar.finish();
+    const caHash = this.flat ? this.flat.finish().hash : this.recursive ? this.recursive.finish().hash : narHash;
+    return { narHash, narSize, caHash };
+  }
+}
+
 /** NAR hash and size of `src` and the hash of its content address, without writing anything. */
 function hashNar(
   src: Buffer,
@@ -1350,34 +1363,14 @@ function hashNar(
   algo: HashAlgo,
   filter: ((p: string, t: NarEntryType) => boolean) | undefined,
 ): Ingested {
-  const narHasher = new HashSink('sha256');
-  const algoHasher = method === 'recursive' && algo !== 'sha256' ? new HashSink(algo) : undefined;
-  const flatHasher = method === 'flat' ? new HashSink(algo) : undefined;
-  const flatParser = flatHasher
-    ? new NarParser({
-        directory() {},
-        file() {},
-        contents(c) {
-          flatHasher.update(c);
-        },
-        fileEnd() {},
-        symlink() {},
-      })
-    : undefined;
+  const digests = new NarDigests(method, algo);
   try {
-    for (const chunk of narChunks(src, filter ? { filter, reuseChunks: true } : { reuseChunks: true })) {
-      narHasher.update(chunk);
-      algoHasher?.update(chunk);
-      flatParser?.push(chunk);
-    }
-    flatParser?.end();
+    for (const chunk of narChunks(src, filter ? { filter, reuseChunks: true } : { reuseChunks: true })) digests.update(chunk);
+    return digests.finish();
   } catch (e) {
     if (isErrnoException(e)) throw new StoreError(sysErrorMessage(e));
     throw e;
   }
-  const { hash: narHash, size: narSize } = narHasher.finish();
-  const caHash = flatHasher ? flatHasher.finish().hash : algoHasher ? algoHasher.finish().hash : narHash;
-  return { narHash, narSize, caHash };
 }
 
 // ---------------------------------------------------------------------------
@@ -1515,7 +1508,7 @@ function copyNode(src: Buffer, dst: Buffer, st: Stats, feed: NarHashFeeder, opts
             throw new NarDumpError(`file '${src.toString('latin1')}' got shorter while it was being archived`);
           }
           opts.contentsHasher?.update(piece);
-          writeAllSync(out, piece);
+          writeAll(out, piece);
           remaining -= piece.length;
         }
         if ((umask & mode) !== 0) fchmodSync(out, mode);

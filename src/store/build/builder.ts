@@ -187,7 +187,6 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
       let child;
       try {
         child = spawn(file, args, {
-          argv0: undefined,
           cwd: fsStr(buildTop),
           env: childEnv,
           stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,9 @@
-// `tsnix derivation show DRV… | FILE.nix | -E EXPR [-A ATTR]`: the JSON of
-// derivations, as `nix derivation show` prints it.  Derivations found by
-// evaluation are written to the store first (as `nix derivation show` does).
+// `tsnix derivation show [-r] [--pretty | --no-pretty] DRV… | FILE.nix | -E EXPR [-A ATTR]`:
+// the JSON of derivations, as current CppNix's `nix derivation show` prints it
+// (`{"derivations": {…}, "version": 4}`, see showDerivationJsonV4).  Derivations
+// found by evaluation are written to the store first (as `nix derivation show`
+// does); `-r` adds every derivation in their reference closure.  As CppNix, the
+// JSON is indented only when stdout is a terminal, unless --pretty/--no-pretty.
 
 import { getDerivations } from '../eval/get-derivations.js';
 import { autoCall, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
@@ -14,6 +17,8 @@ export async function derivationCommand(args: string[]): Promise<number> {
   const o = newCommonOptions();
   let expr: string | undefined;
   let attr = '';
+  let recursive = false;
+  let pretty = process.stdout.isTTY === true;
   const targets: string[] = [];
   for (let i = 0; i < rest.length; ) {
     const n = parseCommonFlag(rest, i, o);
@@ -27,6 +32,16 @@ export async function derivationCommand(args: string[]): Promise<number> {
       i += 2;
       continue;
     }
+    if (a === '-r' || a === '--recursive') {
+      recursive = true;
+      i++;
+      continue;
+    }
+    if (a === '--pretty' || a === '--no-pretty') {
+      pretty = a === '--pretty';
+      i++;
+      continue;
+    }
     if (a === '-A' || a === '--attr') {
       attr = needValue(rest, i, a);
       i += 2;
@@ -38,7 +53,7 @@ export async function derivationCommand(args: string[]): Promise<number> {
   }
   const settings = makeSettings(o);
   const { LocalStore } = await import('../store/local-store.js');
-  const { showDerivationJson } = await import('../store/derivation.js');
+  const { showDerivationJsonV4 } = await import('../store/derivation.js');
   const store = new LocalStore({ autoCommit: false });
   const state = makeState(o, settings, store);
   try {
@@ -55,7 +70,10 @@ export async function derivationCommand(args: string[]): Promise<number> {
     }
     if (expr === undefined && targets.length === 0) fromEval({ file: 'default.nix' });
     store.commit();
-    writeOut(showDerivationJson(drvPaths.map((p) => [p, store.readDerivation(p)])));
+    let shown: Iterable<string> = drvPaths;
+    if (recursive) shown = [...store.computeClosure(drvPaths)].filter((p) => p.endsWith('.drv'));
+    const unique = [...new Set(shown)];
+    writeOut(showDerivationJsonV4(unique.map((p) => [p, store.readDerivation(p)]), { pretty }));
     return 0;
   } catch (e) {
     return reportError(e, settings.showTrace);

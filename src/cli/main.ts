@@ -13,7 +13,7 @@ commands:
   eval          evaluate an expression and print the result (-E EXPR | --file FILE)
   show-config   print the settings in force
   store         the nix-store operations: add, query, realise, gc, export, sign, ... (--help)
-  derivation    show DRV|FILE|-E EXPR: derivations as JSON (nix derivation show)
+  derivation    show [-r] DRV|FILE|-E EXPR: derivations as JSON (nix derivation show, format 4)
   copy          copy paths to or from a file:// binary cache (nix copy)
   repl          interactive environment for evaluating expressions (nix repl)
   --version     print the version

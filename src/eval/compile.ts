@@ -23,6 +23,7 @@ import {
 import { printForError } from './print.js';
 import {
   Attrs,
+  Layout,
   EMPTY_CTX,
   Env,
   Lambda,
@@ -99,10 +100,9 @@ export class Compiler {
     // (lambdas get a thunk too: unforced, they print as <CODE> like CppNix's)
     // Compiled when first forced: most bindings of most files are never
     // used, and their closures would cost more memory than their AST.
-    const pos = this.pos(e.pos);
     let code: Code | undefined;
     const first: Code = (env) => (code ??= this.compile(e))(env);
-    return (env) => new Thunk(code ?? first, env, pos);
+    return (env) => new Thunk(code ?? first, env);
   }
 
   /**
@@ -114,9 +114,8 @@ export class Compiler {
     if (e.kind === 'var' && e.resolved?.type === 'local' && e.resolved.level === 0) {
       // a slot filled already is shared (as CppNix does); a later one needs a thunk
       const code = this.compile(e);
-      const pos = this.pos(e.pos);
       const index = e.resolved.index;
-      return (env) => env.vals[index] ?? new Thunk(code, env, pos);
+      return (env) => env.vals[index] ?? new Thunk(code, env);
     }
     return this.lazy(e);
   }
@@ -161,7 +160,7 @@ export class Compiler {
       case 'let': {
         const bindings = this.recBindings(e.attrs);
         const body = this.compile(e.body);
-        return (env) => body(bindings(env).env);
+        return (env) => body(bindings(env));
       }
       case 'with': {
         const attrs = this.lazy(e.attrs);
@@ -423,10 +422,10 @@ export class Compiler {
   }
 
   /**
-   * Code that creates the recursive scope of a `let` or `rec { }`: returns the
-   * new environment and the map of static attributes.
+   * Code that creates the recursive scope of a `let` or `rec { }`: the new
+   * environment, whose slots hold the static attributes in definition order.
    */
-  private recBindings(a: EAttrs): (env: Env) => { env: Env; m: Map<string, Value> } {
+  private recBindings(a: EAttrs): (env: Env) => Env {
     const names = [...a.attrs.keys()];
     const n = names.length;
     const defs = [...a.attrs.values()];
@@ -441,70 +440,79 @@ export class Compiler {
       const vals = new Array<Value>(n);
       const inner = new Env(env, vals);
       const srcs = fromSrc.length ? fromSrc.map((f) => f(inner)) : null;
-      const m = new Map<string, Value>();
       for (let i = 0; i < n; i++) {
         const s = slotCode[i]!;
-        let v: Value;
-        if (s.from >= 0) v = new Thunk(s.code, new Env(null, [srcs![s.from]!]));
-        else v = s.code(s.outer ? env : inner);
-        vals[i] = v;
-        m.set(names[i]!, v);
+        if (s.from >= 0) vals[i] = new Thunk(s.code, new Env(null, [srcs![s.from]!]));
+        else vals[i] = s.code(s.outer ? env : inner);
       }
-      return { env: inner, m };
+      return inner;
     };
   }
 
   private attrs(a: EAttrs): Code {
     const positions = this.attrPositions(a);
+    // shared by every set this literal makes (never mutated)
+    const posTables = [positions];
+    const layout = new Layout([...a.attrs.keys()]);
     const dyn = a.dynamic.map((d) => ({ name: this.attrName({ expr: d.name, pos: d.pos }), value: this.lazy(d.value), pos: this.pos(d.pos) }));
-    const addDynamic = (env: Env, m: Map<string, Value>, attrs: Attrs) => {
+    /** The set with the dynamic attributes added (a native Map then). */
+    const withDynamic = (env: Env, base: Attrs): Attrs => {
+      const m = base.toMap();
+      let poses: Map<string, Pos> | null = null;
       for (const d of dyn) {
         const name = d.name(env);
         if (name === null) continue;
         if (m.has(name)) {
-          const prev = attrs.posOf(name);
+          const prev = poses?.get(name) ?? base.posOf(name);
           throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
         }
         m.set(name, d.value(env));
-        if (d.pos) attrs.setPos(name, d.pos);
+        if (d.pos) (poses ??= new Map()).set(name, d.pos);
       }
+      const attrs = new Attrs(m, positions);
+      if (poses) attrs.addPosTable(poses);
+      return attrs;
     };
     if (a.rec) {
       const bindings = this.recBindings(a);
       const hasOverrides = a.attrs.has('__overrides');
-      const names = [...a.attrs.keys()];
+      const names = layout.keys;
       return (env) => {
-        const { env: inner, m } = bindings(env);
-        const attrs = new Attrs(m, positions);
+        const inner = bindings(env);
+        // the set's values are the scope's slots (forcing a variable updates both)
+        let attrs = Attrs.slots(layout, inner.vals, posTables);
         if (hasOverrides) {
-          const ov = forceAttrs(m.get('__overrides')!, null, 'while evaluating the `__overrides` attribute');
-          for (const [k, v] of ov.m) {
+          const ov = forceAttrs(attrs.get('__overrides')!, null, 'while evaluating the `__overrides` attribute');
+          const m = attrs.toMap();
+          ov.forEach((k, v) => {
             m.set(k, v);
             const idx = names.indexOf(k);
             if (idx >= 0) inner.vals[idx] = v;
-          }
+          });
+          attrs = new Attrs(m, positions);
         }
-        if (dyn.length) addDynamic(inner, m, attrs);
+        if (dyn.length) attrs = withDynamic(inner, attrs);
         return attrs;
       };
     }
-    const names = [...a.attrs.keys()];
     const defs = [...a.attrs.values()];
     const fromSrc = a.inheritFrom.map((x) => this.lazy(x));
-    const codes: Code[] = defs.map((d, i) => (d.kind === 'inheritFrom' ? inheritSelect(names[i]!, this.pos(d.pos)) : this.lazy(d.expr)));
+    const codes: Code[] = defs.map((d, i) => (d.kind === 'inheritFrom' ? inheritSelect(layout.keys[i]!, this.pos(d.pos)) : this.lazy(d.expr)));
     const froms = defs.map((d) => (d.kind === 'inheritFrom' ? d.from : -1));
-    const n = names.length;
-    if (n === 0 && dyn.length === 0) return () => new Attrs(new Map(), positions);
+    const n = layout.keys.length;
+    if (n === 0 && dyn.length === 0) return () => Attrs.slots(layout, [], posTables);
+    const hasFrom = fromSrc.length > 0;
     return (env) => {
-      const m = new Map<string, Value>();
-      const srcs = fromSrc.length ? fromSrc.map((f) => f(env)) : null;
-      for (let i = 0; i < n; i++) {
-        const from = froms[i]!;
-        m.set(names[i]!, from >= 0 ? new Thunk(codes[i]!, new Env(null, [srcs![from]!])) : codes[i]!(env));
-      }
-      const attrs = new Attrs(m, positions);
-      if (dyn.length) addDynamic(env, m, attrs);
-      return attrs;
+      const vals = new Array<Value>(n);
+      if (hasFrom) {
+        const srcs = fromSrc.map((f) => f(env));
+        for (let i = 0; i < n; i++) {
+          const from = froms[i]!;
+          vals[i] = from >= 0 ? new Thunk(codes[i]!, new Env(null, [srcs[from]!])) : codes[i]!(env);
+        }
+      } else for (let i = 0; i < n; i++) vals[i] = codes[i]!(env);
+      const attrs = Attrs.slots(layout, vals, posTables);
+      return dyn.length ? withDynamic(env, attrs) : attrs;
     };
   }
 
@@ -735,14 +743,14 @@ export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   // a small set onto a big one: persistent map, O(|y| log |x|) instead of a copy of x
   if (x.depth === 0 && y.depth === 0 && x.size >= 64 && y.size * 16 <= x.size) {
     const p = x.asPersistent().withMutations((t) => {
-      for (const [k, v] of y.entries()) t.set(k, v);
+      y.forEach((k, v) => t.set(k, v));
     });
     return Attrs.fromPersistent(p, [y, x]);
   }
   // else no copy until all attributes are needed (see Attrs)
   if (x.depth < MAX_LAYERS && y.depth < MAX_LAYERS) return Attrs.layered(x, y);
-  const m = new Map(x.m);
-  for (const [k, v] of y.entries()) m.set(k, v);
+  const m = x.toMap();
+  y.forEach((k, v) => m.set(k, v));
   return new Attrs(m, null, [y, x]);
 }
 

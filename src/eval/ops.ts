@@ -155,14 +155,14 @@ export function forceDeep(v: Value): Value {
     } else if (v instanceof Attrs) {
       if (seen.has(v)) return;
       seen.add(v);
-      for (const [k, x] of v.m) {
+      v.forEach((k, x) => {
         try {
           go(x);
         } catch (e) {
           if (e instanceof NixError) e.addTrace(`while evaluating the attribute '${k}'`, v.posOf(k) ?? null);
           throw e;
         }
-      }
+      });
     }
   };
   go(v);

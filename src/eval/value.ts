@@ -80,8 +80,6 @@ export class Thunk {
   constructor(
     public code: Code | null,
     public env: Env | null,
-    /** For "infinite recursion" messages. */
-    public pos: Pos | null = null,
   ) {}
 
   force(): Value {
@@ -136,137 +134,244 @@ export interface AttrPositions {
 type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | undefined);
 
 /**
- * An attribute set.  Usually a native Map; a set made by `//` of a small set
- * onto a big one is a persistent map (immutable.js) so that the common
- * `acc // { k = v; }` fold is not quadratic; other `//` results are layered
- * (`upper` over `lower`, both kept) until something needs all of their
- * attributes, so that `drv // { … }` costs no copy when only a few attributes
- * are ever looked up.  `m` gives a native Map in every case (made once on
- * demand, in the order a copy of `lower` updated by `upper` would have); hot
- * paths use get/has/size.
+ * The names of a family of attribute sets, in definition order: every set
+ * made by one attribute set literal (or by mapAttrs of such a set) shares one
+ * Layout and keeps only an array of values.  Small layouts are searched
+ * linearly; bigger ones get an index on first use (shared too).
+ */
+export class Layout {
+  private index: Map<string, number> | null = null;
+  /** Names in byte order, made on demand. */
+  sorted: string[] | null = null;
+  constructor(readonly keys: readonly string[]) {}
+
+  indexOf(name: string): number {
+    const ks = this.keys;
+    if (ks.length <= 8) {
+      for (let i = 0; i < ks.length; i++) if (ks[i] === name) return i;
+      return -1;
+    }
+    let ix = this.index;
+    if (ix === null) {
+      ix = this.index = new Map();
+      for (let i = 0; i < ks.length; i++) ix.set(ks[i]!, i);
+    }
+    const i = ix.get(name);
+    return i === undefined ? -1 : i;
+  }
+}
+
+/** `upper // lower` kept as two sets (see Attrs.layered). */
+class Layers {
+  /** Number of attributes, -1 until asked. */
+  size = -1;
+  /** Merged position tables of both layers, made on demand. */
+  pos: PosTable[] | null | undefined = undefined;
+  constructor(
+    readonly upper: Attrs,
+    readonly lower: Attrs,
+    readonly depth: number,
+  ) {}
+}
+
+/**
+ * An attribute set, in one of four representations:
+ *   - a Layout and an array of values (sets made by literals, `rec`, mapAttrs);
+ *   - a native Map (sets made by builtins);
+ *   - a persistent map (immutable.js): a `//` of a small set onto a big one,
+ *     so that the common `acc // { k = v; }` fold is not quadratic;
+ *   - layered: other `//` results keep `upper` over `lower` until something
+ *     needs all of their attributes, so that `drv // { … }` costs no copy when
+ *     only a few attributes are ever looked up.
+ * Iteration is in the order a copy of `lower` updated by `upper` would have
+ * (definition order for literals).  Hot paths use get/has/size/forEach.
  */
 export class Attrs {
-  private sortedKeys: string[] | null = null;
-  private native: Map<string, Value> | null;
-  private persistent: IMap<string, Value> | null = null;
-  /** A layered set (native and persistent null): `upper`'s attributes win over `lower`'s. */
-  private layers: Layers | null = null;
-  /** Where attributes were defined: tables consulted in order (see posOf). */
+  private rep: Layout | Map<string, Value> | IMap<string, Value> | Layers;
+  /** The values, with a Layout (index for index). */
+  private vals: Value[] | null = null;
+  /** Where attributes were defined: tables consulted in order (see posOf); never mutated, only replaced. */
   private posTables: PosTable[] | null;
+  private sortedKeys: string[] | null = null;
 
   constructor(m: Map<string, Value>, positions: AttrPositions | null = null, posFrom: Attrs[] | null = null) {
-    this.native = m;
+    this.rep = m;
     this.posTables = positions ? [positions] : posFrom ? mergePosTables(posFrom) : null;
+  }
+
+  /** A set of `layout`'s names with values `vals` (taken, not copied); `posTables` is shared. */
+  static slots(layout: Layout, vals: Value[], posTables: PosTable[] | null): Attrs {
+    const a = new Attrs(EMPTY_MAP);
+    a.rep = layout;
+    a.vals = vals;
+    a.posTables = posTables;
+    return a;
   }
 
   static fromPersistent(p: IMap<string, Value>, posFrom: Attrs[]): Attrs {
     const a = new Attrs(EMPTY_MAP, null, posFrom);
-    a.native = null;
-    a.persistent = p;
+    a.rep = p;
     return a;
   }
 
   /** `lower // upper` without copying either (both non-empty). */
   static layered(lower: Attrs, upper: Attrs): Attrs {
-    const a = new Attrs(EMPTY_MAP, null, [upper, lower]);
-    a.native = null;
-    a.layers = { upper, lower, depth: Math.max(lower.depth, upper.depth) + 1, size: -1 };
+    const a = new Attrs(EMPTY_MAP);
+    a.rep = new Layers(upper, lower, Math.max(lower.depth, upper.depth) + 1);
     return a;
   }
 
-  /** Layers under this set (0 when native or persistent), to bound the cost of lookups. */
+  /** Layers under this set (0 when not layered), to bound the cost of lookups. */
   get depth(): number {
-    return this.layers === null ? 0 : this.layers.depth;
+    const r = this.rep;
+    return r instanceof Layers ? r.depth : 0;
   }
 
-  /** The attributes as a native Map (do not mutate). */
-  get m(): Map<string, Value> {
-    if (this.native === null) {
-      if (this.persistent !== null) this.native = new Map(this.persistent);
-      else {
-        // one copy of the bottom set, then the upper layers from the bottom up
-        // (the intermediate layers of a `((a // b) // c) // d` chain get no Map)
-        const ups: Attrs[] = [];
-        let a: Attrs = this;
-        while (a.layers !== null) {
-          ups.push(a.layers.upper);
-          a = a.layers.lower;
-        }
-        const m = new Map(a.m);
-        for (let i = ups.length - 1; i >= 0; i--) for (const [k, v] of ups[i]!.entries()) m.set(k, v);
-        this.native = m;
-        this.layers = null;
+  /** The layout and values of a set made by a literal (or null). */
+  get slotLayout(): Layout | null {
+    return this.rep instanceof Layout ? this.rep : null;
+  }
+
+  /** The attributes as a Map that the caller may keep but must not mutate. */
+  asMap(): Map<string, Value> {
+    const r = this.rep;
+    if (r instanceof Map) return r;
+    if (r instanceof Layers) {
+      // one copy of the bottom set, then the upper layers from the bottom up
+      // (the intermediate layers of a `((a // b) // c) // d` chain get no Map)
+      const ups: Attrs[] = [];
+      let a: Attrs = this;
+      while (a.rep instanceof Layers) {
+        ups.push(a.rep.upper);
+        a = a.rep.lower;
       }
+      const m = a.toMap();
+      for (let i = ups.length - 1; i >= 0; i--) ups[i]!.forEach((k, v) => m.set(k, v));
+      this.posTables = this.positionTables;
+      this.rep = m;
+      return m;
     }
-    return this.native;
+    return this.toMap();
   }
 
-  /** The attributes as a persistent map (made once on demand). */
+  /** A new Map of the attributes (the caller owns it). */
+  toMap(): Map<string, Value> {
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const m = new Map<string, Value>();
+      const ks = r.keys;
+      const vs = this.vals!;
+      for (let i = 0; i < ks.length; i++) m.set(ks[i]!, vs[i]!);
+      return m;
+    }
+    if (r instanceof Map) return new Map(r);
+    if (r instanceof Layers) return new Map(this.asMap());
+    return new Map(r as IMap<string, Value>);
+  }
+
+  /** The attributes as a persistent map. */
   asPersistent(): IMap<string, Value> {
-    if (this.persistent === null) this.persistent = IMap(this.m);
-    return this.persistent;
+    const r = this.rep;
+    if (r instanceof Layout || r instanceof Map || r instanceof Layers) return IMap(this.asMap());
+    return r;
   }
 
   get size(): number {
-    if (this.native !== null) return this.native.size;
-    if (this.persistent !== null) return this.persistent.size;
-    const l = this.layers!;
-    if (l.size < 0) {
-      let n = l.lower.size;
-      for (const k of l.upper.m.keys()) if (!l.lower.has(k)) n++;
-      l.size = n;
+    const r = this.rep;
+    if (r instanceof Layout) return r.keys.length;
+    if (r instanceof Map) return r.size;
+    if (r instanceof Layers) {
+      if (r.size < 0) {
+        let n = r.lower.size;
+        r.upper.forEach((k) => {
+          if (!r.lower.has(k)) n++;
+        });
+        r.size = n;
+      }
+      return r.size;
     }
-    return l.size;
+    return r.size;
   }
 
   /** Cheaper than `size === 0` for layered sets (never empty). */
   isEmpty(): boolean {
-    if (this.native !== null) return this.native.size === 0;
-    if (this.persistent !== null) return this.persistent.size === 0;
-    return false;
+    const r = this.rep;
+    if (r instanceof Layers) return false;
+    if (r instanceof Layout) return r.keys.length === 0;
+    return r.size === 0;
   }
 
   get(name: string): Value | undefined {
-    if (this.native !== null) return this.native.get(name);
-    if (this.persistent !== null) return this.persistent.get(name);
-    const v = this.layers!.upper.get(name);
-    return v !== undefined ? v : this.layers!.lower.get(name);
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const i = r.indexOf(name);
+      return i < 0 ? undefined : this.vals![i];
+    }
+    if (r instanceof Map) return r.get(name);
+    if (r instanceof Layers) {
+      const v = r.upper.get(name);
+      return v !== undefined ? v : r.lower.get(name);
+    }
+    return r.get(name);
   }
 
   has(name: string): boolean {
-    if (this.native !== null) return this.native.has(name);
-    if (this.persistent !== null) return this.persistent.has(name);
-    return this.layers!.upper.has(name) || this.layers!.lower.has(name);
+    const r = this.rep;
+    if (r instanceof Layout) return r.indexOf(name) >= 0;
+    if (r instanceof Map) return r.has(name);
+    if (r instanceof Layers) return r.upper.has(name) || r.lower.has(name);
+    return r.has(name);
   }
 
-  /** Iterates over [name, value] pairs (unordered). */
+  /** Calls `f` for every attribute, in iteration order. */
+  forEach(f: (name: string, v: Value) => void): void {
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const ks = r.keys;
+      const vs = this.vals!;
+      for (let i = 0; i < ks.length; i++) f(ks[i]!, vs[i]!);
+    } else if (r instanceof Map) {
+      for (const [k, v] of r) f(k, v);
+    } else if (r instanceof Layers) {
+      for (const [k, v] of this.asMap()) f(k, v);
+    } else {
+      r.forEach((v, k) => f(k, v));
+    }
+  }
+
+  /** Iterates over [name, value] pairs, in iteration order. */
   entries(): IterableIterator<[string, Value]> {
-    if (this.native !== null) return this.native.entries();
-    if (this.persistent !== null) return this.persistent.entries() as IterableIterator<[string, Value]>;
-    return this.m.entries();
+    const r = this.rep;
+    if (r instanceof Map) return r.entries();
+    if (r instanceof Layout || r instanceof Layers) return this.asMap().entries();
+    return r.entries() as IterableIterator<[string, Value]>;
   }
 
   /** Names in byte order (cached). */
   keys(): string[] {
+    const r = this.rep;
+    if (r instanceof Layout) return (r.sorted ??= [...r.keys].sort(compareBytes));
     if (this.sortedKeys === null) {
-      this.sortedKeys = [...(this.persistent !== null ? this.persistent.keys() : this.m.keys())].sort(compareBytes);
+      this.sortedKeys = [...(r instanceof Layers ? this.asMap().keys() : r.keys())].sort(compareBytes);
     }
     return this.sortedKeys;
   }
 
   /** Positions found on demand by `lookup` (consulted before the other tables). */
   addPosLookup(lookup: (name: string) => Pos | undefined): void {
-    (this.posTables ??= []).unshift(lookup);
+    this.addPosTable(lookup);
   }
 
-  setPos(name: string, pos: Pos): void {
-    const first = this.posTables?.[0];
-    if (first instanceof Map) first.set(name, pos);
-    else (this.posTables ??= []).unshift(new Map([[name, pos]]));
+  /** A table consulted before the others. */
+  addPosTable(t: Map<string, Pos> | ((name: string) => Pos | undefined)): void {
+    if (this.rep instanceof Layers) this.asMap();
+    this.posTables = this.posTables ? [t, ...this.posTables] : [t];
   }
 
   posOf(name: string): Pos | undefined {
-    if (!this.has(name) || !this.posTables) return undefined;
+    const r = this.rep;
+    if (r instanceof Layers) return r.upper.has(name) ? r.upper.posOf(name) : r.lower.posOf(name);
+    if (!this.posTables || !this.has(name)) return undefined;
     for (const t of this.posTables) {
       if (typeof t === 'function') {
         const p = t(name);
@@ -289,33 +394,41 @@ export class Attrs {
     return undefined;
   }
 
+  /** The position tables, for sets made from this one. */
+  get positionTables(): PosTable[] | null {
+    const r = this.rep;
+    if (r instanceof Layers) return r.pos === undefined ? (r.pos = mergePosTables([r.upper, r.lower])) : r.pos;
+    return this.posTables;
+  }
+
   static readonly EMPTY = new Attrs(new Map());
 }
 
 const EMPTY_MAP = new Map<string, Value>();
 
-interface Layers {
-  upper: Attrs;
-  lower: Attrs;
-  depth: number;
-  /** Number of attributes, -1 until asked. */
-  size: number;
-}
-
 /** Position tables of a set made from others (first wins); bounded so folds do not accumulate them. */
 function mergePosTables(from: Attrs[]): PosTable[] | null {
   let r: PosTable[] | null = null;
+  let only: PosTable[] | null = null;
   for (const a of from) {
-    const ts = (a as unknown as { posTables: PosTable[] | null }).posTables;
-    if (!ts) continue;
+    const ts = a.positionTables;
+    if (!ts || ts === only) continue;
+    if (only === null && r === null) {
+      // the common case, one source with positions: share its (never mutated) array
+      only = ts;
+      continue;
+    }
+    if (r === null) r = [...only!];
+    only = null;
     for (const t of ts) {
-      r ??= [];
       if (!r.includes(t)) r.push(t);
       if (r.length >= 16) return r;
     }
   }
-  return r;
+  return r ?? only;
 }
+
+export type { PosTable };
 
 export function compareBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -448,7 +561,7 @@ export function mergeCtx(a: Context, b: Context): Context {
 
 /** A set whose `type` attribute is "derivation". */
 export function isDerivationAttrs(v: Attrs): boolean {
-  const t = v.m.get('type');
+  const t = v.get('type');
   if (t === undefined) return false;
   const tv = t instanceof Thunk ? t.force() : t;
   return tv === 'derivation' || (tv instanceof NixStr && tv.s === 'derivation');

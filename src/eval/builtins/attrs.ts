@@ -59,7 +59,7 @@ export function register(r: Registry): void {
       const names = listArg(l!, argCtx('removeAttrs', 1));
       const remove = names.map((n) => forceStringNoCtx(n, null, 'while evaluating the values of the second argument passed to builtins.removeAttrs'));
       if (remove.length === 0) return a;
-      const m = new Map(a.m);
+      const m = a.toMap();
       for (const n of remove) m.delete(n);
       return new Attrs(m, null, [a]);
     },
@@ -136,12 +136,14 @@ export function register(r: Registry): void {
       const b = attrsArg(y!, argCtx('intersectAttrs', 1));
       const m = new Map<string, Value>();
       if (a.size < b.size) {
-        for (const k of a.m.keys()) {
-          const v = b.m.get(k);
+        a.forEach((k) => {
+          const v = b.get(k);
           if (v !== undefined) m.set(k, v);
-        }
+        });
       } else {
-        for (const [k, v] of b.m) if (a.m.has(k)) m.set(k, v);
+        b.forEach((k, v) => {
+          if (a.has(k)) m.set(k, v);
+        });
       }
       return new Attrs(m, null, [b]);
     },
@@ -175,18 +177,23 @@ export function register(r: Registry): void {
       // applications has evaluated it, its position is unknown (no "from call
       // site" frame); tsnix has no thunk for a lambda literal, so track that.
       let fnSeen = fn instanceof Thunk;
-      const m = new Map<string, Value>();
-      for (const [k, v] of a.m) {
-        m.set(
-          k,
-          new Thunk(() => {
-            const pos = fnSeen ? determinePos(fn) : null;
-            fnSeen = true;
-            return callN(fn, [k, v], pos);
-          }, null),
-        );
-      }
+      const mk = (k: string, v: Value) =>
+        new Thunk(() => {
+          const pos = fnSeen ? determinePos(fn) : null;
+          fnSeen = true;
+          return callN(fn, [k, v], pos);
+        }, null);
       // the new attributes have no positions (as in CppNix)
+      const layout = a.slotLayout;
+      if (layout !== null) {
+        // same names as a literal's set: share its layout
+        const vals = new Array<Value>(layout.keys.length);
+        let i = 0;
+        a.forEach((k, v) => (vals[i++] = mk(k, v)));
+        return Attrs.slots(layout, vals, null);
+      }
+      const m = new Map<string, Value>();
+      a.forEach((k, v) => m.set(k, mk(k, v)));
       return new Attrs(m);
     },
   });
@@ -201,11 +208,11 @@ export function register(r: Registry): void {
       const acc = new Map<string, Value[]>();
       for (const el of list) {
         const a = attrsArg(el, 'while evaluating a value of the list passed as second argument to builtins.zipAttrsWith');
-        for (const [k, v] of a.m) {
+        a.forEach((k, v) => {
           let arr = acc.get(k);
           if (!arr) acc.set(k, (arr = []));
           arr.push(v);
-        }
+        });
       }
       const fn = f!;
       const m = new Map<string, Value>();

@@ -350,10 +350,8 @@ export class Attrs {
   /** Names in byte order (cached). */
   keys(): string[] {
     const r = this.rep;
-    if (r instanceof Layout) return (r.sorted ??= [...r.keys].sort(compareBytes));
-    if (this.sortedKeys === null) {
-      this.sortedKeys = [...(r instanceof Layers ? this.asMap().keys() : r.keys())].sort(compareBytes);
-    }
+    if (r instanceof Layout) return (r.sorted ??= sortedNames([...r.keys]));
+    if (this.sortedKeys === null) this.sortedKeys = sortedNames([...(r instanceof Layers ? this.asMap().keys() : r.keys())]);
     return this.sortedKeys;
   }
 
@@ -429,6 +427,12 @@ function mergePosTables(from: Attrs[]): PosTable[] | null {
 }
 
 export type { PosTable };
+
+/** Sorts names in byte order, in place (names often come sorted already: fromJSON, listToAttrs of sorted lists). */
+function sortedNames(ks: string[]): string[] {
+  for (let i = 1; i < ks.length; i++) if (ks[i - 1]! > ks[i]!) return ks.sort(compareBytes);
+  return ks;
+}
 
 export function compareBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -43,7 +43,7 @@ export function register(r: Registry): void {
  * "while evaluating list element at index N" at the list's position.
  */
 export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
-  const out: string[] = [];
+  const out = new ByteWriter();
   // each value counts against max-call-depth, as CppNix's addCallDepth(pos)
   const go = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
     enterDepth(pos);
@@ -53,25 +53,43 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       leaveDepth();
     }
   };
+  const object = (a: Attrs, copyToStore: boolean): void => {
+    out.put('{');
+    const keys = a.keys();
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      if (i) out.put(',');
+      out.putJsonString(k);
+      out.put(':');
+      const apos = a.posOf(k) ?? null;
+      try {
+        go(a.get(k)!, apos, copyToStore);
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+        throw e;
+      }
+    }
+    out.put('}');
+  };
   const put = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
     v = force(v);
-    if (v === null) out.push('null');
-    else if (v === true) out.push('true');
-    else if (v === false) out.push('false');
-    else if (typeof v === 'number' || typeof v === 'bigint') out.push(String(v));
-    else if (typeof v === 'string') out.push(jsonString(v));
+    if (v === null) out.put('null');
+    else if (v === true) out.put('true');
+    else if (v === false) out.put('false');
+    else if (typeof v === 'number' || typeof v === 'bigint') out.put(String(v));
+    else if (typeof v === 'string') out.putJsonString(v);
     else if (v instanceof NixStr) {
       acc.ctx = mergeContexts(acc.ctx, v.ctx);
-      out.push(jsonString(v.s));
-    } else if (v instanceof NixFloat) out.push(jsonFloat(v.v));
+      out.putJsonString(v.s);
+    } else if (v instanceof NixFloat) out.put(jsonFloat(v.v));
     else if (v instanceof NixPath) {
       const r = coerceToString(v, pos, { copyToStore });
       acc.ctx = mergeContexts(acc.ctx, r.ctx);
-      out.push(jsonString(r.s));
+      out.putJsonString(r.s);
     } else if (Array.isArray(v)) {
-      out.push('[');
+      out.put('[');
       for (let i = 0; i < v.length; i++) {
-        if (i) out.push(',');
+        if (i) out.put(',');
         try {
           go(v[i]!, pos, copyToStore);
         } catch (e) {
@@ -79,33 +97,60 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
           throw e;
         }
       }
-      out.push(']');
+      out.put(']');
     } else if (v instanceof Attrs) {
+      // (most sets have neither `__toString` nor `outPath`: no peeling then)
+      if (!v.has('__toString') && !v.has('outPath')) return object(v, copyToStore);
       peelToStringOutPath(v, pos, true, (peeled, cameThroughToString) => {
         // a path that `__toString` returned is not copied to the store
         if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString);
-        out.push('{');
-        let first = true;
-        for (const k of peeled.keys()) {
-          if (!first) out.push(',');
-          first = false;
-          out.push(jsonString(k), ':');
-          const apos = peeled.posOf(k) ?? null;
-          try {
-            go(peeled.get(k)!, apos, copyToStore);
-          } catch (e) {
-            if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
-            throw e;
-          }
-        }
-        out.push('}');
+        object(peeled, copyToStore);
       });
     } else if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) {
       throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
     }
   };
   go(v, pos, copyToStore);
-  return out.join('');
+  return out.toString();
+}
+
+/** Builds a byte string in a growing buffer (one flat string at the end, no rope of pieces). */
+class ByteWriter {
+  private buf = Buffer.allocUnsafe(4096);
+  private n = 0;
+
+  private grow(need: number): void {
+    let size = this.buf.length * 2;
+    while (size < this.n + need) size *= 2;
+    const b = Buffer.allocUnsafe(size);
+    this.buf.copy(b, 0, 0, this.n);
+    this.buf = b;
+  }
+
+  put(s: string): void {
+    const len = s.length;
+    if (this.n + len > this.buf.length) this.grow(len);
+    if (len < 24) {
+      const buf = this.buf;
+      let n = this.n;
+      for (let i = 0; i < len; i++) buf[n++] = s.charCodeAt(i);
+      this.n = n;
+    } else this.n += this.buf.write(s, this.n, 'latin1');
+  }
+
+  /** `jsonString(s)`, written directly when nothing needs escaping. */
+  putJsonString(s: string): void {
+    if (NEEDS_ESCAPE.test(s)) return this.put(jsonString(s));
+    const len = s.length + 2;
+    if (this.n + len > this.buf.length) this.grow(len);
+    this.buf[this.n++] = 0x22;
+    this.put(s);
+    this.buf[this.n++] = 0x22;
+  }
+
+  toString(): string {
+    return this.buf.toString('latin1', 0, this.n);
+  }
 }
 
 /** A JSON string literal of a byte string that must be valid UTF-8 (as nlohmann::json requires). */
@@ -178,6 +223,13 @@ function utf8SeqLen(s: string, i: number): number {
 /** A float as nlohmann::json prints it: shortest round-trip digits, `1.0` for integral values. */
 export function jsonFloat(x: number): string {
   if (!Number.isFinite(x)) return 'null';
+  const a = Math.abs(x);
+  // JavaScript prints the same shortest digits, in the same notation when the
+  // integer part has 1 to 15 digits (only the `.0` of integral values differs)
+  if (a >= 1 && a < 1e15) {
+    const s = String(x);
+    return s.includes('.') ? s : s + '.0';
+  }
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   const neg = x < 0;
   const e = Math.abs(x).toExponential(); // shortest digits: d.ddddde±N
@@ -355,6 +407,26 @@ export function parseJSON(text: string, pos: Pos | null): Value {
     if (text.startsWith('null', i)) {
       i += 4;
       return null;
+    }
+    // plain integers of up to 15 digits: no regex, no bigint
+    {
+      let j = i;
+      const neg = text.charCodeAt(j) === 45;
+      if (neg) j++;
+      const start = j;
+      let x = 0;
+      while (j < n) {
+        const d = text.charCodeAt(j) - 48;
+        if (d < 0 || d > 9) break;
+        x = x * 10 + d;
+        j++;
+      }
+      const len = j - start;
+      const next = j < n ? text.charCodeAt(j) : 0;
+      if (len > 0 && len <= 15 && (len === 1 || text.charCodeAt(start) !== 48) && next !== 46 && next !== 101 && next !== 69) {
+        i = j;
+        return neg && x !== 0 ? -x : x;
+      }
     }
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);

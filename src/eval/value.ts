@@ -62,8 +62,8 @@ export class Env {
   ) {}
 }
 
-/** Compiled code: evaluates to a value in weak head normal form. */
-export type Code = (env: Env) => Value;
+/** Compiled code: evaluates to a value in weak head normal form (a thunk's code also gets the thunk). */
+export type Code = (env: Env, self?: Thunk) => Value;
 
 const BLACKHOLE: Code = () => {
   throw new Error('blackhole');
@@ -82,6 +82,17 @@ export class Thunk {
     public env: Env | null,
   ) {}
 
+  /**
+   * A thunk of the application `f a` made by a builtin (map, genList): `apply`
+   * gets `a` as its environment and finds `f` in `v` (unused until evaluated),
+   * so that the thunk is the only object allocated.
+   */
+  static app(apply: Code, f: Value, a: Value): Thunk {
+    const t = new Thunk(apply, a as unknown as Env);
+    t.v = f;
+    return t;
+  }
+
   force(): Value {
     const code = this.code;
     if (code === null) return this.v as Value;
@@ -92,7 +103,7 @@ export class Thunk {
     this.code = BLACKHOLE;
     let v: Value;
     try {
-      v = code(this.env!);
+      v = code(this.env!, this);
     } catch (e) {
       if (e instanceof InfiniteRecursionError && e.thunk === this) e.addTrace('entering the infinite recursion');
       if (e instanceof NixError) {
@@ -174,20 +185,54 @@ class Layers {
   ) {}
 }
 
+/** `mapAttrs f src` made lazily: the value of an attribute is made when it is first looked up. */
+class Mapped {
+  private cache: Map<string, Value> | null = null;
+  constructor(
+    readonly src: Attrs,
+    private readonly f: (name: string, v: Value) => Value,
+  ) {}
+
+  get(name: string): Value | undefined {
+    const c = this.cache;
+    if (c !== null) {
+      const x = c.get(name);
+      if (x !== undefined) return x;
+    }
+    const v = this.src.get(name);
+    if (v === undefined) return undefined;
+    const t = this.f(name, v);
+    (this.cache ??= new Map()).set(name, t);
+    return t;
+  }
+
+  /** All attributes, in the order of `src` (values made so far are kept). */
+  toMap(): Map<string, Value> {
+    const m = new Map<string, Value>();
+    const c = this.cache;
+    this.src.forEach((k, v) => {
+      const x = c === null ? undefined : c.get(k);
+      m.set(k, x !== undefined ? x : this.f(k, v));
+    });
+    return m;
+  }
+}
+
 /**
- * An attribute set, in one of four representations:
+ * An attribute set, in one of five representations:
  *   - a Layout and an array of values (sets made by literals, `rec`, mapAttrs);
  *   - a native Map (sets made by builtins);
  *   - a persistent map (immutable.js): a `//` of a small set onto a big one,
  *     so that the common `acc // { k = v; }` fold is not quadratic;
  *   - layered: other `//` results keep `upper` over `lower` until something
  *     needs all of their attributes, so that `drv // { … }` costs no copy when
- *     only a few attributes are ever looked up.
+ *     only a few attributes are ever looked up;
+ *   - mapped: `mapAttrs` of a big set makes each value on first lookup.
  * Iteration is in the order a copy of `lower` updated by `upper` would have
  * (definition order for literals).  Hot paths use get/has/size/forEach.
  */
 export class Attrs {
-  private rep: Layout | Map<string, Value> | IMap<string, Value> | Layers;
+  private rep: Layout | Map<string, Value> | IMap<string, Value> | Layers | Mapped;
   /** The values, with a Layout (index for index). */
   private vals: Value[] | null = null;
   /** Where attributes were defined: tables consulted in order (see posOf); never mutated, only replaced. */
@@ -205,6 +250,13 @@ export class Attrs {
     a.rep = layout;
     a.vals = vals;
     a.posTables = posTables;
+    return a;
+  }
+
+  /** `mapAttrs`: `f(name, value)` gives each new value, when it is first needed. */
+  static mapped(src: Attrs, f: (name: string, v: Value) => Value): Attrs {
+    const a = new Attrs(EMPTY_MAP);
+    a.rep = new Mapped(src, f);
     return a;
   }
 
@@ -236,6 +288,7 @@ export class Attrs {
   asMap(): Map<string, Value> {
     const r = this.rep;
     if (r instanceof Map) return r;
+    if (r instanceof Mapped) return (this.rep = r.toMap());
     if (r instanceof Layers) {
       // one copy of the bottom set, then the upper layers from the bottom up
       // (the intermediate layers of a `((a // b) // c) // d` chain get no Map)
@@ -265,14 +318,14 @@ export class Attrs {
       return m;
     }
     if (r instanceof Map) return new Map(r);
-    if (r instanceof Layers) return new Map(this.asMap());
+    if (r instanceof Layers || r instanceof Mapped) return new Map(this.asMap());
     return new Map(r as IMap<string, Value>);
   }
 
   /** The attributes as a persistent map. */
   asPersistent(): IMap<string, Value> {
     const r = this.rep;
-    if (r instanceof Layout || r instanceof Map || r instanceof Layers) return IMap(this.asMap());
+    if (r instanceof Layout || r instanceof Map || r instanceof Layers || r instanceof Mapped) return IMap(this.asMap());
     return r;
   }
 
@@ -290,6 +343,7 @@ export class Attrs {
       }
       return r.size;
     }
+    if (r instanceof Mapped) return r.src.size;
     return r.size;
   }
 
@@ -298,6 +352,7 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layers) return false;
     if (r instanceof Layout) return r.keys.length === 0;
+    if (r instanceof Mapped) return r.src.isEmpty();
     return r.size === 0;
   }
 
@@ -312,6 +367,7 @@ export class Attrs {
       const v = r.upper.get(name);
       return v !== undefined ? v : r.lower.get(name);
     }
+    if (r instanceof Mapped) return r.get(name);
     return r.get(name);
   }
 
@@ -320,6 +376,7 @@ export class Attrs {
     if (r instanceof Layout) return r.indexOf(name) >= 0;
     if (r instanceof Map) return r.has(name);
     if (r instanceof Layers) return r.upper.has(name) || r.lower.has(name);
+    if (r instanceof Mapped) return r.src.has(name);
     return r.has(name);
   }
 
@@ -332,7 +389,7 @@ export class Attrs {
       for (let i = 0; i < ks.length; i++) f(ks[i]!, vs[i]!);
     } else if (r instanceof Map) {
       for (const [k, v] of r) f(k, v);
-    } else if (r instanceof Layers) {
+    } else if (r instanceof Layers || r instanceof Mapped) {
       for (const [k, v] of this.asMap()) f(k, v);
     } else {
       r.forEach((v, k) => f(k, v));
@@ -343,7 +400,7 @@ export class Attrs {
   entries(): IterableIterator<[string, Value]> {
     const r = this.rep;
     if (r instanceof Map) return r.entries();
-    if (r instanceof Layout || r instanceof Layers) return this.asMap().entries();
+    if (r instanceof Layout || r instanceof Layers || r instanceof Mapped) return this.asMap().entries();
     return r.entries() as IterableIterator<[string, Value]>;
   }
 
@@ -351,6 +408,7 @@ export class Attrs {
   keys(): string[] {
     const r = this.rep;
     if (r instanceof Layout) return (r.sorted ??= sortedNames([...r.keys]));
+    if (r instanceof Mapped) return r.src.keys();
     if (this.sortedKeys === null) this.sortedKeys = sortedNames([...(r instanceof Layers ? this.asMap().keys() : r.keys())]);
     return this.sortedKeys;
   }

@@ -56,6 +56,33 @@ describe('laziness', () => {
     expect(ev('let x = builtins.trace "once" 1; in x + x')).toBe('2');
     expect(stderr.join('')).toBe('trace: once\n');
   });
+  it('mapAttrs of a big set is lazy per attribute and memoised', () => {
+    const big = 'builtins.listToAttrs (builtins.genList (i: { name = "a${toString i}"; value = if i == 7 then throw "seven" else i; }) 100)';
+    const m = `(builtins.mapAttrs (k: v: builtins.trace k (v * 2)) (${big}))`;
+    stderr.length = 0;
+    expect(ev(`let m = ${m}; in m.a3 + m.a3 + m.a99`)).toBe('210');
+    expect(stderr.join('')).toBe('trace: a3\ntrace: a99\n');
+    expect(ev(`builtins.length (builtins.attrNames ${m})`)).toBe('100');
+    expect(ev(`${m} ? a7`)).toBe('true');
+    expect(ev(`${m} ? a100`)).toBe('false');
+    expect(ev(`builtins.length (builtins.attrValues ${m})`)).toBe('100');
+    expect(ev(`(${m} // { a7 = 0; }).a7`)).toBe('0');
+    expect(ev(`builtins.attrNames (removeAttrs ${m} (builtins.genList (i: "a\${toString (i + 2)}") 98))`)).toBe('[ "a0" "a1" ]');
+    expect(err(`builtins.deepSeq ${m} 1`)).toBe('seven');
+    expect(err(`${m}.a7`)).toBe('seven');
+    // the values made before and after a full copy are the same thunks
+    stderr.length = 0;
+    expect(ev(`let m = ${m}; in builtins.elemAt [ m.a5 (builtins.attrValues (removeAttrs m [ "a7" ])) m.a5 ] 2`)).toBe('10');
+    expect(stderr.join('').split('trace: a5\n').length - 1).toBe(1);
+  });
+  it('genList and map elements are lazy applications, memoised', () => {
+    stderr.length = 0;
+    expect(ev('let l = builtins.genList (i: builtins.trace "g${toString i}" i) 5; in builtins.elemAt l 3 + builtins.elemAt l 3')).toBe('6');
+    expect(stderr.join('')).toBe('trace: g3\n');
+    expect(ev('builtins.length (map (x: throw "no") [ 1 2 3 ])')).toBe('3');
+    expect(err('builtins.elemAt (map (x: x + "a") [ 1 ]) 0')).toBe('cannot add a string to an integer');
+    expect(err('builtins.elemAt (builtins.genList (x: x.a) 2) 1')).toBe('expected a set but found an integer: 1');
+  });
   it('detects infinite recursion', () => {
     expect(err('let x = x; in x')).toBe('infinite recursion encountered');
     expect(err('let a = { b = a.b; }; in a.b')).toBe('infinite recursion encountered');

@@ -192,6 +192,8 @@ export function register(r: Registry): void {
         a.forEach((k, v) => (vals[i++] = mk(k, v)));
         return Attrs.slots(layout, vals, null);
       }
+      // a big set: each value is made when first looked up
+      if (a.size > 16) return Attrs.mapped(a, mk);
       const m = new Map<string, Value>();
       a.forEach((k, v) => m.set(k, mk(k, v)));
       return new Attrs(m);

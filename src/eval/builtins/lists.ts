@@ -12,7 +12,7 @@ import { call1, callN, eqValues, forceBool, forceFunction, forceInt, forceString
 import { printForError } from '../print.js';
 import { Attrs, NixPath, NixStr, PrimOp, force, typeName, typeOf, type Value } from '../value.js';
 import { compareValues } from './arith.js';
-import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, type Registry } from './registry.js';
+import { argCtx, attrsArg, determinePos, lazyCall1, listArg, missingAttr, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
@@ -27,7 +27,7 @@ export function register(r: Registry): void {
       const fn = f!;
       const n = list.length;
       const out = new Array<Value>(n);
-      for (let i = 0; i < n; i++) out[i] = lazyCall(fn, [list[i]!]);
+      for (let i = 0; i < n; i++) out[i] = lazyCall1(fn, list[i]!);
       return out;
     },
   });
@@ -127,7 +127,7 @@ export function register(r: Registry): void {
       const fn = f!;
       const count = Number(len);
       const out = new Array<Value>(count);
-      for (let i = 0; i < count; i++) out[i] = lazyCall(fn, [i]);
+      for (let i = 0; i < count; i++) out[i] = lazyCall1(fn, i);
       return out;
     },
   });

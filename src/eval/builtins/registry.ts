@@ -4,7 +4,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { callN, forceAttrs, forceList } from '../ops.js';
+import { call1, callN, forceAttrs, forceList } from '../ops.js';
 import { Lambda, Thunk, type Attrs, type Value, type CallSite } from '../value.js';
 import type { EvalState } from '../state.js';
 
@@ -153,6 +153,16 @@ export function determinePos(v: Value, fallback: Pos | null = null): Pos | null 
 export function lazyCall(f: Value, args: Value[]): Thunk {
   return new Thunk(() => callN(f, args, determinePos(f)), null);
 }
+
+/** `lazyCall(f, [a])` in one object (see Thunk.app). */
+export function lazyCall1(f: Value, a: Value): Thunk {
+  return Thunk.app(APPLY1, f, a);
+}
+
+const APPLY1 = (a: unknown, t?: Thunk): Value => {
+  const f = t!.v as Value;
+  return call1(f, a as Value, determinePos(f));
+};
 
 /** CppNix's getAttr failure: no position, and a frame (without position) saying where the attribute was looked up. */
 export function missingAttr(name: string, where: string | null): NixError {

@@ -152,6 +152,8 @@ type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | unde
  */
 export class Layout {
   private index: Map<string, number> | null = null;
+  /** Layouts of this one without some names (removeAttrs), by the removed names. */
+  private without: Map<string, { layout: Layout; from: number[] }> | null = null;
   /** Names in byte order, made on demand. */
   sorted: string[] | null = null;
   constructor(readonly keys: readonly string[]) {}
@@ -169,6 +171,27 @@ export class Layout {
     }
     const i = ix.get(name);
     return i === undefined ? -1 : i;
+  }
+
+  /** This layout without the names at `drop` (sorted indexes), and where each remaining name was. */
+  minus(drop: number[]): { layout: Layout; from: number[] } {
+    const key = drop.join(',');
+    let r = this.without?.get(key);
+    if (r === undefined) {
+      const keys: string[] = [];
+      const from: number[] = [];
+      for (let i = 0, j = 0; i < this.keys.length; i++) {
+        if (j < drop.length && drop[j] === i) j++;
+        else {
+          keys.push(this.keys[i]!);
+          from.push(i);
+        }
+      }
+      r = { layout: new Layout(keys), from };
+      // (bounded: removeAttrs with computed name lists must not grow it forever)
+      if ((this.without ??= new Map()).size < 32) this.without.set(key, r);
+    }
+    return r;
   }
 }
 
@@ -258,6 +281,28 @@ export class Attrs {
     const a = new Attrs(EMPTY_MAP);
     a.rep = new Mapped(src, f);
     return a;
+  }
+
+  /** `removeAttrs` (positions kept). */
+  without(names: string[]): Attrs {
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const drop: number[] = [];
+      for (const n of names) {
+        const i = r.indexOf(n);
+        if (i >= 0 && !drop.includes(i)) drop.push(i);
+      }
+      if (drop.length === 0) return this;
+      drop.sort((a, b) => a - b);
+      const { layout, from } = r.minus(drop);
+      const vs = this.vals!;
+      const vals = new Array<Value>(from.length);
+      for (let i = 0; i < from.length; i++) vals[i] = vs[from[i]!]!;
+      return Attrs.slots(layout, vals, this.posTables);
+    }
+    const m = this.toMap();
+    for (const n of names) m.delete(n);
+    return new Attrs(m, null, [this]);
   }
 
   static fromPersistent(p: IMap<string, Value>, posFrom: Attrs[]): Attrs {

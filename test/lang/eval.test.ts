@@ -75,6 +75,17 @@ describe('laziness', () => {
     expect(ev(`let m = ${m}; in builtins.elemAt [ m.a5 (builtins.attrValues (removeAttrs m [ "a7" ])) m.a5 ] 2`)).toBe('10');
     expect(stderr.join('').split('trace: a5\n').length - 1).toBe(1);
   });
+  it('removeAttrs of literal sets keeps values, positions and laziness', () => {
+    const f = 'f = a: removeAttrs a [ "x" "z" "nope" "x" ];';
+    expect(ev(`let ${f} in map (a: builtins.attrNames (f a)) [ { x = 1; y = 2; z = 3; w = 4; } { y = 1; } { x = 1; } ]`)).toBe('[ [ "w" "y" ] [ "y" ] [ ] ]');
+    // the same literal through different removals
+    expect(ev(`let s = i: { a = i; b = i + 1; c = i + 2; }; in [ (removeAttrs (s 1) [ "a" ]) (removeAttrs (s 2) [ "c" "a" ]) (removeAttrs (s 3) [ ]) (removeAttrs (s 4) [ "b" ]) ]`)).toBe(
+      '[ { b = 2; c = 3; } { b = 3; } { a = 3; b = 4; c = 5; } { a = 4; c = 6; } ]',
+    );
+    expect(ev('(removeAttrs { a = throw "no"; b = 2; } [ "c" ]).b')).toBe('2');
+    expect(fromBytes(ev('builtins.unsafeGetAttrPos "c" (removeAttrs { a = 1; b = 2;\n c = 3; } [ "a" ])'))).toBe('{ column = 2; file = "«string»"; line = 2; }');
+    expect(ev('let r = rec { a = 1; b = a + 1; c = b + 1; }; in removeAttrs r [ "b" ]')).toBe('{ a = 1; c = 3; }');
+  });
   it('genList and map elements are lazy applications, memoised', () => {
     stderr.length = 0;
     expect(ev('let l = builtins.genList (i: builtins.trace "g${toString i}" i) 5; in builtins.elemAt l 3 + builtins.elemAt l 3')).toBe('6');

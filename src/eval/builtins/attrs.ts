@@ -59,9 +59,7 @@ export function register(r: Registry): void {
       const names = listArg(l!, argCtx('removeAttrs', 1));
       const remove = names.map((n) => forceStringNoCtx(n, null, 'while evaluating the values of the second argument passed to builtins.removeAttrs'));
       if (remove.length === 0) return a;
-      const m = a.toMap();
-      for (const n of remove) m.delete(n);
-      return new Attrs(m, null, [a]);
+      return a.without(remove);
     },
   });
 

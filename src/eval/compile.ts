@@ -75,18 +75,19 @@ export class Compiler {
         const r = e.resolved;
         if (r && r.type === 'local') {
           const { level, index } = r;
+          const slot = index + 1;
           switch (level) {
             case 0:
-              return (env) => env.vals[index]!;
+              return (env) => env[slot]!;
             case 1:
-              return (env) => env.up!.vals[index]!;
+              return (env) => (env[0] as Env)[slot]!;
             case 2:
-              return (env) => env.up!.up!.vals[index]!;
+              return (env) => ((env[0] as Env)[0] as Env)[slot]!;
             default:
               return (env) => {
                 let x = env;
-                for (let i = 0; i < level; i++) x = x.up!;
-                return x.vals[index]!;
+                for (let i = 0; i < level; i++) x = x[0] as Env;
+                return x[slot]!;
               };
           }
         }
@@ -115,7 +116,8 @@ export class Compiler {
       // a slot filled already is shared (as CppNix does); a later one needs a thunk
       const code = this.compile(e);
       const index = e.resolved.index;
-      return (env) => env.vals[index] ?? new Thunk(code, env);
+      const slot = index + 1;
+      return (env) => env[slot] ?? new Thunk(code, env);
     }
     return this.lazy(e);
   }
@@ -165,7 +167,7 @@ export class Compiler {
       case 'with': {
         const attrs = this.lazy(e.attrs);
         const body = this.compile(e.body);
-        return (env) => body(new Env(env, [attrs(env)]));
+        return (env) => body([env, attrs(env)]);
       }
       case 'if': {
         const cond = this.compile(e.cond);
@@ -243,8 +245,9 @@ export class Compiler {
     if (!r) throw new NixError(`internal error: unbound variable '${name}'`, pos);
     if (r.type === 'local') {
       const { level, index } = r;
+      const slot = index + 1;
       const get = (e: Env): Value => {
-        const v = e.vals[index]!;
+        const v = e[slot]!;
         if (v instanceof Thunk) {
           let x: Value;
           try {
@@ -254,7 +257,7 @@ export class Compiler {
             if (err instanceof InfiniteRecursionError && err.thunk === v) err.at(pos);
             throw err;
           }
-          e.vals[index] = x;
+          e[slot] = x;
           return x;
         }
         return v;
@@ -263,13 +266,13 @@ export class Compiler {
         case 0:
           return get;
         case 1:
-          return (env) => get(env.up!);
+          return (env) => get(env[0] as Env);
         case 2:
-          return (env) => get(env.up!.up!);
+          return (env) => get((env[0] as Env)[0] as Env);
         default:
           return (env) => {
             let x = env;
-            for (let i = 0; i < level; i++) x = x.up!;
+            for (let i = 0; i < level; i++) x = x[0] as Env;
             return get(x);
           };
       }
@@ -283,8 +286,8 @@ export class Compiler {
     return (env) => {
       for (const level of levels) {
         let x = env;
-        for (let i = 0; i < level; i++) x = x.up!;
-        const attrs = forceAttrs(x.vals[0]!, pos);
+        for (let i = 0; i < level; i++) x = x[0] as Env;
+        const attrs = forceAttrs(x[1]!, pos);
         const v = attrs.get(name);
         if (v !== undefined) return v instanceof Thunk ? v.force() : v;
       }
@@ -437,13 +440,13 @@ export class Compiler {
       return { code: inheritSelect(names[i]!, this.pos(d.pos)), outer: false, from: d.from };
     });
     return (env) => {
-      const vals = new Array<Value>(n);
-      const inner = new Env(env, vals);
+      const inner: Env = new Array<Value>(n + 1);
+      inner[0] = env as unknown as Value;
       const srcs = fromSrc.length ? fromSrc.map((f) => f(inner)) : null;
       for (let i = 0; i < n; i++) {
         const s = slotCode[i]!;
-        if (s.from >= 0) vals[i] = new Thunk(s.code, new Env(null, [srcs![s.from]!]));
-        else vals[i] = s.code(s.outer ? env : inner);
+        if (s.from >= 0) inner[i + 1] = new Thunk(s.code, [null, srcs![s.from]!]);
+        else inner[i + 1] = s.code(s.outer ? env : inner);
       }
       return inner;
     };
@@ -480,14 +483,14 @@ export class Compiler {
       return (env) => {
         const inner = bindings(env);
         // the set's values are the scope's slots (forcing a variable updates both)
-        let attrs = Attrs.slots(layout, inner.vals, posTables);
+        let attrs = Attrs.slots(layout, inner, posTables);
         if (hasOverrides) {
           const ov = forceAttrs(attrs.get('__overrides')!, null, 'while evaluating the `__overrides` attribute');
           const m = attrs.toMap();
           ov.forEach((k, v) => {
             m.set(k, v);
             const idx = names.indexOf(k);
-            if (idx >= 0) inner.vals[idx] = v;
+            if (idx >= 0) inner[idx + 1] = v;
           });
           attrs = new Attrs(m, positions);
         }
@@ -500,17 +503,18 @@ export class Compiler {
     const codes: Code[] = defs.map((d, i) => (d.kind === 'inheritFrom' ? inheritSelect(layout.keys[i]!, this.pos(d.pos)) : this.lazy(d.expr)));
     const froms = defs.map((d) => (d.kind === 'inheritFrom' ? d.from : -1));
     const n = layout.keys.length;
-    if (n === 0 && dyn.length === 0) return () => Attrs.slots(layout, [], posTables);
+    if (n === 0 && dyn.length === 0) return () => Attrs.slots(layout, [null], posTables);
     const hasFrom = fromSrc.length > 0;
     return (env) => {
-      const vals = new Array<Value>(n);
+      const vals = new Array<Value>(n + 1);
+      vals[0] = null;
       if (hasFrom) {
         const srcs = fromSrc.map((f) => f(env));
         for (let i = 0; i < n; i++) {
           const from = froms[i]!;
-          vals[i] = from >= 0 ? new Thunk(codes[i]!, new Env(null, [srcs[from]!])) : codes[i]!(env);
+          vals[i + 1] = from >= 0 ? new Thunk(codes[i]!, [null, srcs[from]!]) : codes[i]!(env);
         }
-      } else for (let i = 0; i < n; i++) vals[i] = codes[i]!(env);
+      } else for (let i = 0; i < n; i++) vals[i + 1] = codes[i]!(env);
       const attrs = Attrs.slots(layout, vals, posTables);
       return dyn.length ? withDynamic(env, attrs) : attrs;
     };
@@ -705,7 +709,7 @@ function showPosText(p: Pos): string {
 /** Code selecting `name` from the inherit source held in slot 0 of its env. */
 function inheritSelect(name: string, pos: Pos | null): Code {
   return (env) => {
-    const a = forceAttrs(env.vals[0]!, pos);
+    const a = forceAttrs(env[1]!, pos);
     const v = a.get(name);
     if (v === undefined) {
       const e = new NixError(`attribute '${name}' missing`, pos);

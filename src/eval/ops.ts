@@ -302,7 +302,7 @@ export function stackOverflow(pos: Pos | null): NixError {
 
 export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   const info = fn.info;
-  const env = info.formals === null ? new Env(fn.env, [arg]) : bindFormals(fn, arg, pos);
+  const env: Env = info.formals === null ? [fn.env as unknown as Value, arg] : bindFormals(fn, arg, pos);
   if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
   if (++callDepth > maxCallDepth) {
     callDepth--;
@@ -332,8 +332,10 @@ function callFrames(e: unknown, info: LambdaInfo, pos: Pos | null): unknown {
 function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
   const info = fn.info;
   const f = info.formals!;
-  const vals: Value[] = new Array(info.slots);
-  const env = new Env(fn.env, vals);
+  // (slot i is vals[i + 1]; element 0 is the enclosing environment)
+  const vals: Env = new Array(info.slots + 1);
+  vals[0] = fn.env as unknown as Value;
+  const env = vals;
   let attrs: Attrs;
   try {
     attrs = forceAttrs(arg, pos);
@@ -342,12 +344,12 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
     throw e;
   }
   const names = f.names;
-  if (info.arg !== undefined) vals[names.length] = attrs;
+  if (info.arg !== undefined) vals[names.length + 1] = attrs;
   let used = 0;
   for (let i = 0; i < names.length; i++) {
     const v = attrs.get(names[i]!);
     if (v !== undefined) {
-      vals[i] = v;
+      vals[i + 1] = v;
       used++;
     } else {
       const d = f.defaults[i];
@@ -356,7 +358,7 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
         if (pos) e.addTrace('from call site', pos);
         throw e;
       }
-      vals[i] = d(env);
+      vals[i + 1] = d(env);
     }
   }
   if (!f.ellipsis && used < attrs.size) {

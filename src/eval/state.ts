@@ -14,7 +14,7 @@ import { Compiler } from './compile.js';
 import { NixError } from './errors.js';
 import { setMaxCallDepth, setShowTrace } from './ops.js';
 import { Settings } from './settings.js';
-import { Attrs, Env, PrimOp, Thunk, type Value } from './value.js';
+import { Attrs, PrimOp, Thunk, type Value } from './value.js';
 import { ComputeStore } from '../store/compute-store.js';
 import type { StoreApi } from '../store/store-api.js';
 import { DEFAULT_STORE_DIR } from '../store/store-path.js';
@@ -130,7 +130,7 @@ export class EvalState {
   /** Compiles and evaluates a parsed expression to weak head normal form. */
   evalExpr(e: Expr, src: Source): Value {
     const code = new Compiler({ globals: this.globals }, src).compile(e);
-    return code(new Env(null, []));
+    return code([null]);
   }
 
   evalString(text: string, origin: string, basePath: string): Value {
@@ -152,7 +152,7 @@ export class EvalState {
       throw err;
     }
     const code = new Compiler({ globals: this.globals }, src).compile(e);
-    return code(new Env(null, names.map((n) => scope.get(n)!)));
+    return code([null, ...names.map((n) => scope.get(n)!)]);
   }
 
   private readNixFile(file: string, pos: Pos | null): { p: string; text: string } {

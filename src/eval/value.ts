@@ -54,13 +54,12 @@ export class NixPath {
   constructor(readonly path: string) {}
 }
 
-/** A lexical environment: one scope's slots and the enclosing environment. */
-export class Env {
-  constructor(
-    readonly up: Env | null,
-    readonly vals: Value[],
-  ) {}
-}
+/**
+ * A lexical environment: one array, whose element 0 is the enclosing
+ * environment (or null) and element i + 1 the value of slot i (one object per
+ * scope, so a call of `x: …` allocates just `[up, x]`).
+ */
+export type Env = Value[];
 
 /** Compiled code: evaluates to a value in weak head normal form (a thunk's code also gets the thunk). */
 export type Code = (env: Env, self?: Thunk) => Value;
@@ -267,7 +266,11 @@ export class Attrs {
     this.posTables = positions ? [positions] : posFrom ? mergePosTables(posFrom) : null;
   }
 
-  /** A set of `layout`'s names with values `vals` (taken, not copied); `posTables` is shared. */
+  /**
+   * A set of `layout`'s names with values `vals` (taken, not copied): the
+   * value of `layout.keys[i]` is `vals[i + 1]` (element 0 is not a value: a
+   * `rec` set shares its scope's environment).  `posTables` is shared.
+   */
   static slots(layout: Layout, vals: Value[], posTables: PosTable[] | null): Attrs {
     const a = new Attrs(EMPTY_MAP);
     a.rep = layout;
@@ -296,8 +299,9 @@ export class Attrs {
       drop.sort((a, b) => a - b);
       const { layout, from } = r.minus(drop);
       const vs = this.vals!;
-      const vals = new Array<Value>(from.length);
-      for (let i = 0; i < from.length; i++) vals[i] = vs[from[i]!]!;
+      const vals = new Array<Value>(from.length + 1);
+      vals[0] = null;
+      for (let i = 0; i < from.length; i++) vals[i + 1] = vs[from[i]! + 1]!;
       return Attrs.slots(layout, vals, this.posTables);
     }
     const m = this.toMap();
@@ -359,7 +363,7 @@ export class Attrs {
       const m = new Map<string, Value>();
       const ks = r.keys;
       const vs = this.vals!;
-      for (let i = 0; i < ks.length; i++) m.set(ks[i]!, vs[i]!);
+      for (let i = 0; i < ks.length; i++) m.set(ks[i]!, vs[i + 1]!);
       return m;
     }
     if (r instanceof Map) return new Map(r);
@@ -405,7 +409,7 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) {
       const i = r.indexOf(name);
-      return i < 0 ? undefined : this.vals![i];
+      return i < 0 ? undefined : this.vals![i + 1];
     }
     if (r instanceof Map) return r.get(name);
     if (r instanceof Layers) {
@@ -431,7 +435,7 @@ export class Attrs {
     if (r instanceof Layout) {
       const ks = r.keys;
       const vs = this.vals!;
-      for (let i = 0; i < ks.length; i++) f(ks[i]!, vs[i]!);
+      for (let i = 0; i < ks.length; i++) f(ks[i]!, vs[i + 1]!);
     } else if (r instanceof Map) {
       for (const [k, v] of r) f(k, v);
     } else if (r instanceof Layers || r instanceof Mapped) {

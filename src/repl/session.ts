@@ -75,7 +75,7 @@ const STRING_ORIGIN = toBytes('«string»');
 export class ReplSession {
   private state!: EvalState;
   private readonly store: RecordingStore;
-  private scope: Scope = { names: new Map(), values: [] };
+  private scope: Scope = { names: new Map(), values: [null] };
   private ops: ScopeOp[] = [];
   private loadedFiles: string[] = [];
   private showTrace = false;
@@ -184,7 +184,7 @@ export class ReplSession {
   private compile(text: string): { code: (env: Env) => Value; env: Env } {
     const { e, src } = this.parse(text);
     const code = new Compiler({ globals: this.state.globals }, src).compile(e);
-    return { code, env: new Env(null, this.scope.values) };
+    return { code, env: this.scope.values };
   }
 
   /** Evaluates REPL input (a byte string) to weak head normal form. */
@@ -194,7 +194,8 @@ export class ReplSession {
   }
 
   private addVar(name: string, v: Value): void {
-    this.scope.names.set(name, this.scope.values.length);
+    // (slot i is values[i + 1]: values is the session's environment, element 0 its null parent)
+    this.scope.names.set(name, this.scope.values.length - 1);
     this.scope.values.push(v);
   }
 
@@ -260,7 +261,7 @@ export class ReplSession {
 
   private reload(): void {
     this.newState();
-    this.scope = { names: new Map(), values: [] };
+    this.scope = { names: new Map(), values: [null] };
     this.ops = [];
     this.explorer = null;
     for (const f of this.loadedFiles) {

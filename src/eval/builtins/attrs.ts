@@ -185,8 +185,9 @@ export function register(r: Registry): void {
       const layout = a.slotLayout;
       if (layout !== null) {
         // same names as a literal's set: share its layout
-        const vals = new Array<Value>(layout.keys.length);
-        let i = 0;
+        const vals = new Array<Value>(layout.keys.length + 1);
+        vals[0] = null;
+        let i = 1;
         a.forEach((k, v) => (vals[i++] = mk(k, v)));
         return Attrs.slots(layout, vals, null);
       }

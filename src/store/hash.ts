@@ -6,7 +6,7 @@
  * Strings that come from Nix are byte strings (each char code is one byte);
  * `hashString` and the parsers take such strings.
  */
-import { createHash, type Hash as NodeHash } from 'node:crypto';
+import { createHash, hash as oneShotHash, type Hash as NodeHash } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { nix32Decode, nix32Encode, nix32EncodedLength, Nix32Error } from './base32.js';
 import { toFsPath, type FsPath } from './fs-path.js';
@@ -278,7 +278,8 @@ function toBytes(data: string | Uint8Array): Uint8Array {
 
 /** Hash of a byte string (or bytes). */
 export function hashString(algo: HashAlgo, data: string | Uint8Array): Hash {
-  return new Hash(algo, createHash(algo).update(toBytes(data)).digest());
+  // (crypto.hash, one call without a Hash object, is about twice as fast on the small inputs of .drv files)
+  return new Hash(algo, oneShotHash(algo, toBytes(data), 'buffer'));
 }
 
 /** sha256 convenience: the digest of a byte string. */

@@ -4,6 +4,7 @@
 //
 // Argument order, frames and positions follow CppNix (see registry.ts).
 
+import { NixError } from '../errors.js';
 import { callN, forceFunction, forceStringNoCtx } from '../ops.js';
 import { Attrs, Thunk, compareBytes, force, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
@@ -81,7 +82,16 @@ export function register(r: Registry): void {
         const nv = a.get('name');
         if (nv === undefined) throw missingAttr('name', pair);
         elems[i] = a;
-        const nf = nv instanceof Thunk ? withFrameAt(null, nameCtx, () => nv.force(), () => a.posOf('name') ?? null) : nv;
+        let nf: Value = nv;
+        if (nv instanceof Thunk) {
+          // (no closures per element: this loop runs for every package of a package set)
+          try {
+            nf = nv.force();
+          } catch (e) {
+            if (e instanceof NixError) e.addTrace(nameCtx, a.posOf('name') ?? null);
+            throw e;
+          }
+        }
         if (typeof nf === 'string') names[i] = nf;
         else {
           const namePos = a.posOf('name') ?? null;

@@ -10,6 +10,10 @@ import { coerceToString, forceInt, forceString, forceStringValue, mergeContexts 
 import { EMPTY_CTX, NixStr, force, mkStr, type Context, type Value } from '../value.js';
 import { argCtx, listArg, type Registry } from './registry.js';
 
+/** replaceStrings: the patterns of the last `from` list (see there). */
+let lastFrom: Value[] | null = null;
+let lastPats: { fromS: string[]; firstChar: Uint8Array | null } | null = null;
+
 export function register(r: Registry): void {
   r.add({
     name: 'toString',
@@ -87,7 +91,21 @@ export function register(r: Registry): void {
       if (from.length !== to.length) {
         throw new NixError("'from' and 'to' arguments passed to builtins.replaceStrings have different lengths");
       }
-      const fromS = from.map((x) => forceString(x, null, 'while evaluating one of the strings to replace passed to builtins.replaceStrings'));
+      // (`map (replaceStrings from to) xs` passes the same list every time: the strings and
+      // table of first bytes of the last list are kept)
+      let pats = lastFrom === from ? lastPats! : null;
+      if (pats === null) {
+        const fromS = from.map((x) => forceString(x, null, 'while evaluating one of the strings to replace passed to builtins.replaceStrings'));
+        let firstChar: Uint8Array | null = null;
+        if (fromS.every((pat) => pat.length > 0)) {
+          firstChar = new Uint8Array(256);
+          for (const pat of fromS) firstChar[pat.charCodeAt(0) & 255] = 1;
+        }
+        pats = { fromS, firstChar };
+        lastFrom = from;
+        lastPats = pats;
+      }
+      const fromS = pats.fromS;
       const toCache: ({ s: string; ctx: Context } | undefined)[] = new Array(to.length);
       const getTo = (i: number) => {
         let c = toCache[i];
@@ -103,11 +121,10 @@ export function register(r: Registry): void {
       let ctx: Context = typeof sv === 'string' ? EMPTY_CTX : sv.ctx;
       let out = '';
       let p = 0;
-      if (fromS.every((pat) => pat.length > 0)) {
+      const firstChar = pats.firstChar;
+      if (firstChar !== null) {
         // No empty pattern: copy the unmatched runs in one slice each (not a
         // char at a time) and try the patterns only where one could start.
-        const firstChar = new Uint8Array(256);
-        for (const pat of fromS) firstChar[pat.charCodeAt(0) & 255] = 1;
         let start = 0;
         while (p < str.length) {
           if (firstChar[str.charCodeAt(p) & 255] === 0) {

@@ -388,6 +388,32 @@ describe('derivationStrict', () => {
     );
   });
 
+  it('outputOf: the placeholder of a derivation output, as CppNix 2.8 gives a floating CA output', () => {
+    // expected values from nix-instantiate 2.8 (ca-derivations): the outPaths of this derivation
+    const ca = 'derivation { name = "ca"; system = "x86_64-linux"; builder = "/bin/sh"; __contentAddressed = true; outputs = [ "out" "dev" ]; }';
+    const st = mkState({ features: 'ca-derivations dynamic-derivations' });
+    const p = `(builtins.unsafeDiscardOutputDependency (${ca}).drvPath)`;
+    expect(str(evalIn(st, `(${ca}).drvPath`))).toBe('/nix/store/sygnqnvpgr86b6w9i3sigqwkz8y13fld-ca.drv');
+    const out = evalIn(st, `builtins.outputOf ${p} "out"`);
+    expect(str(out)).toBe('/1wd5dl3qbw3fjv2nspl5lg92lxzwgkv1n2ggzgd70vk3bxbab755');
+    expect(ctxOf(out)).toEqual(['!out!/nix/store/sygnqnvpgr86b6w9i3sigqwkz8y13fld-ca.drv']);
+    expect(str(evalIn(st, `builtins.outputOf ${p} "dev"`))).toBe('/19s9vml34nwg526z8s87mp48qj3i5cri6n3bl10mff5qsmaizq74');
+    expect(force(evalIn(st, `builtins.outputOf ${p} "dev" == (${ca}).dev.outPath`))).toBe(true);
+    // an input-addressed derivation's output is a placeholder too (its path is not looked at)
+    const ia = mkState({ features: 'dynamic-derivations' });
+    expect(str(evalIn(ia, `builtins.outputOf (builtins.unsafeDiscardOutputDependency (derivation { ${base} }).drvPath) "out"`))).toMatch(/^\/[0-9a-z]{52}$/);
+    // errors
+    expect(errorOf(`builtins.outputOf ${p} "out"`, mkState({ features: 'ca-derivations' }))).toContain(
+      "error: experimental Nix feature 'dynamic-derivations' is disabled",
+    );
+    expect(errorOf('builtins.outputOf "/nix/store/sygnqnvpgr86b6w9i3sigqwkz8y13fld-ca.drv" "out"', ia)).toContain(
+      "error: string '/nix/store/sygnqnvpgr86b6w9i3sigqwkz8y13fld-ca.drv' has no context",
+    );
+    expect(errorOf(`builtins.outputOf (${ca}).drvPath "out"`, st)).toContain('has a context which refers to a complete source and binary closure');
+    expect(errorOf(`builtins.outputOf (${p} + "x") "out"`, st)).toContain('has context with the different path');
+    expect(errorOf(`builtins.outputOf (builtins.outputOf ${p} "out") "out"`, st)).toContain('is not implemented in tsnix yet');
+  });
+
   const errs: [string, string, string][] = [
     ['missing name', 'builtins.derivationStrict { }', "error: attribute 'name' missing"],
     ['missing builder', 'builtins.derivationStrict { name = "foo"; }', "error: required attribute 'builder' missing"],

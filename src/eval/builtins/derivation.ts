@@ -873,9 +873,38 @@ export function register(r: Registry): void {
       'Return the output path *output-name* of the derivation that *derivation-reference* (a `.drv` path, ' +
       'possibly itself the output of another derivation) refers to, as a placeholder string. Needs the ' +
       '`dynamic-derivations` experimental feature.',
-    fn: (_args, site) => {
+    fn: ([d, o], site) => {
       requireFeature(state, 'dynamic-derivations', site.pos);
-      throw new NixError('builtins.outputOf is not implemented in tsnix yet', site.pos);
+      const ctxMsg = 'while evaluating the first argument to builtins.outputOf';
+      // the reference: a string whose context is exactly one .drv path (as CppNix's
+      // coerceToSingleDerivedPath); a drvPath attribute's `=` context must be made
+      // plain with unsafeDiscardOutputDependency first
+      let drvPath: string;
+      try {
+        const sv = forceStringValue(d!, null, ctxMsg);
+        const str = typeof sv === 'string' ? sv : sv.s;
+        const ctx = [...(typeof sv === 'string' ? EMPTY_CTX : sv.ctx)];
+        if (ctx.length === 0) throw new NixError(`string '${str}' has no context`, null);
+        if (ctx.length > 1) throw new NixError(`string '${str}' has ${ctx.length} entries in its context. It should only have exactly one entry`, null);
+        const c = ctx[0]!;
+        if (c.startsWith('=')) {
+          throw new NixError(`string '${str}' has a context which refers to a complete source and binary closure. This is not supported at this time`, null);
+        }
+        if (c.startsWith('!')) {
+          // an output of a derivation that is itself built (a dynamic derivation): its
+          // placeholder scheme is not implemented
+          throw new NixError(`builtins.outputOf of the output of a derivation ('${str}') is not implemented in tsnix yet`, null);
+        }
+        if (str !== c) throw new NixError(`path string '${str}' has context with the different path '${c}'`, null);
+        drvPath = c;
+      } catch (e) {
+        if (e instanceof NixError) e.addTrace(ctxMsg);
+        throw e;
+      }
+      const output = forceStringNoCtx(o!, null, 'while evaluating the second argument to builtins.outputOf');
+      // the output is not known before it is built: always a placeholder, whose
+      // context is the built output
+      return new NixStr(downstreamPlaceholder(drvPath, output), new Set([`!${output}!${drvPath}`]));
     },
   });
 

@@ -11,12 +11,28 @@
 // Non-recursive attribute sets open no scope.  Static bindings (locals, then
 // globals) take precedence over `with`, as in CppNix.
 
-import type { EAttrs, ELambda, Expr, Source, VarRef } from './ast.js';
+import type { AttrDef, AttrName, EAttrs, ELambda, Expr, Source, VarRef } from './ast.js';
 import { NixParseError } from './errors.js';
 
+/**
+ * A scope.  `names` maps the names of a small scope (up to SMALL names) to their
+ * slots by position, `map` those of a larger one; both are null for a `with`.
+ */
 interface Scope {
-  names: Map<string, number> | null; // null for a `with` scope
+  names: string[] | null;
+  map: Map<string, number> | null;
+  isWith: boolean;
   up: Scope | null;
+}
+
+/** Scopes with at most this many names are searched linearly. */
+const SMALL = 8;
+
+function scopeOf(names: string[], up: Scope | null): Scope {
+  if (names.length <= SMALL) return { names, map: null, isWith: false, up };
+  const map = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) map.set(names[i]!, i);
+  return { names: null, map, isWith: false, up };
 }
 
 export interface BindOptions {
@@ -27,11 +43,24 @@ export interface BindOptions {
 }
 
 export function bind(e: Expr, src: Source, opts: BindOptions): void {
-  const top: Scope | null = opts.outer ? { names: opts.outer, up: null } : null;
+  const top: Scope | null = opts.outer ? { names: null, map: opts.outer, isWith: false, up: null } : null;
   new Binder(src, opts.globals).expr(e, top);
 }
 
+// Variable references are immutable, so equal ones are shared (fewer objects
+// to allocate and to keep alive with the AST).
+const localRefs: VarRef[][] = [];
+const builtinRefs = new Map<string, VarRef>();
+
+function localRef(level: number, index: number): VarRef {
+  const row = (localRefs[level] ??= []);
+  return (row[index] ??= { type: 'local', level, index });
+}
+
 class Binder {
+  /** The scope of a lambda's body, set by lambdaHead. */
+  private bodyScope: Scope | null = null;
+
   constructor(
     private src: Source,
     private globals: ReadonlySet<string>,
@@ -39,55 +68,76 @@ class Binder {
 
   private resolve(name: string, pos: number, scope: Scope | null): VarRef {
     let level = 0;
-    const withs: number[] = [];
-    for (let s = scope; s; s = s.up, level++) {
-      if (s.names === null) {
-        withs.push(level);
-        continue;
+    let withs: number[] | null = null;
+    for (let s = scope; s !== null; s = s.up, level++) {
+      const names = s.names;
+      if (names !== null) {
+        for (let i = 0; i < names.length; i++) if (names[i] === name) return localRef(level, i);
+      } else if (s.isWith) {
+        (withs ??= []).push(level);
+      } else {
+        const idx = s.map!.get(name);
+        if (idx !== undefined) return localRef(level, idx);
       }
-      const idx = s.names.get(name);
-      if (idx !== undefined) return { type: 'local', level, index: idx };
     }
-    if (this.globals.has(name)) return { type: 'builtin', name };
-    if (withs.length) return { type: 'with', levels: withs };
+    if (this.globals.has(name)) {
+      let r = builtinRefs.get(name);
+      if (r === undefined) builtinRefs.set(name, (r = { type: 'builtin', name }));
+      return r;
+    }
+    if (withs !== null) return { type: 'with', levels: withs };
     throw new NixParseError(`undefined variable '${name}'`, { src: this.src, offset: pos });
   }
 
   expr(e: Expr, scope: Scope | null): void {
     // Iterative on the spine of nested scopes (let/with/lambda bodies) so deep nesting stays shallow on the JS stack.
+    // (Indexed loops rather than for…of: this runs mostly before it is optimised.)
     for (;;) {
       switch (e.kind) {
+        case 'var':
+          e.resolved = this.resolve(e.name, e.pos, scope);
+          return;
+        case 'call': {
+          this.expr(e.fn, scope);
+          const args = e.args;
+          for (let i = 0; i < args.length; i++) this.expr(args[i]!, scope);
+          return;
+        }
+        case 'select':
+          this.expr(e.expr, scope);
+          this.attrPath(e.path, scope);
+          if (e.def) this.expr(e.def, scope);
+          return;
+        case 'attrs':
+          this.attrs(e, scope);
+          return;
         case 'int':
         case 'float':
         case 'str':
         case 'path':
         case 'curPos':
           return;
-        case 'var':
-          e.resolved = this.resolve(e.name, e.pos, scope);
-          return;
-        case 'select':
-          this.expr(e.expr, scope);
-          for (const a of e.path) if ('expr' in a) this.expr(a.expr, scope);
-          if (e.def) this.expr(e.def, scope);
-          return;
-        case 'hasAttr':
-          this.expr(e.expr, scope);
-          for (const a of e.path) if ('expr' in a) this.expr(a.expr, scope);
-          return;
-        case 'attrs':
-          this.attrs(e, scope);
-          return;
-        case 'list':
-          for (const x of e.elems) this.expr(x, scope);
-          return;
         case 'lambda':
-          e = this.lambdaHead(e, scope, (s) => (scope = s));
+          e = this.lambdaHead(e, scope);
+          scope = this.bodyScope;
           continue;
-        case 'call':
-          this.expr(e.fn, scope);
-          for (const a of e.args) this.expr(a, scope);
+        case 'concat': {
+          const parts = e.parts;
+          for (let i = 0; i < parts.length; i++) this.expr(parts[i]!, scope);
           return;
+        }
+        case 'binary':
+          this.expr(e.lhs, scope);
+          e = e.rhs;
+          continue;
+        case 'not':
+          e = e.expr;
+          continue;
+        case 'list': {
+          const elems = e.elems;
+          for (let i = 0; i < elems.length; i++) this.expr(elems[i]!, scope);
+          return;
+        }
         case 'let': {
           const inner = this.letBindings(e.attrs, scope);
           scope = inner;
@@ -96,7 +146,7 @@ class Binder {
         }
         case 'with':
           this.expr(e.attrs, scope);
-          scope = { names: null, up: scope };
+          scope = { names: null, map: null, isWith: true, up: scope };
           e = e.body;
           continue;
         case 'if':
@@ -108,39 +158,41 @@ class Binder {
           this.expr(e.cond, scope);
           e = e.body;
           continue;
-        case 'not':
-          e = e.expr;
-          continue;
-        case 'binary':
-          this.expr(e.lhs, scope);
-          e = e.rhs;
-          continue;
-        case 'concat':
-          for (const p of e.parts) this.expr(p, scope);
+        case 'hasAttr':
+          this.expr(e.expr, scope);
+          this.attrPath(e.path, scope);
           return;
       }
     }
   }
 
-  /** Binds a lambda's formals; returns its body and hands the body's scope to `setScope`. */
-  private lambdaHead(e: ELambda, scope: Scope | null, setScope: (s: Scope) => void): Expr {
-    const names = new Map<string, number>();
-    if (e.formals) {
-      for (const f of e.formals.formals) names.set(f.name, names.size);
+  /** The dynamic components of an attribute path. */
+  private attrPath(path: AttrName[], scope: Scope | null): void {
+    for (let i = 0; i < path.length; i++) {
+      const a = path[i]!;
+      if ('expr' in a) this.expr(a.expr, scope);
     }
-    if (e.arg !== undefined) names.set(e.arg, names.size);
-    const inner: Scope = { names, up: scope };
-    if (e.formals) for (const f of e.formals.formals) if (f.def) this.expr(f.def, inner);
-    setScope(inner);
-    return e.body;
   }
 
-  private nameLambdas(a: EAttrs): void {
-    for (const [name, def] of a.attrs) {
-      if (def.kind !== 'plain') continue;
-      // as CppNix's ExprLambda::setName: `f = a: b: …` names the inner lambdas too
-      for (let e: Expr = def.expr; e.kind === 'lambda' && e.name === undefined; e = e.body) e.name = name;
+  /** Binds a lambda's formals; returns its body and leaves the body's scope in `bodyScope`. */
+  private lambdaHead(e: ELambda, scope: Scope | null): Expr {
+    const formals = e.formals?.formals;
+    let inner: Scope;
+    if (!formals) {
+      inner = { names: [e.arg!], map: null, isWith: false, up: scope };
+    } else {
+      const names: string[] = [];
+      for (let i = 0; i < formals.length; i++) names.push(formals[i]!.name);
+      // (a name that is also a formal is an error of the parser's)
+      if (e.arg !== undefined) names.push(e.arg);
+      inner = scopeOf(names, scope);
+      for (let i = 0; i < formals.length; i++) {
+        const def = formals[i]!.def;
+        if (def) this.expr(def, inner);
+      }
     }
+    this.bodyScope = inner;
+    return e.body;
   }
 
   private letBindings(a: EAttrs, scope: Scope | null): Scope {
@@ -151,35 +203,59 @@ class Binder {
   }
 
   private recScope(a: EAttrs, scope: Scope | null): Scope {
-    this.nameLambdas(a);
-    const names = new Map<string, number>();
-    for (const k of a.attrs.keys()) names.set(k, names.size);
-    const inner: Scope = { names, up: scope };
-    for (const src of a.inheritFrom) this.expr(src, inner);
-    for (const def of a.attrs.values()) {
-      if (def.kind === 'plain') this.expr(def.expr, inner);
-      else if (def.kind === 'inherit') this.expr(def.expr, scope);
-    }
-    for (const d of a.dynamic) {
-      this.expr(d.name, inner);
-      this.expr(d.value, inner);
-    }
+    a.attrs.forEach(nameLambda);
+    const inner = scopeOf([...a.attrs.keys()], scope);
+    this.defs(a, inner, scope);
     return inner;
   }
 
   private attrs(a: EAttrs, scope: Scope | null): void {
     if (a.rec) {
       this.recScope(a, scope);
-      return;
-    }
-    this.nameLambdas(a);
-    for (const src of a.inheritFrom) this.expr(src, scope);
-    for (const def of a.attrs.values()) {
-      if (def.kind !== 'inheritFrom') this.expr(def.expr, scope);
-    }
-    for (const d of a.dynamic) {
-      this.expr(d.name, scope);
-      this.expr(d.value, scope);
+    } else {
+      a.attrs.forEach(nameLambda);
+      this.defs(a, scope, scope);
     }
   }
+
+  /**
+   * The bindings of an attribute set or let: `inherit (e)` sources and
+   * definitions in `inner`, plain inherited names in `outer`.
+   */
+  private defs(a: EAttrs, inner: Scope | null, outer: Scope | null): void {
+    const from = a.inheritFrom;
+    for (let i = 0; i < from.length; i++) this.expr(from[i]!, inner);
+    this.defInner = inner;
+    this.defOuter = outer;
+    a.attrs.forEach(this.bindDef);
+    const dyn = a.dynamic;
+    for (let i = 0; i < dyn.length; i++) {
+      const d = dyn[i]!;
+      this.expr(d.name, inner);
+      this.expr(d.value, inner);
+    }
+  }
+
+  /** The scopes of the bindings being visited by bindDef. */
+  private defInner: Scope | null = null;
+  private defOuter: Scope | null = null;
+
+  private readonly bindDef = (def: AttrDef): void => {
+    if (def.kind === 'plain') {
+      const inner = this.defInner;
+      const outer = this.defOuter;
+      this.expr(def.expr, inner);
+      this.defInner = inner;
+      this.defOuter = outer;
+    } else if (def.kind === 'inherit') {
+      const v = def.expr;
+      v.resolved = this.resolve(v.name, v.pos, this.defOuter);
+    }
+  };
+}
+
+/** As CppNix's ExprLambda::setName: `f = a: b: …` names the inner lambdas too. */
+function nameLambda(def: AttrDef, name: string): void {
+  if (def.kind !== 'plain') return;
+  for (let e: Expr = def.expr; e.kind === 'lambda' && e.name === undefined; e = e.body) e.name = name;
 }

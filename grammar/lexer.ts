@@ -242,6 +242,69 @@ const DBL_MIN = 2.2250738585072014e-308;
 const NUL_SIGN = toBytes('␀');
 
 /**
+ * Identifiers are interned: every occurrence of a name gets the same string
+ * (one allocation per distinct name instead of one per occurrence, and less
+ * memory kept alive by the AST).  An open-addressing table, shared by all
+ * sources and limited in size (once full, new names are simply not added);
+ * the keywords are in it from the start, with their token types.
+ */
+const INTERN_SIZE = 1 << 16;
+const INTERN_MASK = INTERN_SIZE - 1;
+const INTERN_MAX = (INTERN_SIZE * 3) >> 2;
+const internNames: (string | undefined)[] = new Array<string | undefined>(INTERN_SIZE).fill(undefined);
+const internTypes: (TokenType | undefined)[] = new Array<TokenType | undefined>(INTERN_SIZE).fill(undefined);
+/** Hash of each name, and where its bytes are in internPool (compared with the input's bytes). */
+const internHash = new Int32Array(INTERN_SIZE);
+const internOff = new Int32Array(INTERN_SIZE);
+let internPool = new Uint8Array(1 << 16);
+let internPoolUsed = 0;
+let internCount = 0;
+
+/** Adds a name (hash h, bytes b[start, start + len)) in a free slot. */
+function internAdd(slot: number, h: number, name: string, type: TokenType, b: Uint8Array, start: number, len: number): void {
+  if (internPoolUsed + len > internPool.length) {
+    const bigger = new Uint8Array(Math.max(internPool.length * 2, internPoolUsed + len));
+    bigger.set(internPool);
+    internPool = bigger;
+  }
+  internPool.set(b.subarray(start, start + len), internPoolUsed);
+  internOff[slot] = internPoolUsed;
+  internPoolUsed += len;
+  internHash[slot] = h;
+  internNames[slot] = name;
+  internTypes[slot] = type;
+  internCount++;
+}
+
+/** Whether the name in the slot is b[start, start + len) (its length is len). */
+function sameBytes(slot: number, b: Uint8Array, start: number, len: number): boolean {
+  const pool = internPool;
+  const off = internOff[slot]!;
+  for (let k = 0; k < len; k++) if (pool[off + k] !== b[start + k]) return false;
+  return true;
+}
+
+for (const [kw, type] of [
+  ['if', T.IF],
+  ['then', T.THEN],
+  ['else', T.ELSE],
+  ['assert', T.ASSERT],
+  ['with', T.WITH],
+  ['let', T.LET],
+  ['in', T.IN],
+  ['rec', T.REC],
+  ['inherit', T.INHERIT],
+  ['or', T.OR_KW],
+] as const) {
+  // (the same hash as in lexDefault)
+  let h = kw.charCodeAt(0);
+  for (let k = 1; k < kw.length; k++) h = (Math.imul(h, 31) + kw.charCodeAt(k)) | 0;
+  let slot = (h ^ (h >>> 13)) & INTERN_MASK;
+  while (internNames[slot] !== undefined) slot = (slot + 1) & INTERN_MASK;
+  internAdd(slot, h, kw, type, Buffer.from(kw, 'latin1'), 0, kw.length);
+}
+
+/**
  * A Chevrotain token.  (Not made with createTokenInstance: a class with just
  * the fields Chevrotain reads plus our payload is smaller and keeps one hidden
  * class, which matters for multi-megabyte inputs.)
@@ -270,6 +333,29 @@ export class Tok implements IToken {
   }
 }
 
+/** Zeros after the bytes of the text (the lexer looks at most 4 characters ahead). */
+const BYTES_PAD = 8;
+
+/**
+ * The characters of a byte string as a Uint8Array (plus BYTES_PAD zeros).  A
+ * character above 255 (not a byte string after all) becomes 128, a byte that
+ * is special nowhere in the lexer, as such a character is (the token texts are
+ * taken from the string itself).
+ */
+function toByteArray(text: string): Uint8Array {
+  const n = text.length;
+  const b = new Uint8Array(n + BYTES_PAD);
+  if (!/[^\x00-\xff]/.test(text)) {
+    b.set(Buffer.from(text, 'latin1'));
+  } else {
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      b[i] = c < 256 ? c : 128;
+    }
+  }
+  return b;
+}
+
 /**
  * The tokenizer, producing one token per `next(t)` call, written into the
  * given Tok object (the parser pulls tokens on demand into a small ring of
@@ -290,6 +376,15 @@ export class Lexer {
   eofOffset: number;
   /** The object being filled by next(). */
   private t: Tok;
+  /**
+   * The text as bytes, followed by BYTES_PAD zeros (reading a typed array is
+   * cheaper than charCodeAt, which dispatches on the string's representation).
+   * Reads past the end give 0 here where charCodeAt gives NaN: no test below
+   * distinguishes them (a NUL byte matters only before the end).
+   */
+  private readonly bytes: Uint8Array;
+  /** Whether the text has no CR (line comments then end at the next LF). */
+  private readonly noCR: boolean;
 
   constructor(
     src: Source,
@@ -297,8 +392,10 @@ export class Lexer {
   ) {
     this.text = src.text;
     this.n = this.text.length;
+    this.bytes = toByteArray(this.text);
     this.eofOffset = this.n;
     this.t = new Tok(chevrotain.EOF, '', 0, 0, undefined);
+    this.noCR = this.text.indexOf('\r') < 0;
   }
 
   private tok(type: TokenType, image: string, start: number, end: number, payload: unknown): Tok {
@@ -337,20 +434,20 @@ export class Lexer {
 
   /** End of a run of path characters starting at j. */
   private pathRun(j: number): number {
-    const text = this.text;
+    const b = this.bytes;
     const n = this.n;
-    while (j < n && (cls[text.charCodeAt(j)]! & C_PATH) !== 0) j++;
+    while (j < n && (cls[b[j]!]! & C_PATH) !== 0) j++;
     return j;
   }
 
   /** From j (at a `/`), scans `(/PATH_CHAR+)+/?` and returns the end. */
   private pathSegments(j: number): number {
-    const text = this.text;
+    const b = this.bytes;
     const n = this.n;
-    while (text.charCodeAt(j) === 47 && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
+    while (b[j]! === 47 && j + 1 < n && (cls[b[j + 1]!]! & C_PATH) !== 0) {
       j = this.pathRun(j + 2);
     }
-    if (text.charCodeAt(j) === 47) j++;
+    if (b[j]! === 47) j++;
     return j;
   }
 
@@ -358,7 +455,7 @@ export class Lexer {
   private pathTok(type: TokenType, start: number, end: number): Tok {
     const image = this.text.slice(start, end);
     this.i = end;
-    this.pushState(this.text.charCodeAt(end - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
+    this.pushState(this.bytes[end - 1]! === 47 ? S_INPATH_SLASH : S_INPATH);
     return this.tok(type, image, start, end - 1, image);
   }
 
@@ -397,6 +494,7 @@ export class Lexer {
 
   private lexDefault(): Tok {
     const text = this.text;
+    const b = this.bytes;
     const n = this.n;
     let i = this.i;
     let c: number;
@@ -406,51 +504,59 @@ export class Lexer {
         this.i = i;
         return this.end();
       }
-      c = text.charCodeAt(i);
+      c = b[i]!;
       if (c === 32 || c === 9 || c === 10 || c === 13) {
         i++;
       } else if (c === 35) {
-        i++;
-        while (i < n) {
-          const d = text.charCodeAt(i);
-          if (d === 10 || d === 13) break;
+        // A line comment: up to the next LF or CR (most sources have no CR at all).
+        if (this.noCR) {
+          const e = text.indexOf('\n', i + 1);
+          i = e < 0 ? n : e;
+        } else {
           i++;
+          while (i < n) {
+            const d = b[i]!;
+            if (d === 10 || d === 13) break;
+            i++;
+          }
         }
-      } else if (c === 47 && text.charCodeAt(i + 1) === 42) {
+      } else if (c === 47 && b[i + 1]! === 42) {
         const e = text.indexOf('*/', i + 2);
         if (e < 0) break;
         i = e + 2;
       } else break;
     }
     this.i = i;
+    // Identifiers and keywords (the most frequent tokens) first.
+    if ((cls[c]! & C_ID_START) !== 0) return this.lexIdent(i, c);
     switch (c) {
       case 47: {
         // '/'
-        const d = text.charCodeAt(i + 1);
+        const d = b[i + 1]!;
         if (d === 47) return this.op(T.UPDATE, '//', 2);
-        if (d === 36 && text.charCodeAt(i + 2) === 123) return this.pathTok(T.PATH, i, i + 1); // `/${`
+        if (d === 36 && b[i + 2]! === 123) return this.pathTok(T.PATH, i, i + 1); // `/${`
         if (i + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(i));
         return this.op(T.SLASH, '/', 1);
       }
       case 126: {
         // '~'
-        if (text.charCodeAt(i + 1) === 47) {
-          const d = text.charCodeAt(i + 2);
-          if (d === 36 && text.charCodeAt(i + 3) === 123) return this.pathTok(T.HPATH, i, i + 2); // `~/${`
+        if (b[i + 1]! === 47) {
+          const d = b[i + 2]!;
+          if (d === 36 && b[i + 3]! === 123) return this.pathTok(T.HPATH, i, i + 2); // `~/${`
           if (i + 2 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.HPATH, i, this.pathSegments(i + 1));
         }
         return this.op(T.UNDEF, '~', 1);
       }
       case 60: {
         // '<'
-        const d = text.charCodeAt(i + 1);
+        const d = b[i + 1]!;
         if (i + 1 < n && (cls[d]! & C_PATH) !== 0) {
           // <PATH_CHAR+(/PATH_CHAR+)*>
           let j = this.pathRun(i + 1);
-          while (text.charCodeAt(j) === 47 && j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) {
+          while (b[j]! === 47 && j + 1 < n && (cls[b[j + 1]!]! & C_PATH) !== 0) {
             j = this.pathRun(j + 2);
           }
-          if (text.charCodeAt(j) === 62) {
+          if (b[j]! === 62) {
             const image = text.slice(i, j + 1);
             this.i = j + 1;
             return this.tok(T.SPATH, image, i, j, image);
@@ -464,15 +570,15 @@ export class Lexer {
         return this.op(T.LT, '<', 1);
       }
       case 62:
-        return text.charCodeAt(i + 1) === 61 ? this.op(T.GEQ, '>=', 2) : this.op(T.GT, '>', 1);
+        return b[i + 1]! === 61 ? this.op(T.GEQ, '>=', 2) : this.op(T.GT, '>', 1);
       case 61:
-        return text.charCodeAt(i + 1) === 61 ? this.op(T.EQ, '==', 2) : this.op(T.EQUALS, '=', 1);
+        return b[i + 1]! === 61 ? this.op(T.EQ, '==', 2) : this.op(T.EQUALS, '=', 1);
       case 33:
-        return text.charCodeAt(i + 1) === 61 ? this.op(T.NEQ, '!=', 2) : this.op(T.BANG, '!', 1);
+        return b[i + 1]! === 61 ? this.op(T.NEQ, '!=', 2) : this.op(T.BANG, '!', 1);
       case 38:
-        return text.charCodeAt(i + 1) === 38 ? this.op(T.AND, '&&', 2) : this.op(T.UNDEF, '&', 1);
+        return b[i + 1]! === 38 ? this.op(T.AND, '&&', 2) : this.op(T.UNDEF, '&', 1);
       case 124: {
-        const d = text.charCodeAt(i + 1);
+        const d = b[i + 1]!;
         if (d === 124) return this.op(T.OR, '||', 2);
         if (d === 62) {
           if (!this.opts.pipeOperators) return this.pipeError(i);
@@ -481,7 +587,7 @@ export class Lexer {
         return this.op(T.UNDEF, '|', 1);
       }
       case 36:
-        if (text.charCodeAt(i + 1) === 123) {
+        if (b[i + 1]! === 123) {
           this.pushState(S_DEFAULT);
           return this.op(T.DOLLAR_CURLY, '${', 2);
         }
@@ -496,11 +602,11 @@ export class Lexer {
         this.pushState(S_STRING);
         return this.op(T.DQUOTE, '"', 1);
       case 39: {
-        if (text.charCodeAt(i + 1) === 39) {
+        if (b[i + 1]! === 39) {
           // `''( *\n)?`
           let j = i + 2;
-          while (text.charCodeAt(j) === 32) j++;
-          if (text.charCodeAt(j) === 10) j++;
+          while (b[j]! === 32) j++;
+          if (b[j]! === 10) j++;
           else j = i + 2;
           this.pushState(S_IND_STRING);
           return this.op(T.IND_STRING_OPEN, "''", j - i);
@@ -536,92 +642,101 @@ export class Lexer {
     if ((k & C_PATH) === 0) return this.op(T.UNDEF, text[i]!, 1);
     // A path character: letters, digits, '.', '_', '-', '+'.  Paths and URIs
     // compete with identifiers, numbers and operators (longest match).
-    if ((k & C_ID_START) !== 0) {
-      // Identifier characters are path characters, except "'".
-      let e = i + 1;
-      let quote = false;
-      for (; e < n; e++) {
-        const f = cls[text.charCodeAt(e)]!;
-        if ((f & C_ID) === 0) break;
-        if ((f & C_PATH) === 0) quote = true;
-      }
-      if (!quote) {
-        const d = text.charCodeAt(e);
-        if (d === 47 || d === 46 || d === 43 || d === 58) {
-          const r = this.pathOrUri(i, this.pathRun(e), k);
-          if (r) return r;
-        }
-      }
-      const name = text.slice(i, e);
-      let type = T.ID;
-      switch (e - i) {
-        case 2:
-          if (name === 'if') type = T.IF;
-          else if (name === 'in') type = T.IN;
-          else if (name === 'or') type = T.OR_KW;
-          break;
-        case 3:
-          if (name === 'let') type = T.LET;
-          else if (name === 'rec') type = T.REC;
-          break;
-        case 4:
-          if (name === 'then') type = T.THEN;
-          else if (name === 'else') type = T.ELSE;
-          else if (name === 'with') type = T.WITH;
-          break;
-        case 6:
-          if (name === 'assert') type = T.ASSERT;
-          break;
-        case 7:
-          if (name === 'inherit') type = T.INHERIT;
-          break;
-      }
-      this.i = e;
-      return this.tok(type, name, i, e - 1, undefined);
-    }
     const r = this.pathOrUri(i, this.pathRun(i + 1), k);
     if (r) return r;
     if ((k & C_DIGIT) !== 0) {
       // INT [0-9]+ or FLOAT (([1-9][0-9]*\.[0-9]*)|(0?\.[0-9]+))([Ee][+-]?[0-9]+)?
       let e = i + 1;
-      while (e < n && (cls[text.charCodeAt(e)]! & C_DIGIT) !== 0) e++;
-      if (text.charCodeAt(e) === 46) {
+      while (e < n && (cls[b[e]!]! & C_DIGIT) !== 0) e++;
+      if (b[e]! === 46) {
         if (c !== 48) {
           let q = e + 1;
-          while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+          while (q < n && (cls[b[q]!]! & C_DIGIT) !== 0) q++;
           return this.lexFloat(i, q);
         }
         if (e === i + 1) {
           let q = e + 1;
-          while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+          while (q < n && (cls[b[q]!]! & C_DIGIT) !== 0) q++;
           if (q > e + 1) return this.lexFloat(i, q);
         }
       }
-      const image = text.slice(i, e);
       let value: number | bigint;
-      if (image.length <= 15) value = +image;
-      else {
+      if (e - i <= 15) {
+        // (exact: below 2^53)
+        let v = 0;
+        for (let q = i; q < e; q++) v = v * 10 + (b[q]! - 48);
+        value = v;
+      } else {
+        const image = text.slice(i, e);
         const b = BigInt(image);
         if (b > MAX_INT) return this.error(`invalid integer '${image}'`, i);
         value = b <= 9007199254740991n ? Number(b) : b;
       }
       this.i = e;
-      return this.tok(T.INT_LIT, image, i, e - 1, value);
+      // (the image of an integer is not used)
+      return this.tok(T.INT_LIT, '', i, e - 1, value);
     }
     if (c === 46) {
       // '.'
-      const d = text.charCodeAt(i + 1);
-      if (d === 46 && text.charCodeAt(i + 2) === 46) return this.op(T.ELLIPSIS, '...', 3);
+      const d = b[i + 1]!;
+      if (d === 46 && b[i + 2]! === 46) return this.op(T.ELLIPSIS, '...', 3);
       if (i + 1 < n && (cls[d]! & C_DIGIT) !== 0) {
         let q = i + 2;
-        while (q < n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+        while (q < n && (cls[b[q]!]! & C_DIGIT) !== 0) q++;
         return this.lexFloat(i, q);
       }
       return this.op(T.DOT, '.', 1);
     }
-    if (c === 45) return text.charCodeAt(i + 1) === 62 ? this.op(T.IMPL, '->', 2) : this.op(T.MINUS, '-', 1);
+    if (c === 45) return b[i + 1]! === 62 ? this.op(T.IMPL, '->', 2) : this.op(T.MINUS, '-', 1);
     // '+'
-    return text.charCodeAt(i + 1) === 43 ? this.op(T.CONCAT, '++', 2) : this.op(T.PLUS, '+', 1);
+    return b[i + 1]! === 43 ? this.op(T.CONCAT, '++', 2) : this.op(T.PLUS, '+', 1);
+  }
+
+  /** An identifier or keyword at i (c: its first character), unless a path or URI starts there. */
+  private lexIdent(i: number, c: number): Tok {
+    const text = this.text;
+    const b = this.bytes;
+    const n = this.n;
+    // Identifier characters are path characters, except "'".
+    let e = i + 1;
+    let quote = false;
+    let h = c;
+    for (; e < n; e++) {
+      const d = b[e]!;
+      const f = cls[d]!;
+      if ((f & C_ID) === 0) break;
+      if ((f & C_PATH) === 0) quote = true;
+      h = (Math.imul(h, 31) + d) | 0;
+    }
+    if (!quote) {
+      const d = b[e]!;
+      if (d === 47 || d === 46 || d === 43 || d === 58) {
+        const r = this.pathOrUri(i, this.pathRun(e), cls[c]!);
+        if (r) return r;
+      }
+    }
+    // The name, shared with earlier occurrences (see intern), and whether it is a keyword.
+    const len = e - i;
+    let slot = (h ^ (h >>> 13)) & INTERN_MASK;
+    let name: string;
+    let type: TokenType;
+    for (;;) {
+      const s = internNames[slot];
+      if (s === undefined) {
+        name = text.slice(i, e);
+        type = T.ID;
+        if (internCount < INTERN_MAX) internAdd(slot, h, name, type, b, i, len);
+        break;
+      }
+      if (internHash[slot] === h && s.length === len && sameBytes(slot, b, i, len)) {
+        name = s;
+        type = internTypes[slot]!;
+        break;
+      }
+      slot = (slot + 1) & INTERN_MASK;
+    }
+    this.i = e;
+    return this.tok(type, name, i, e - 1, undefined);
   }
 
   /**
@@ -630,17 +745,18 @@ export class Lexer {
    */
   private pathOrUri(i: number, j: number, k: number): Tok | null {
     const text = this.text;
+    const b = this.bytes;
     const n = this.n;
-    const after = text.charCodeAt(j);
+    const after = b[j]!;
     if (after === 47) {
-      const d = text.charCodeAt(j + 1);
-      if (d === 36 && text.charCodeAt(j + 2) === 123) return this.pathTok(T.PATH, i, j + 1); // `seg/${`
+      const d = b[j + 1]!;
+      if (d === 36 && b[j + 2]! === 123) return this.pathTok(T.PATH, i, j + 1); // `seg/${`
       if (j + 1 < n && (cls[d]! & C_PATH) !== 0) return this.pathTok(T.PATH, i, this.pathSegments(j));
     } else if (after === 58 && (k & C_LETTER) !== 0) {
       // URI: [a-zA-Z][a-zA-Z0-9+.-]*:[URI chars]+
-      for (let q = i + 1; q < j; q++) if ((cls[text.charCodeAt(q)]! & C_URI_SCHEME) === 0) return null;
+      for (let q = i + 1; q < j; q++) if ((cls[b[q]!]! & C_URI_SCHEME) === 0) return null;
       let e = j + 1;
-      while (e < n && (cls[text.charCodeAt(e)]! & C_URI) !== 0) e++;
+      while (e < n && (cls[b[e]!]! & C_URI) !== 0) e++;
       if (e > j + 1) {
         const image = text.slice(i, e);
         this.i = e;
@@ -652,14 +768,15 @@ export class Lexer {
 
   private lexFloat(start: number, mantEnd: number): Tok {
     const text = this.text;
+    const b = this.bytes;
     let e = mantEnd;
-    const d = text.charCodeAt(e);
+    const d = b[e]!;
     if (d === 69 || d === 101) {
       let q = e + 1;
-      const s = text.charCodeAt(q);
+      const s = b[q]!;
       if (s === 43 || s === 45) q++;
       const q0 = q;
-      while (q < this.n && (cls[text.charCodeAt(q)]! & C_DIGIT) !== 0) q++;
+      while (q < this.n && (cls[b[q]!]! & C_DIGIT) !== 0) q++;
       if (q > q0) e = q;
     }
     const image = text.slice(start, e);
@@ -682,15 +799,16 @@ export class Lexer {
   /** Inside "…". */
   private lexString(): Tok {
     const text = this.text;
+    const b = this.bytes;
     const n = this.n;
     const i = this.i;
     if (i >= n) return this.end();
-    const c = text.charCodeAt(i);
+    const c = b[i]!;
     if (c === 34) {
       this.popState();
       return this.op(T.DQUOTE, '"', 1);
     }
-    if (c === 36 && text.charCodeAt(i + 1) === 123) {
+    if (c === 36 && b[i + 1]! === 123) {
       this.pushState(S_DEFAULT);
       return this.op(T.DOLLAR_CURLY, '${', 2);
     }
@@ -698,7 +816,7 @@ export class Lexer {
     let j = i;
     let plain = true;
     while (j < n) {
-      const d = text.charCodeAt(j);
+      const d = b[j]!;
       if (d === 34) break;
       if (d === 92) {
         if (j + 1 >= n) break;
@@ -706,7 +824,7 @@ export class Lexer {
         j += 2;
       } else if (d === 36) {
         if (j + 1 >= n) break;
-        const e = text.charCodeAt(j + 1);
+        const e = b[j + 1]!;
         if (e === 123) break;
         if (e === 34) {
           j++;
@@ -739,13 +857,14 @@ export class Lexer {
   /** Inside ''…''. */
   private lexIndString(): Tok {
     const text = this.text;
+    const b = this.bytes;
     const n = this.n;
     const i = this.i;
     if (i >= n) return this.end();
-    const c = text.charCodeAt(i);
+    const c = b[i]!;
     if (c === 39) {
-      if (text.charCodeAt(i + 1) === 39) {
-        const d = text.charCodeAt(i + 2);
+      if (b[i + 1]! === 39) {
+        const d = b[i + 2]!;
         if (d === 36) return this.indEsc("''$", 3, '$');
         if (d === 39) return this.indEsc("'''", 3, "''");
         if (d === 92 && i + 3 < n) {
@@ -757,10 +876,10 @@ export class Lexer {
         this.popState();
         return this.op(T.IND_STRING_CLOSE, "''", 2);
       }
-      const d = text.charCodeAt(i + 1);
+      const d = b[i + 1]!;
       if (d === 36 || i + 1 >= n) return this.indEsc("'", 1, "'");
     } else if (c === 36) {
-      const d = text.charCodeAt(i + 1);
+      const d = b[i + 1]!;
       if (d === 123) {
         this.pushState(S_DEFAULT);
         return this.op(T.DOLLAR_CURLY, '${', 2);
@@ -770,10 +889,10 @@ export class Lexer {
     // ([^$']|\$[^{']|'[^'$])+
     let j = i;
     while (j < n) {
-      const d = text.charCodeAt(j);
+      const d = b[j]!;
       if (d === 36 || d === 39) {
         if (j + 1 >= n) break;
-        const e = text.charCodeAt(j + 1);
+        const e = b[j + 1]!;
         if (e === 39 || (d === 36 ? e === 123 : e === 36)) break;
         j += 2;
       } else j++;
@@ -794,10 +913,11 @@ export class Lexer {
   /** After a path literal (INPATH / INPATH_SLASH). */
   private lexInPath(): Tok {
     const text = this.text;
+    const b = this.bytes;
     const n = this.n;
     const i = this.i;
-    const c = i < n ? text.charCodeAt(i) : -1;
-    if (c === 36 && text.charCodeAt(i + 1) === 123) {
+    const c = i < n ? b[i]! : -1;
+    if (c === 36 && b[i + 1]! === 123) {
       this.setState(S_INPATH);
       this.pushState(S_DEFAULT);
       return this.op(T.DOLLAR_CURLY, '${', 2);
@@ -806,14 +926,14 @@ export class Lexer {
     if (c >= 0) {
       const j = this.pathRun(i);
       let e = -1;
-      if (text.charCodeAt(j) === 47) {
-        if (j + 1 < n && (cls[text.charCodeAt(j + 1)]! & C_PATH) !== 0) e = this.pathSegments(j);
+      if (b[j]! === 47) {
+        if (j + 1 < n && (cls[b[j + 1]!]! & C_PATH) !== 0) e = this.pathSegments(j);
         else e = j + 1;
       } else if (j > i) e = j;
       if (e > 0) {
         const raw = text.slice(i, e);
         this.i = e;
-        this.setState(text.charCodeAt(e - 1) === 47 ? S_INPATH_SLASH : S_INPATH);
+        this.setState(b[e - 1]! === 47 ? S_INPATH_SLASH : S_INPATH);
         return this.tok(T.STR, raw, i, e - 1, raw);
       }
     }

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import type { IToken, TokenType } from 'chevrotain';
-import type { AttrDef, AttrName, EAttrs, ELambda, EPath, EStr, EVar, Expr, Formal } from './ast.js';
+import type { AttrDef, AttrName, BinaryOp, DynamicAttrDef, EAttrs, ECall, ELambda, EStr, EVar, Expr, Formal } from './ast.js';
 import { Source } from './ast.js';
 import { chevrotain } from './chevrotain.js';
 import { NixParseError, showPos } from './errors.js';
@@ -211,7 +211,28 @@ const SELECT_TAIL: Decision = function (this: NixParser) {
   return t === TI_DOT ? 0 : t === TI_OR_KW ? 1 : 2;
 };
 
+const TI_INHERIT = I(T.INHERIT);
+const TI_EQUALS = I(T.EQUALS);
+const TI_DQUOTE = I(T.DQUOTE);
+const TI_DOLLAR_CURLY = I(T.DOLLAR_CURLY);
+/** A binding: inherit, attribute path (general case), or `name =` (special case). */
+const BINDING_ALTS: Decision = function (this: NixParser) {
+  switch (this.la(1).tokenTypeIdx) {
+    case TI_INHERIT:
+      return 0;
+    case TI_ID:
+      return this.la(2).tokenTypeIdx === TI_EQUALS ? 2 : 1;
+    case TI_OR_KW:
+    case TI_DQUOTE:
+    case TI_DOLLAR_CURLY:
+      return 1;
+    default:
+      return undefined;
+  }
+};
+
 const customOr = new Map<string, Decision>([
+  ['binds/0', BINDING_ALTS],
   ['expr/0', HEAD_ALTS],
   ['select/5', SELECT_TAIL],
 ]);
@@ -241,6 +262,9 @@ const customOpt = new Map<string, OptDecision>([
     },
   ],
 ]);
+
+/** The tables of the table-driven OPTION / MANY decisions, by `rule/prodType/occurrence`. */
+const optTables = new Map<string, Uint8Array>();
 
 // Chevrotain 11 exposes the default strategy as a (documented, experimental) class.
 type LookaheadStrategy = InstanceType<typeof LLkLookaheadStrategy>;
@@ -328,7 +352,8 @@ class NixLookahead extends LLkLookaheadStrategy {
   }
 
   override buildLookaheadForOptional(options: OptOptions): OptFunc {
-    const f = customOpt.get(`${options.rule.name}/${options.prodType}/${options.prodOccurrence}`);
+    const key = `${options.rule.name}/${options.prodType}/${options.prodOccurrence}`;
+    const f = customOpt.get(key);
     if (f) return f as unknown as OptFunc;
     const cls = OPTIONAL_CLASSES[options.prodType];
     const prod = cls && findProduction(options.rule, cls, options.prodOccurrence);
@@ -337,6 +362,7 @@ class NixLookahead extends LLkLookaheadStrategy {
     const first = new Set<number>();
     firstOfSeq(defOf(prod), first);
     for (const t of first) table[t] = 1;
+    optTables.set(key, table);
     return function (this: NixParser): boolean {
       return table[this.la(1).tokenTypeIdx] === 1;
     } as unknown as OptFunc;
@@ -346,18 +372,80 @@ class NixLookahead extends LLkLookaheadStrategy {
 // ---------------------------------------------------------------------------
 // AST helpers
 
-const synthVar = (name: string): EVar => ({ kind: 'var', pos: -1, name });
+// AST node constructors.  Each kind of node is created in one place, with all
+// its fields (also those that are absent, i.e. undefined, or filled in later
+// by the binder): so each kind has a single shape with its fields inside the
+// object, and a single allocation site, whose pretenuring decision V8 makes
+// once (each change of such a decision deoptimises the code that allocates
+// from the site).
+
+function mkVar(pos: number, name: string): EVar {
+  return { kind: 'var', pos, name, resolved: undefined };
+}
+
+/** int, float, str and path nodes (one shape). */
+function mkLeaf(kind: 'int' | 'float' | 'str' | 'path', pos: number, value: unknown): Expr {
+  return { kind, pos, value } as Expr;
+}
+
+function mkCall(pos: number, fn: Expr, args: Expr[]): ECall {
+  return { kind: 'call', pos, fn, args };
+}
+
+function mkBinary(pos: number, op: BinaryOp, lhs: Expr, rhs: Expr): Expr {
+  return { kind: 'binary', pos, op, lhs, rhs };
+}
+
+function mkNot(pos: number, expr: Expr): Expr {
+  return { kind: 'not', pos, expr };
+}
+
+function mkConcat(pos: number, forceString: boolean, parts: Expr[], partPos: number[]): Expr {
+  return { kind: 'concat', pos, forceString, parts, partPos };
+}
+
+function mkSelect(pos: number, expr: Expr, path: AttrName[], def: Expr | undefined): Expr {
+  return { kind: 'select', pos, expr, path, def };
+}
+
+function mkName(name: string, pos: number): AttrName {
+  return { name, pos };
+}
+
+function mkPlain(expr: Expr, pos: number): AttrDef {
+  return { kind: 'plain', expr, pos };
+}
+
+/** The 0 of `0 - e` (unary minus): a leaf that is never modified, so shared. */
+const ZERO: Expr = Object.freeze(mkLeaf('int', -1, 0));
+
+const synthVar = (name: string): EVar => mkVar(-1, name);
 
 function makeCall(pos: number, fn: Expr, arg: Expr): Expr {
   if (fn.kind === 'call') {
     fn.args.push(arg);
     return fn;
   }
-  return { kind: 'call', pos, fn, args: [arg] };
+  return mkCall(pos, fn, [arg]);
 }
 
+// Most attribute sets have no dynamic attributes and no `inherit (e)`: they
+// share these (frozen) empty arrays, replaced on the first addition.
+const NO_DYNAMIC: DynamicAttrDef[] = Object.freeze([]) as unknown as DynamicAttrDef[];
+const NO_INHERIT_FROM: Expr[] = Object.freeze([]) as unknown as Expr[];
+
 function newAttrs(pos: number, rec: boolean): EAttrs {
-  return { kind: 'attrs', pos, rec, attrs: new Map(), dynamic: [], inheritFrom: [] };
+  return { kind: 'attrs', pos, rec, attrs: new Map(), dynamic: NO_DYNAMIC, inheritFrom: NO_INHERIT_FROM };
+}
+
+function addDynamic(a: EAttrs, d: DynamicAttrDef): void {
+  if (a.dynamic === NO_DYNAMIC) a.dynamic = [d];
+  else a.dynamic.push(d);
+}
+
+function addInheritFrom(a: EAttrs, e: Expr): void {
+  if (a.inheritFrom === NO_INHERIT_FROM) a.inheritFrom = [e];
+  else a.inheritFrom.push(e);
 }
 
 /** CppNix's canonPath without symlink resolution: drops `.`, empty components, resolves `..`. */
@@ -381,11 +469,23 @@ export function canonPath(p: string): string {
 interface Head {
   kind: number; // 0 lambda, 1 assert, 2 with, 3 let, 4 if
   pos: number;
-  a?: Expr;
-  b?: Expr;
-  arg?: string;
-  formals?: { formals: Formal[]; ellipsis: boolean };
-  attrs?: EAttrs;
+  a: Expr | undefined;
+  b: Expr | undefined;
+  arg: string | undefined;
+  formals: { formals: Formal[]; ellipsis: boolean } | undefined;
+  attrs: EAttrs | undefined;
+}
+
+function mkHead(
+  kind: number,
+  pos: number,
+  a: Expr | undefined,
+  b: Expr | undefined,
+  arg: string | undefined,
+  formals: { formals: Formal[]; ellipsis: boolean } | undefined,
+  attrs: EAttrs | undefined,
+): Head {
+  return { kind, pos, a, b, arg, formals, attrs };
 }
 
 const TAIL_NONE = 0;
@@ -403,6 +503,8 @@ interface IndPart {
 
 // ---------------------------------------------------------------------------
 // The parser
+
+const EMPTY_TABLE = new Uint8Array(TOKEN_TABLE_SIZE);
 
 const RING_SIZE = 16;
 const RING_MASK = RING_SIZE - 1;
@@ -465,8 +567,12 @@ class NixParser extends EmbeddedActionsParser {
     }
     if (n === 0) return [];
     const out = items.slice(base);
-    items.length = base;
-    this.itemPos.length = base;
+    // (pops: cheaper than setting the length, for the few items there usually are)
+    const itemPos = this.itemPos;
+    for (let k = 0; k < n; k++) {
+      items.pop();
+      itemPos.pop();
+    }
     return out;
   }
 
@@ -477,6 +583,43 @@ class NixParser extends EmbeddedActionsParser {
       lookaheadStrategy: new NixLookahead({ maxLookahead: 3 }),
     });
     this.performSelfAnalysis();
+    const table = (key: string): Uint8Array => {
+      const t = optTables.get(key);
+      if (!t) throw new Error(`parser: no lookahead table for ${key}`);
+      return t;
+    };
+    this.gPrefix1 = table('expr/Repetition/2');
+    this.gApp1 = table('expr/Repetition/3');
+    this.gHas1 = table('expr/Repetition/4');
+    this.gBinop = table('expr/Repetition/5');
+    this.gPrefix2 = table('expr/Repetition/6');
+    this.gApp2 = table('expr/Repetition/7');
+    this.gHas2 = table('expr/Repetition/8');
+    this.gPathMoreS = table('select/Repetition/5');
+    this.gOrDefault = table('select/Option/2');
+    this.gPathMoreB = table('binds/Repetition/3');
+  }
+
+  // Guards.  Most repetitions and options of the operator and select rules
+  // have no iteration at all in a given invocation (`a = 1;` has no heads,
+  // prefix operators, applications, `?`, binary operators or select tail):
+  // such a MANY / OPTION / OR is only called when its own lookahead decision
+  // (the same table, see NixLookahead) says that it will consume something.
+  // During grammar recording every DSL method is called.
+  private gPrefix1: Uint8Array = EMPTY_TABLE;
+  private gApp1: Uint8Array = EMPTY_TABLE;
+  private gHas1: Uint8Array = EMPTY_TABLE;
+  private gBinop: Uint8Array = EMPTY_TABLE;
+  private gPrefix2: Uint8Array = EMPTY_TABLE;
+  private gApp2: Uint8Array = EMPTY_TABLE;
+  private gHas2: Uint8Array = EMPTY_TABLE;
+  private gPathMoreS: Uint8Array = EMPTY_TABLE;
+  private gOrDefault: Uint8Array = EMPTY_TABLE;
+  private gPathMoreB: Uint8Array = EMPTY_TABLE;
+
+  /** Whether the DSL production guarded by `table` is to be entered (always while recording). */
+  private enter(table: Uint8Array): boolean {
+    return table[this.LA(1).tokenTypeIdx] === 1 || this.RECORDING_PHASE;
   }
 
   /** Public access to the lookahead (for the custom lookahead decisions). */
@@ -527,11 +670,11 @@ class NixParser extends EmbeddedActionsParser {
     const savedOpBase = this.opBase;
     const opBase = (this.opBase = this.ops.length);
 
-    this.MANY(this.headLoop);
+    if (headAhead.call(this) || this.RECORDING_PHASE) this.MANY(this.headLoop);
 
     // The operator expression: a flat sequence of operands and operators,
     // assembled by precedence as it goes (shunting-yard).
-    this.MANY2(this.prefix1);
+    if (this.enter(this.gPrefix1)) this.MANY2(this.prefix1);
     const start = this.LA(1).startOffset;
     const first = this.SUBRULE(this.select);
     if (!this.RECORDING_PHASE) {
@@ -539,7 +682,7 @@ class NixParser extends EmbeddedActionsParser {
       this.starts.push(start);
     }
     // Function application, `?`, binary operators (one custom decision for the common case of none).
-    this.OPTION9(this.exprTail);
+    if (continuesOperand[this.LA(1).tokenTypeIdx] === 1 || this.RECORDING_PHASE) this.OPTION9(this.exprTail);
     if (this.RECORDING_PHASE) return first;
 
     while (this.ops.length > opBase) this.reduceOp();
@@ -554,9 +697,9 @@ class NixParser extends EmbeddedActionsParser {
   });
 
   private exprTail = (): void => {
-    this.MANY3(this.app1);
-    this.MANY4(this.has1);
-    this.MANY5(this.binopLoop);
+    if (this.enter(this.gApp1)) this.MANY3(this.app1);
+    if (this.enter(this.gHas1)) this.MANY4(this.has1);
+    if (this.enter(this.gBinop)) this.MANY5(this.binopLoop);
   };
 
   private headLoop = (): void => {
@@ -599,15 +742,15 @@ class NixParser extends EmbeddedActionsParser {
   private binopLoop = (): void => {
     const opTok = this.CONSUME(BinOp);
     if (!this.RECORDING_PHASE) this.binop(opTok);
-    this.MANY6(this.prefix2);
+    if (this.enter(this.gPrefix2)) this.MANY6(this.prefix2);
     const start = this.LA(1).startOffset;
     const e = this.SUBRULE3(this.select);
     if (!this.RECORDING_PHASE) {
       this.exprs.push(e);
       this.starts.push(start);
     }
-    this.MANY7(this.app2);
-    this.MANY8(this.has2);
+    if (this.enter(this.gApp2)) this.MANY7(this.app2);
+    if (this.enter(this.gHas2)) this.MANY8(this.has2);
   };
 
   private pushPrefix(t: IToken): void {
@@ -630,7 +773,7 @@ class NixParser extends EmbeddedActionsParser {
         const pos = id.startOffset;
         const arg = id.image;
         this.CONSUME(T.COLON);
-        return { kind: 0, pos, arg };
+        return mkHead(0, pos, undefined, undefined, arg, undefined, undefined);
       },
     },
     {
@@ -642,7 +785,7 @@ class NixParser extends EmbeddedActionsParser {
         this.CONSUME(T.AT);
         const fs = this.SUBRULE(this.formalSet);
         this.CONSUME2(T.COLON);
-        return { kind: 0, pos, arg, formals: fs };
+        return mkHead(0, pos, undefined, undefined, arg, fs, undefined);
       },
     },
     {
@@ -652,8 +795,7 @@ class NixParser extends EmbeddedActionsParser {
         const fs = this.SUBRULE2(this.formalSet);
         this.lamArg = undefined;
         this.OPTION(this.atArg);
-        const h: Head = { kind: 0, pos, formals: fs };
-        if (this.lamArg !== undefined) h.arg = this.lamArg;
+        const h = mkHead(0, pos, undefined, undefined, this.lamArg, fs, undefined);
         this.CONSUME3(T.COLON);
         return h;
       },
@@ -663,7 +805,7 @@ class NixParser extends EmbeddedActionsParser {
         const pos = this.CONSUME(T.ASSERT).startOffset;
         const cond = this.SUBRULE(this.expr);
         this.CONSUME(T.SEMI);
-        return { kind: 1, pos, a: cond };
+        return mkHead(1, pos, cond, undefined, undefined, undefined, undefined);
       },
     },
     {
@@ -671,7 +813,7 @@ class NixParser extends EmbeddedActionsParser {
         const pos = this.CONSUME(T.WITH).startOffset;
         const e = this.SUBRULE2(this.expr);
         this.CONSUME2(T.SEMI);
-        return { kind: 2, pos, a: e };
+        return mkHead(2, pos, e, undefined, undefined, undefined, undefined);
       },
     },
     {
@@ -680,7 +822,7 @@ class NixParser extends EmbeddedActionsParser {
         const attrs = (this.bindsTarget = newAttrs(pos, true));
         this.SUBRULE(this.binds);
         this.CONSUME(T.IN);
-        return { kind: 3, pos, attrs };
+        return mkHead(3, pos, undefined, undefined, undefined, undefined, attrs);
       },
     },
     {
@@ -690,7 +832,7 @@ class NixParser extends EmbeddedActionsParser {
         this.CONSUME(T.THEN);
         const t = this.SUBRULE4(this.expr);
         this.CONSUME(T.ELSE);
-        return { kind: 4, pos, a: c, b: t };
+        return mkHead(4, pos, c, t, undefined, undefined, undefined);
       },
     },
   ];
@@ -703,12 +845,8 @@ class NixParser extends EmbeddedActionsParser {
   private applyHead(h: Head, body: Expr): Expr {
     switch (h.kind) {
       case 0: {
-        const lam: ELambda = { kind: 'lambda', pos: h.pos, body };
-        if (h.arg !== undefined) lam.arg = h.arg;
-        if (h.formals) {
-          this.validateFormals(h.formals.formals, h.pos, h.arg);
-          lam.formals = h.formals;
-        }
+        if (h.formals) this.validateFormals(h.formals.formals, h.pos, h.arg);
+        const lam: ELambda = { kind: 'lambda', pos: h.pos, body, arg: h.arg, formals: h.formals, name: undefined };
         return lam;
       }
       case 1:
@@ -724,7 +862,18 @@ class NixParser extends EmbeddedActionsParser {
   }
 
   private validateFormals(formals: Formal[], pos: number, arg: string | undefined): void {
-    formals.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.pos - b.pos));
+    // Sorted by name, then position (an insertion sort: formal sets are small).
+    for (let k = 1; k < formals.length; k++) {
+      const f = formals[k]!;
+      let j = k - 1;
+      while (j >= 0) {
+        const g = formals[j]!;
+        if (g.name < f.name || (g.name === f.name && g.pos < f.pos)) break;
+        formals[j + 1] = g;
+        j--;
+      }
+      formals[j + 1] = f;
+    }
     let dup: Formal | null = null;
     let dupFirst = 0;
     for (let k = 0; k + 1 < formals.length; k++) {
@@ -783,12 +932,12 @@ class NixParser extends EmbeddedActionsParser {
     const pos = this.opPos.pop()!;
     const k = exprs.length - 1;
     if (op === OP_NOT) {
-      exprs[k] = { kind: 'not', pos, expr: exprs[k]! };
+      exprs[k] = mkNot(pos, exprs[k]!);
       starts[k] = pos;
       return;
     }
     if (op === OP_NEG) {
-      exprs[k] = { kind: 'call', pos, fn: synthVar('__sub'), args: [{ kind: 'int', pos: -1, value: 0 }, exprs[k]!] };
+      exprs[k] = mkCall(pos, synthVar('__sub'), [ZERO, exprs[k]!]);
       starts[k] = pos;
       return;
     }
@@ -799,49 +948,49 @@ class NixParser extends EmbeddedActionsParser {
     let e: Expr;
     switch (op) {
       case TI_EQ:
-        e = { kind: 'binary', pos, op: '==', lhs: l, rhs: r };
+        e = mkBinary(pos, '==', l, r);
         break;
       case TI_NEQ:
-        e = { kind: 'binary', pos, op: '!=', lhs: l, rhs: r };
+        e = mkBinary(pos, '!=', l, r);
         break;
       case TI_AND:
-        e = { kind: 'binary', pos, op: '&&', lhs: l, rhs: r };
+        e = mkBinary(pos, '&&', l, r);
         break;
       case TI_OR:
-        e = { kind: 'binary', pos, op: '||', lhs: l, rhs: r };
+        e = mkBinary(pos, '||', l, r);
         break;
       case TI_IMPL:
-        e = { kind: 'binary', pos, op: '->', lhs: l, rhs: r };
+        e = mkBinary(pos, '->', l, r);
         break;
       case TI_UPDATE:
-        e = { kind: 'binary', pos, op: '//', lhs: l, rhs: r };
+        e = mkBinary(pos, '//', l, r);
         break;
       case TI_CONCAT:
-        e = { kind: 'binary', pos, op: '++', lhs: l, rhs: r };
+        e = mkBinary(pos, '++', l, r);
         break;
       case TI_PLUS:
-        e = { kind: 'concat', pos, forceString: false, parts: [l, r], partPos: [ls, rs] };
+        e = mkConcat(pos, false, [l, r], [ls, rs]);
         break;
       case TI_MINUS:
-        e = { kind: 'call', pos, fn: synthVar('__sub'), args: [l, r] };
+        e = mkCall(pos, synthVar('__sub'), [l, r]);
         break;
       case TI_STAR:
-        e = { kind: 'call', pos, fn: synthVar('__mul'), args: [l, r] };
+        e = mkCall(pos, synthVar('__mul'), [l, r]);
         break;
       case TI_SLASH:
-        e = { kind: 'call', pos, fn: synthVar('__div'), args: [l, r] };
+        e = mkCall(pos, synthVar('__div'), [l, r]);
         break;
       case TI_LT:
-        e = { kind: 'call', pos, fn: synthVar('__lessThan'), args: [l, r] };
+        e = mkCall(pos, synthVar('__lessThan'), [l, r]);
         break;
       case TI_GT:
-        e = { kind: 'call', pos, fn: synthVar('__lessThan'), args: [r, l] };
+        e = mkCall(pos, synthVar('__lessThan'), [r, l]);
         break;
       case TI_LEQ:
-        e = { kind: 'not', pos, expr: { kind: 'call', pos, fn: synthVar('__lessThan'), args: [r, l] } };
+        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), [r, l]));
         break;
       case TI_GEQ:
-        e = { kind: 'not', pos, expr: { kind: 'call', pos, fn: synthVar('__lessThan'), args: [l, r] } };
+        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), [l, r]));
         break;
       case TI_PIPE_INTO:
         e = makeCall(pos, r, l);
@@ -861,20 +1010,19 @@ class NixParser extends EmbeddedActionsParser {
   public select = this.RULE('select', (): Expr => {
     const start = this.LA(1).startOffset;
     const e = this.OR(this.atomAlts);
-    const tail = this.OR5(this.selectTailAlts);
+    // (the third alternative, no tail, is by far the most frequent)
+    const t = this.LA(1).tokenTypeIdx;
+    const tail = t === TI_DOT || t === TI_OR_KW || this.RECORDING_PHASE ? this.OR5(this.selectTailAlts) : TAIL_NONE;
     if (tail === TAIL_NONE || this.RECORDING_PHASE) {
       this.lastCursed = false;
       return e;
     }
     if (tail === TAIL_CURSED) {
       this.lastCursed = true;
-      return { kind: 'call', pos: start, fn: e, args: [{ kind: 'var', pos: start, name: 'or' }] };
+      return mkCall(start, e, [mkVar(start, 'or')]);
     }
     this.lastCursed = false;
-    const def = this.selDef;
-    return def
-      ? { kind: 'select', pos: start, expr: e, path: this.selPath, def }
-      : { kind: 'select', pos: start, expr: e, path: this.selPath };
+    return mkSelect(start, e, this.selPath, this.selDef);
   });
 
   private selectTailAlts = [
@@ -886,10 +1034,10 @@ class NixParser extends EmbeddedActionsParser {
         const base = this.items.length;
         const a = this.OR7(this.attrNameAlts7);
         if (!this.RECORDING_PHASE) this.pushItem(a, -1);
-        this.MANY5(this.pathMoreS);
+        if (this.enter(this.gPathMoreS)) this.MANY5(this.pathMoreS);
         const path = this.RECORDING_PHASE ? [] : (this.takeItems(base) as AttrName[]);
         this.selDef = undefined;
-        this.OPTION2(this.orDefault);
+        if (this.enter(this.gOrDefault)) this.OPTION2(this.orDefault);
         this.selPath = path;
         return TAIL_SELECT;
       },
@@ -922,19 +1070,21 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.ID);
-        return t.image === '__curPos' ? { kind: 'curPos', pos: t.startOffset } : { kind: 'var', pos: t.startOffset, name: t.image };
+        return t.image === '__curPos'
+          ? { kind: 'curPos', pos: t.startOffset }
+          : mkVar(t.startOffset, t.image);
       },
     },
     {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.INT_LIT);
-        return { kind: 'int', pos: t.startOffset, value: t.payload as number | bigint };
+        return mkLeaf('int', t.startOffset, t.payload);
       },
     },
     {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.FLOAT_LIT);
-        return { kind: 'float', pos: t.startOffset, value: t.payload as number };
+        return mkLeaf('float', t.startOffset, t.payload);
       },
     },
     {
@@ -969,12 +1119,7 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.SPATH);
         const p = t.image.slice(1, -1);
-        return {
-          kind: 'call',
-          pos: t.startOffset,
-          fn: synthVar('__findFile'),
-          args: [synthVar('__nixPath'), { kind: 'str', pos: -1, value: p }],
-        };
+        return mkCall(t.startOffset, synthVar('__findFile'), [synthVar('__nixPath'), mkLeaf('str', -1, p)]);
       },
     },
     {
@@ -990,7 +1135,7 @@ class NixParser extends EmbeddedActionsParser {
             );
           }
         }
-        return { kind: 'str', pos: t.startOffset, value: t.image };
+        return mkLeaf('str', t.startOffset, t.image);
       },
     },
     {
@@ -1010,7 +1155,7 @@ class NixParser extends EmbeddedActionsParser {
         const attrs = (this.bindsTarget = newAttrs(kwPos, true));
         this.SUBRULE1(this.binds);
         this.CONSUME4(T.RCURLY);
-        return { kind: 'select', pos: kwPos, expr: attrs, path: [{ name: 'body', pos: kwPos }] };
+        return mkSelect(kwPos, attrs, [mkName('body', kwPos)], undefined);
       },
     },
     {
@@ -1103,14 +1248,14 @@ class NixParser extends EmbeddedActionsParser {
         if (this.RECORDING_PHASE) return undefined as unknown as Expr;
         const partPos = this.itemPos.splice(base);
         const parts = this.items.splice(base) as Expr[];
-        return { kind: 'concat', pos: partPos[0]!, forceString: false, parts, partPos };
+        return mkConcat(partPos[0]!, false, parts, partPos);
       },
     },
   ];
 
   private pathStr1 = (): void => {
     const s = this.CONSUME1(T.STR);
-    if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+    if (!this.RECORDING_PHASE) this.pushItem(mkLeaf('str', s.startOffset, s.payload), s.startOffset);
   };
 
   private pathMore = (): void => {
@@ -1121,7 +1266,7 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: () => {
         const s = this.CONSUME2(T.STR);
-        if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+        if (!this.RECORDING_PHASE) this.pushItem(mkLeaf('str', s.startOffset, s.payload), s.startOffset);
       },
     },
     {
@@ -1135,7 +1280,7 @@ class NixParser extends EmbeddedActionsParser {
   ];
 
   /** The value of a PATH / HPATH token (the start of a path literal), with the lints. */
-  private pathStart(t: IToken): EPath {
+  private pathStart(t: IToken): Expr {
     const lit = t.image;
     const pos = t.startOffset;
     const lint = this.opts.lint;
@@ -1168,7 +1313,7 @@ class NixParser extends EmbeddedActionsParser {
       );
       value = this.home() + lit.slice(1);
     }
-    return { kind: 'path', pos, value };
+    return mkLeaf('path', pos, value);
   }
 
   private home(): string {
@@ -1204,7 +1349,8 @@ class NixParser extends EmbeddedActionsParser {
     {
       ALT: () => {
         const s = this.CONSUME(T.STR);
-        if (!this.RECORDING_PHASE) this.pushItem({ kind: 'str', pos: s.startOffset, value: s.payload as string }, s.startOffset);
+        // (the fragment itself: stringExpr makes a node of it only if the string has interpolation)
+        if (!this.RECORDING_PHASE) this.pushItem(s.payload, s.startOffset);
       },
     },
     {
@@ -1220,15 +1366,22 @@ class NixParser extends EmbeddedActionsParser {
   ];
 
   private stringExpr(base: number, quotePos: number): Expr {
-    const n = this.items.length - base;
     if (!this.strInterp) {
-      const v = n ? (this.items.pop() as EStr).value : '';
-      this.itemPos.length = base;
-      return { kind: 'str', pos: quotePos, value: v };
+      // (at most one fragment)
+      let v = '';
+      if (this.items.length > base) {
+        v = this.items.pop() as string;
+        this.itemPos.pop();
+      }
+      return mkLeaf('str', quotePos, v);
     }
     const partPos = this.itemPos.splice(base);
-    const parts = this.items.splice(base) as Expr[];
-    return { kind: 'concat', pos: partPos[0]!, forceString: true, parts, partPos };
+    const parts = this.items.splice(base) as (Expr | string)[];
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k]!;
+      if (typeof p === 'string') parts[k] = mkLeaf('str', partPos[k]!, p);
+    }
+    return mkConcat(partPos[0]!, true, parts as Expr[], partPos);
   }
 
   /** An attribute path `a.b."c".${d}`. */
@@ -1260,13 +1413,13 @@ class NixParser extends EmbeddedActionsParser {
       {
         ALT: (): AttrName => {
           const t = this.consume(k, T.ID);
-          return { name: t.image, pos: t.startOffset };
+          return mkName(t.image, t.startOffset);
         },
       },
       {
         ALT: (): AttrName => {
           const t = this.consume(k, T.OR_KW);
-          return { name: 'or', pos: t.startOffset };
+          return mkName('or', t.startOffset);
         },
       },
       {
@@ -1276,7 +1429,7 @@ class NixParser extends EmbeddedActionsParser {
           this.consume(k + 10, T.DQUOTE);
           if (this.RECORDING_PHASE) return { name: '', pos: 0 };
           const e = this.stringExpr(base, qpos);
-          return e.kind === 'str' ? { name: e.value, pos: qpos } : { expr: e, pos: qpos };
+          return e.kind === 'str' ? mkName(e.value, qpos) : { expr: e, pos: qpos };
         },
       },
       {
@@ -1285,7 +1438,7 @@ class NixParser extends EmbeddedActionsParser {
           const e = this.subrule(k, this.expr);
           this.consume(k, T.RCURLY);
           // `${"a"}` (a plain string literal) is a static name.
-          if (!this.RECORDING_PHASE && e.kind === 'str') return { name: e.value, pos: dpos };
+          if (!this.RECORDING_PHASE && e.kind === 'str') return mkName(e.value, dpos);
           return { expr: e, pos: dpos };
         },
       },
@@ -1333,12 +1486,25 @@ class NixParser extends EmbeddedActionsParser {
         const base = this.items.length;
         const a = this.OR3(this.attrNameAlts3);
         if (!this.RECORDING_PHASE) this.pushItem(a, -1);
-        this.MANY3(this.pathMoreB);
+        if (this.enter(this.gPathMoreB)) this.MANY3(this.pathMoreB);
         const path = this.RECORDING_PHASE ? [] : (this.takeItems(base) as AttrName[]);
         this.CONSUME(T.EQUALS);
         const e = this.SUBRULE2(this.expr);
         this.CONSUME2(T.SEMI);
         if (!this.RECORDING_PHASE) this.addAttr(this.curAttrs, path, e, pos);
+      },
+    },
+    {
+      // `name = e;`: the most frequent binding, a special case of the previous
+      // alternative (chosen by BINDING_ALTS when an identifier is followed by `=`)
+      ALT: () => {
+        const id = this.CONSUME2(T.ID);
+        const name = id.image;
+        const pos = id.startOffset;
+        this.CONSUME2(T.EQUALS);
+        const e = this.SUBRULE3(this.expr);
+        this.CONSUME3(T.SEMI);
+        if (!this.RECORDING_PHASE) this.addSimpleAttr(this.curAttrs, name, pos, e);
       },
     },
   ];
@@ -1367,7 +1533,7 @@ class NixParser extends EmbeddedActionsParser {
   private addInherits(attrs: EAttrs, names: AttrName[], from: Expr | undefined): void {
     let fromIdx = -1;
     if (from) {
-      attrs.inheritFrom.push(from);
+      addInheritFrom(attrs, from);
       fromIdx = attrs.inheritFrom.length - 1;
     }
     for (const a of names) {
@@ -1376,9 +1542,21 @@ class NixParser extends EmbeddedActionsParser {
       if (prev) throw this.dupAttr(showAttrPath([a]), a.pos, prev.pos);
       const def: AttrDef =
         fromIdx < 0
-          ? { kind: 'inherit', expr: { kind: 'var', pos: a.pos, name }, pos: a.pos }
+          ? { kind: 'inherit', expr: mkVar(a.pos, name), pos: a.pos }
           : { kind: 'inheritFrom', from: fromIdx, pos: a.pos };
       attrs.attrs.set(name, def);
+    }
+  }
+
+  /** addAttr for a path of one static name. */
+  private addSimpleAttr(attrs: EAttrs, name: string, pos: number, e: Expr): void {
+    const j = attrs.attrs.get(name);
+    if (j) {
+      const path = [mkName(name, pos)];
+      if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j.expr, e, path);
+      else throw this.dupAttr(showAttrPath(path), pos, j.pos);
+    } else {
+      attrs.attrs.set(name, mkPlain(e, pos));
     }
   }
 
@@ -1395,12 +1573,12 @@ class NixParser extends EmbeddedActionsParser {
           else throw this.dupAttr(showAttrPath(path), pos, j.pos);
         } else {
           const nested = newAttrs(-1, false);
-          cur.attrs.set(a.name, { kind: 'plain', expr: nested, pos });
+          cur.attrs.set(a.name, mkPlain(nested, pos));
           cur = nested;
         }
       } else {
         const nested = newAttrs(-1, false);
-        cur.dynamic.push({ name: a.expr, value: nested, pos });
+        addDynamic(cur, { name: a.expr, value: nested, pos });
         cur = nested;
       }
     }
@@ -1411,10 +1589,10 @@ class NixParser extends EmbeddedActionsParser {
         if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j.expr, e, path);
         else throw this.dupAttr(showAttrPath(path), pos, j.pos);
       } else {
-        cur.attrs.set(a.name, { kind: 'plain', expr: e, pos });
+        cur.attrs.set(a.name, mkPlain(e, pos));
       }
     } else {
-      cur.dynamic.push({ name: a.expr, value: e, pos });
+      addDynamic(cur, { name: a.expr, value: e, pos });
     }
   }
 
@@ -1434,8 +1612,8 @@ class NixParser extends EmbeddedActionsParser {
         dst.attrs.set(name, def.kind === 'inheritFrom' ? { kind: 'inheritFrom', from: def.from + offset, pos: def.pos } : def);
       }
     }
-    for (const d of src.dynamic) dst.dynamic.push(d);
-    for (const f of src.inheritFrom) dst.inheritFrom.push(f);
+    for (const d of src.dynamic) addDynamic(dst, d);
+    for (const f of src.inheritFrom) addInheritFrom(dst, f);
   }
 
   // ---- function parameters ----
@@ -1494,11 +1672,11 @@ class NixParser extends EmbeddedActionsParser {
 
   public formal = this.RULE('formal', (): Formal => {
     const id = this.CONSUME(T.ID);
-    const f: Formal = { name: id.image, pos: id.startOffset };
+    const name = id.image;
+    const pos = id.startOffset;
     this.formalDef = undefined;
     this.OPTION(this.formalDefault);
-    if (this.formalDef) f.def = this.formalDef;
-    return f;
+    return { name, pos, def: this.formalDef };
   });
 
   private formalDefault = (): void => {
@@ -1539,6 +1717,30 @@ class NixParser extends EmbeddedActionsParser {
     const idx = this.currIdx + howMuch;
     if (idx >= this.lexed) this.fill(idx);
     return idx < 0 || idx + RING_SIZE <= this.lexed ? this.noTok : this.ring[idx & RING_MASK]!;
+  }
+
+  /**
+   * The token that CONSUME and LA return while the grammar is being recorded.
+   * Chevrotain's own (RECORDING_PHASE_TOKEN, END_OF_FILE) hold their offsets in
+   * double-valued fields (END_OF_FILE's are NaN): a `pos` read from them
+   * during recording would make V8 store `pos` as a boxed double in every AST
+   * node shape for the rest of the process (an extra heap object per node).
+   * This one has small-integer offsets.
+   */
+  private readonly recordTok = new Tok(chevrotain.EOF, '', -1, -1, undefined);
+
+  LA_RECORD(_howMuch: number): IToken {
+    return this.recordTok;
+  }
+
+  consumeInternalRecord(tokType: TokenType, occurrence: number, options: unknown): IToken {
+    (chevrotain.EmbeddedActionsParser.prototype as unknown as { consumeInternalRecord: (this: NixParser, ...a: unknown[]) => IToken }).consumeInternalRecord.call(
+      this,
+      tokType,
+      occurrence,
+      options,
+    );
+    return this.recordTok;
   }
 
   moveToTerminatedState(): void {
@@ -1584,13 +1786,14 @@ class NixParser extends EmbeddedActionsParser {
 
 /** CppNix's indentation stripping of `''…''` strings. */
 function stripIndentation(pos: number, es: IndPart[]): Expr {
-  if (es.length === 0) return { kind: 'str', pos, value: '' };
+  if (es.length === 0) return mkLeaf('str', pos, '');
 
   // The minimum indentation.  Whitespace-only lines (including a final one) do not count.
   let atStartOfLine = true;
   let minIndent = 1000000;
   let curIndent = 0;
-  for (const p of es) {
+  for (let k = 0; k < es.length; k++) {
+    const p = es[k]!;
     if (p.s === undefined || !p.indent) {
       if (atStartOfLine) {
         atStartOfLine = false;
@@ -1599,18 +1802,24 @@ function stripIndentation(pos: number, es: IndPart[]): Expr {
       continue;
     }
     const s = p.s;
-    for (let j = 0; j < s.length; j++) {
-      const c = s.charCodeAt(j);
+    const len = s.length;
+    let j = 0;
+    while (j < len) {
       if (atStartOfLine) {
+        const c = s.charCodeAt(j++);
         if (c === 32) curIndent++;
         else if (c === 10) curIndent = 0;
         else {
           atStartOfLine = false;
           if (curIndent < minIndent) minIndent = curIndent;
         }
-      } else if (c === 10) {
+      } else {
+        // (the rest of the line does not matter)
+        const nl = s.indexOf('\n', j);
+        if (nl < 0) break;
         atStartOfLine = true;
         curIndent = 0;
+        j = nl + 1;
       }
     }
   }
@@ -1631,41 +1840,55 @@ function stripIndentation(pos: number, es: IndPart[]): Expr {
       continue;
     }
     const s = p.s;
+    let len = s.length;
+    if (k === n - 1) {
+      // The last line is removed if it consists only of spaces (checked here,
+      // on the fragment itself: stripping removes only spaces).
+      const nl = s.lastIndexOf('\n');
+      if (nl >= 0) {
+        let q = nl + 1;
+        while (q < len && s.charCodeAt(q) === 32) q++;
+        if (q === len) len = nl + 1;
+      }
+    }
     let s2 = '';
     let runStart = 0;
-    for (let j = 0; j < s.length; j++) {
-      const c = s.charCodeAt(j);
+    let j = 0;
+    while (j < len) {
       if (atStartOfLine) {
-        if (c === 32) {
-          if (curDropped++ < minIndent) {
-            // dropped
-            s2 += s.slice(runStart, j);
-            runStart = j + 1;
-          }
-        } else if (c === 10) {
+        // A run of spaces, of which the first (minIndent - curDropped) are dropped.
+        let q = j;
+        while (q < len && s.charCodeAt(q) === 32) q++;
+        const drop = Math.min(q - j, minIndent - curDropped);
+        if (drop > 0) {
+          s2 += s.slice(runStart, j);
+          runStart = j + drop;
+        }
+        curDropped += q - j;
+        j = q;
+        if (j >= len) break;
+        if (s.charCodeAt(j++) === 10) {
           curDropped = 0;
         } else {
           atStartOfLine = false;
           curDropped = 0;
         }
-      } else if (c === 10) {
+      } else {
+        const nl = s.indexOf('\n', j);
+        if (nl < 0) break;
         atStartOfLine = true;
+        j = nl + 1;
       }
     }
-    s2 += s.slice(runStart);
-    if (k === n - 1) {
-      // Remove the last line if it consists only of spaces.
-      const nl = s2.lastIndexOf('\n');
-      if (nl >= 0 && /^ *$/.test(s2.slice(nl + 1))) s2 = s2.slice(0, nl + 1);
-    }
+    s2 = runStart === 0 && len === s.length ? s : s2 + s.slice(runStart, len);
     if (s2 !== '') {
-      parts.push({ kind: 'str', pos: p.pos, value: s2 });
+      parts.push(mkLeaf('str', p.pos, s2));
       partPos.push(p.pos);
     }
   }
-  if (parts.length === 0) return { kind: 'str', pos, value: '' };
-  if (parts.length === 1 && parts[0]!.kind === 'str') return { kind: 'str', pos, value: (parts[0] as EStr).value };
-  return { kind: 'concat', pos, forceString: true, parts, partPos };
+  if (parts.length === 0) return mkLeaf('str', pos, '');
+  if (parts.length === 1 && parts[0]!.kind === 'str') return mkLeaf('str', pos, (parts[0] as EStr).value);
+  return mkConcat(pos, true, parts, partPos);
 }
 
 // ---------------------------------------------------------------------------

@@ -53,6 +53,8 @@ const localRefs: VarRef[][] = [];
 const builtinRefs = new Map<string, VarRef>();
 
 function localRef(level: number, index: number): VarRef {
+  // (the cache is bounded: deeper or wider scopes get references of their own)
+  if (level >= 64 || index >= 1024) return { type: 'local', level, index };
   const row = (localRefs[level] ??= []);
   return (row[index] ??= { type: 'local', level, index });
 }

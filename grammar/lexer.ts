@@ -251,6 +251,21 @@ const NUL_SIGN = toBytes('␀');
 const INTERN_SIZE = 1 << 16;
 const INTERN_MASK = INTERN_SIZE - 1;
 const INTERN_MAX = (INTERN_SIZE * 3) >> 2;
+/** Longer names are not interned. */
+const INTERN_MAX_LEN = 256;
+
+/**
+ * text.slice(start, end) as a string of its own: V8 makes a slice of 13 or
+ * more characters a view of the whole text, which would keep the text of
+ * every source that contributed a name to the (long-lived) table alive.
+ * (Identifiers are ASCII.)
+ */
+function ownString(text: string, start: number, end: number): string {
+  if (end - start < 13) return text.slice(start, end);
+  const codes: number[] = [];
+  for (let k = start; k < end; k++) codes.push(text.charCodeAt(k));
+  return String.fromCharCode(...codes);
+}
 const internNames: (string | undefined)[] = new Array<string | undefined>(INTERN_SIZE).fill(undefined);
 const internTypes: (TokenType | undefined)[] = new Array<TokenType | undefined>(INTERN_SIZE).fill(undefined);
 /** Hash of each name, and where its bytes are in internPool (compared with the input's bytes). */
@@ -296,9 +311,9 @@ for (const [kw, type] of [
   ['inherit', T.INHERIT],
   ['or', T.OR_KW],
 ] as const) {
-  // (the same hash as in lexDefault)
+  // (the same hash as in lexIdent)
   let h = kw.charCodeAt(0);
-  for (let k = 1; k < kw.length; k++) h = (Math.imul(h, 31) + kw.charCodeAt(k)) | 0;
+  for (let k = 1; k < kw.length; k++) h = (h * 31 + kw.charCodeAt(k)) | 0;
   let slot = (h ^ (h >>> 13)) & INTERN_MASK;
   while (internNames[slot] !== undefined) slot = (slot + 1) & INTERN_MASK;
   internAdd(slot, h, kw, type, Buffer.from(kw, 'latin1'), 0, kw.length);
@@ -359,7 +374,7 @@ function toByteArray(text: string): Uint8Array {
 /**
  * The tokenizer, producing one token per `next(t)` call, written into the
  * given Tok object (the parser pulls tokens on demand into a small ring of
- * reused objects, so that tokenizing allocates nothing but strings).  After the
+ * reused objects, so that tokenizing allocates little besides strings).  After the
  * end of the input (or a lexical error, which becomes a LEXERR token), `next`
  * returns end-of-file tokens forever.
  */
@@ -668,9 +683,9 @@ export class Lexer {
         value = v;
       } else {
         const image = text.slice(i, e);
-        const b = BigInt(image);
-        if (b > MAX_INT) return this.error(`invalid integer '${image}'`, i);
-        value = b <= 9007199254740991n ? Number(b) : b;
+        const big = BigInt(image);
+        if (big > MAX_INT) return this.error(`invalid integer '${image}'`, i);
+        value = big <= 9007199254740991n ? Number(big) : big;
       }
       this.i = e;
       // (the image of an integer is not used)
@@ -706,7 +721,7 @@ export class Lexer {
       const f = cls[d]!;
       if ((f & C_ID) === 0) break;
       if ((f & C_PATH) === 0) quote = true;
-      h = (Math.imul(h, 31) + d) | 0;
+      h = (h * 31 + d) | 0;
     }
     if (!quote) {
       const d = b[e]!;
@@ -715,7 +730,7 @@ export class Lexer {
         if (r) return r;
       }
     }
-    // The name, shared with earlier occurrences (see intern), and whether it is a keyword.
+    // The name, shared with its earlier occurrences (see internNames), and whether it is a keyword.
     const len = e - i;
     let slot = (h ^ (h >>> 13)) & INTERN_MASK;
     let name: string;
@@ -723,9 +738,13 @@ export class Lexer {
     for (;;) {
       const s = internNames[slot];
       if (s === undefined) {
-        name = text.slice(i, e);
         type = T.ID;
-        if (internCount < INTERN_MAX) internAdd(slot, h, name, type, b, i, len);
+        if (internCount < INTERN_MAX && len <= INTERN_MAX_LEN) {
+          name = ownString(text, i, e);
+          internAdd(slot, h, name, type, b, i, len);
+        } else {
+          name = text.slice(i, e);
+        }
         break;
       }
       if (internHash[slot] === h && s.length === len && sameBytes(slot, b, i, len)) {

@@ -416,6 +416,11 @@ function mkPlain(expr: Expr, pos: number): AttrDef {
   return { kind: 'plain', expr, pos };
 }
 
+/** A list of two (one allocation site for all the operators). */
+function pair<X>(a: X, b: X): X[] {
+  return [a, b];
+}
+
 /** The 0 of `0 - e` (unary minus): a leaf that is never modified, so shared. */
 const ZERO: Expr = Object.freeze(mkLeaf('int', -1, 0));
 
@@ -862,17 +867,21 @@ class NixParser extends EmbeddedActionsParser {
   }
 
   private validateFormals(formals: Formal[], pos: number, arg: string | undefined): void {
-    // Sorted by name, then position (an insertion sort: formal sets are small).
-    for (let k = 1; k < formals.length; k++) {
-      const f = formals[k]!;
-      let j = k - 1;
-      while (j >= 0) {
-        const g = formals[j]!;
-        if (g.name < f.name || (g.name === f.name && g.pos < f.pos)) break;
-        formals[j + 1] = g;
-        j--;
+    // Sorted by name, then position (an insertion sort for the usual small sets).
+    if (formals.length > 16) {
+      formals.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.pos - b.pos));
+    } else {
+      for (let k = 1; k < formals.length; k++) {
+        const f = formals[k]!;
+        let j = k - 1;
+        while (j >= 0) {
+          const g = formals[j]!;
+          if (g.name < f.name || (g.name === f.name && g.pos < f.pos)) break;
+          formals[j + 1] = g;
+          j--;
+        }
+        formals[j + 1] = f;
       }
-      formals[j + 1] = f;
     }
     let dup: Formal | null = null;
     let dupFirst = 0;
@@ -937,7 +946,7 @@ class NixParser extends EmbeddedActionsParser {
       return;
     }
     if (op === OP_NEG) {
-      exprs[k] = mkCall(pos, synthVar('__sub'), [ZERO, exprs[k]!]);
+      exprs[k] = mkCall(pos, synthVar('__sub'), pair(ZERO, exprs[k]!));
       starts[k] = pos;
       return;
     }
@@ -969,28 +978,28 @@ class NixParser extends EmbeddedActionsParser {
         e = mkBinary(pos, '++', l, r);
         break;
       case TI_PLUS:
-        e = mkConcat(pos, false, [l, r], [ls, rs]);
+        e = mkConcat(pos, false, pair(l, r), pair(ls, rs));
         break;
       case TI_MINUS:
-        e = mkCall(pos, synthVar('__sub'), [l, r]);
+        e = mkCall(pos, synthVar('__sub'), pair(l, r));
         break;
       case TI_STAR:
-        e = mkCall(pos, synthVar('__mul'), [l, r]);
+        e = mkCall(pos, synthVar('__mul'), pair(l, r));
         break;
       case TI_SLASH:
-        e = mkCall(pos, synthVar('__div'), [l, r]);
+        e = mkCall(pos, synthVar('__div'), pair(l, r));
         break;
       case TI_LT:
-        e = mkCall(pos, synthVar('__lessThan'), [l, r]);
+        e = mkCall(pos, synthVar('__lessThan'), pair(l, r));
         break;
       case TI_GT:
-        e = mkCall(pos, synthVar('__lessThan'), [r, l]);
+        e = mkCall(pos, synthVar('__lessThan'), pair(r, l));
         break;
       case TI_LEQ:
-        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), [r, l]));
+        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), pair(r, l)));
         break;
       case TI_GEQ:
-        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), [l, r]));
+        e = mkNot(pos, mkCall(pos, synthVar('__lessThan'), pair(l, r)));
         break;
       case TI_PIPE_INTO:
         e = makeCall(pos, r, l);
@@ -1787,47 +1796,12 @@ class NixParser extends EmbeddedActionsParser {
 /** CppNix's indentation stripping of `''…''` strings. */
 function stripIndentation(pos: number, es: IndPart[]): Expr {
   if (es.length === 0) return mkLeaf('str', pos, '');
-
-  // The minimum indentation.  Whitespace-only lines (including a final one) do not count.
-  let atStartOfLine = true;
-  let minIndent = 1000000;
-  let curIndent = 0;
-  for (let k = 0; k < es.length; k++) {
-    const p = es[k]!;
-    if (p.s === undefined || !p.indent) {
-      if (atStartOfLine) {
-        atStartOfLine = false;
-        if (curIndent < minIndent) minIndent = curIndent;
-      }
-      continue;
-    }
-    const s = p.s;
-    const len = s.length;
-    let j = 0;
-    while (j < len) {
-      if (atStartOfLine) {
-        const c = s.charCodeAt(j++);
-        if (c === 32) curIndent++;
-        else if (c === 10) curIndent = 0;
-        else {
-          atStartOfLine = false;
-          if (curIndent < minIndent) minIndent = curIndent;
-        }
-      } else {
-        // (the rest of the line does not matter)
-        const nl = s.indexOf('\n', j);
-        if (nl < 0) break;
-        atStartOfLine = true;
-        curIndent = 0;
-        j = nl + 1;
-      }
-    }
-  }
+  const minIndent = minIndentation(es);
 
   // Strip that much from each line.
   const parts: Expr[] = [];
   const partPos: number[] = [];
-  atStartOfLine = true;
+  let atStartOfLine = true;
   let curDropped = 0;
   const n = es.length;
   for (let k = 0; k < n; k++) {
@@ -1889,6 +1863,45 @@ function stripIndentation(pos: number, es: IndPart[]): Expr {
   if (parts.length === 0) return mkLeaf('str', pos, '');
   if (parts.length === 1 && parts[0]!.kind === 'str') return mkLeaf('str', pos, (parts[0] as EStr).value);
   return mkConcat(pos, true, parts, partPos);
+}
+
+/** The minimum indentation of the lines of an indented string.  Whitespace-only lines (including a final one) do not count. */
+function minIndentation(es: IndPart[]): number {
+  let atStartOfLine = true;
+  let minIndent = 1000000;
+  let curIndent = 0;
+  for (let k = 0; k < es.length; k++) {
+    const p = es[k]!;
+    if (p.s === undefined || !p.indent) {
+      if (atStartOfLine) {
+        atStartOfLine = false;
+        if (curIndent < minIndent) minIndent = curIndent;
+      }
+      continue;
+    }
+    const s = p.s;
+    const len = s.length;
+    let j = 0;
+    while (j < len) {
+      if (atStartOfLine) {
+        const c = s.charCodeAt(j++);
+        if (c === 32) curIndent++;
+        else if (c === 10) curIndent = 0;
+        else {
+          atStartOfLine = false;
+          if (curIndent < minIndent) minIndent = curIndent;
+        }
+      } else {
+        // (the rest of the line does not matter)
+        const nl = s.indexOf('\n', j);
+        if (nl < 0) break;
+        atStartOfLine = true;
+        curIndent = 0;
+        j = nl + 1;
+      }
+    }
+  }
+  return minIndent;
 }
 
 // ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LANG } from './lang-suite.js';
 import { NixParseError, Source, parse, printExpr, toBytes } from '../../grammar/index.js';
+import { bind } from '../../grammar/bind.js';
 import type { ParseOptions } from '../../grammar/index.js';
 import type { EAttrs, ECall, EConcatStrings, ELambda, EList, ESelect, Expr } from '../../grammar/index.js';
 
@@ -677,6 +678,111 @@ describe('robustness', () => {
     expect(emsg('(')).toBe('syntax error, unexpected end of file');
     expect(emsg('{ a = 1; a = 2; }')).toMatch(/already defined/);
     expect(p('{ a = 1; }')).toBe('{ a = 1; }');
+  });
+});
+
+// Cases for the parser's and binder's fast paths (interned identifiers, the
+// byte view of the input, shortcuts for frequent bindings, small scopes…):
+// their results must be those of the general code.
+describe('fast paths give the general results', () => {
+  it('identifiers that start like keywords, long identifiers', () => {
+    for (const id of ['iff', 'inherits', 'or_', 'letx', "in'", 'x-y', "a'b", 'if1', 'assert_', 'thenelse', 'abcdefghijklmnopqrstuvwxyz']) {
+      expect(p(id)).toBe(id);
+      expect(ast(id)).toMatchObject({ kind: 'var', name: id });
+    }
+    expect(p('{ or = 1; }')).toBe('{ or = 1; }');
+  });
+
+  it('characters above 255 (not a byte string) are lexed as before', () => {
+    expect(emsg('\u0142')).toBe('syntax error, unexpected invalid token');
+    expect(emsg('a \u0142')).toBe('syntax error, unexpected invalid token, expecting end of file');
+    expect(ast('"\u0142"')).toMatchObject({ kind: 'str', value: '\u0142' });
+    expect(ast("''\n  \u0142\n''")).toMatchObject({ kind: 'str', value: '\u0142\n' });
+  });
+
+  it('comments ending in CR or at the end of the input', () => {
+    expect(p('1 # c\r+ 2')).toBe('(1 + 2)');
+    expect(p('1 # c\r\n+ 2')).toBe('(1 + 2)');
+    expect(p('1 # c\n+ 2')).toBe('(1 + 2)');
+    expect(p('1 # c')).toBe('1');
+    expect(p('1 /* c */ + 2')).toBe('(1 + 2)');
+  });
+
+  it('integers of up to 15 digits and beyond', () => {
+    expect(p('[ 007 123456789012345 1234567890123456 ]')).toBe('[ (7) (123456789012345) (1234567890123456) ]');
+  });
+
+  it('indentation stripping: runs of spaces, empty lines, a final line of spaces', () => {
+    expect(p("''\n  a\n    b\n  ''")).toBe('"a\\n  b\\n"');
+    expect(p("''\n  a\n\n  b\n \t''")).toBe('" a\\n\\n b\\n\\t"');
+    expect(p("''  \n  ''")).toBe('""');
+    expect(p("''\n  ${x} a\n  ''")).toBe('(x + " a\\n")');
+    expect(p("''\n   ''$\n  a''")).toBe('(" " + "$" + "\\na")');
+  });
+
+  it('bindings of a single name: duplicates and merges', () => {
+    expect(emsg('{ a = 1; a = 2; }')).toBe(`attribute 'a' already defined at ${STDIN}:1:3`);
+    expect(epos('{ a = 1; a = 2; }')).toBe('1:10');
+    expect(emsg('{ "a" = 1; a = 2; }')).toBe(`attribute 'a' already defined at ${STDIN}:1:3`);
+    expect(emsg('{ a = 1; a.b = 2; }')).toBe(`attribute 'a.b' already defined at ${STDIN}:1:3`);
+    expect(emsg('{ a = { b = 1; }; a.b = 2; }')).toBe(`attribute 'a.b' already defined at ${STDIN}:1:9`);
+    expect(emsg('{ a = { b = 1; }; a = { b = 2; }; }')).toBe(`attribute 'a.b' already defined at ${STDIN}:1:9`);
+    expect(p('{ a = { x = 1; }; a = { y = 2; }; }')).toBe('{ a = { x = 1; y = 2; }; }');
+    expect(p('{ a.b = 1; a = { c = 2; }; }')).toBe('{ a = { b = 1; c = 2; }; }');
+    expect(p('let a = 1; b = a; in b')).toBe('(let a = 1; b = a; in b)');
+  });
+
+  it('attribute sets without dynamic attributes or inherit-from share empty lists', () => {
+    const a = ast('[ { a = 1; } { b = 2; inherit (x) c; "${d}" = 3; } ]') as EList;
+    const [e1, e2] = a.elems as EAttrs[];
+    expect(e1!.dynamic).toEqual([]);
+    expect(e1!.inheritFrom).toEqual([]);
+    expect(e2!.dynamic.length).toBe(1);
+    expect(e2!.inheritFrom.length).toBe(1);
+    expect(e1!.dynamic.length).toBe(0);
+  });
+
+  it('variables resolve the same in small and large scopes', () => {
+    const names = Array.from({ length: 12 }, (_, i) => `v${i}`);
+    const globals = new Set(['builtins', '__sub']);
+    const check = (text: string, want: Record<string, unknown>) => {
+      const s = src(text);
+      const e = parse(s, { basePath: BASE });
+      bind(e, s, { globals });
+      const got: Record<string, unknown> = {};
+      const walk = (x: unknown): void => {
+        if (x instanceof Map) for (const v of x.values()) walk(v);
+        else if (Array.isArray(x)) for (const v of x) walk(v);
+        else if (x && typeof x === 'object') {
+          const o = x as Record<string, unknown>;
+          if (o.kind === 'var' && o.pos !== -1) got[`${o.name as string}@${o.pos as number}`] = o.resolved;
+          for (const v of Object.values(o)) walk(v);
+        }
+      };
+      walk(e);
+      expect(got).toEqual(want);
+    };
+    // a lambda with 12 formals (a map) inside a lambda with 3 (a list)
+    const big = `{ ${names.join(', ')} }: `;
+    const text = `{ p, q, r }: ${big}[ v0 v11 p r builtins ]`;
+    const at = (name: string) => `${name}@${text.lastIndexOf(' ' + name + ' ') + 1}`;
+    check(text, {
+      [at('v0')]: { type: 'local', level: 0, index: 0 },
+      [at('v11')]: { type: 'local', level: 0, index: 3 },
+      [at('p')]: { type: 'local', level: 1, index: 0 },
+      [at('r')]: { type: 'local', level: 1, index: 2 },
+      [at('builtins')]: { type: 'builtin', name: 'builtins' },
+    });
+    // with scopes, rec sets and let with many names, unary minus
+    const t2 = `let ${names.map((n) => `${n} = 1;`).join(' ')} in with builtins; rec { a = v5; b = a; c = y; d = -v1; }`;
+    const pos = (s: string) => t2.indexOf(s);
+    check(t2, {
+      [`v5@${pos('v5;')}`]: { type: 'local', level: 2, index: 5 },
+      [`a@${pos('a;')}`]: { type: 'local', level: 0, index: 0 },
+      [`builtins@${pos('builtins;')}`]: { type: 'builtin', name: 'builtins' },
+      [`y@${pos('y;')}`]: { type: 'with', levels: [1] },
+      [`v1@${pos('v1;')}`]: { type: 'local', level: 2, index: 1 },
+    });
   });
 });
 

@@ -10,9 +10,9 @@
 // With --vs, runs alternate between this checkout and OTHER_ROOT (another
 // built copy of tsnix) and both are shown.
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { loadGrammar, parseAndBind, readNixFiles } from './parse-common.mjs';
 
 const args = process.argv.slice(2);
 const vsAt = args.indexOf('--vs');
@@ -21,39 +21,13 @@ const root = process.env.PARSE_COLD_ROOT ?? path.resolve(path.dirname(fileURLToP
 const dir = args[0];
 
 if (process.env.PARSE_COLD_CHILD) {
-  const { parse, Source } = await import(pathToFileURL(path.join(root, 'dist/grammar/index.js')).href);
-  const { bind } = await import(pathToFileURL(path.join(root, 'dist/grammar/bind.js')).href);
-  const files = [];
-  const walk = (d) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.nix')) files.push([p, fs.readFileSync(p, 'latin1')]);
-    }
-  };
-  walk(dir);
-  // (with the builtins that the parser's desugarings use, so that binding goes through every file)
-  const globals = new Set(['builtins', 'true', 'false', 'null', 'import', 'map', 'toString', 'throw', 'abort', 'baseNameOf', 'derivation', 'removeAttrs', 'isNull', 'dirOf', 'fetchTarball', 'placeholder', 'scopedImport', '__currentSystem', '__sub', '__mul', '__div', '__lessThan', '__findFile', '__nixPath']);
+  const grammar = await loadGrammar(root);
+  const files = readNixFiles(dir);
   const keep = [];
-  let tp = 0;
-  let tb = 0;
   const c0 = process.cpuUsage();
-  for (const [p, text] of files) {
-    const src = new Source(p, p, text);
-    const t0 = performance.now();
-    const e = parse(src, { basePath: path.dirname(p) });
-    const t1 = performance.now();
-    try {
-      bind(e, src, { globals });
-    } catch {
-      // (unknown globals: the timing is what matters)
-    }
-    tb += performance.now() - t1;
-    tp += t1 - t0;
-    keep.push(e);
-  }
+  const { parseMs, bindMs } = parseAndBind(grammar, files, keep);
   const c = process.cpuUsage(c0);
-  console.log(JSON.stringify({ cpu: (c.user + c.system) / 1000, parse: tp, bind: tb, n: keep.length }));
+  console.log(JSON.stringify({ cpu: (c.user + c.system) / 1000, parse: parseMs, bind: bindMs, n: keep.length }));
 } else {
   const runs = Number(args[1] ?? 5);
   const roots = other ? [root, other] : [root];

@@ -116,16 +116,31 @@ function baseName(p: string): string {
 interface StoreCaches {
   srcToStore: Map<string, string>;
   drvHashes: Map<string, DrvHashModulo>;
+  /** Derivations this evaluation wrote whose hashDerivationModulo has not been needed yet. */
+  written: Map<string, Derivation>;
+  /** `readDerivation` of drvHashContext: from `written` when there, else from the store. */
+  read: (drvPath: string) => Derivation;
 }
 const caches = new WeakMap<EvalState, StoreCaches>();
 function cachesOf(state: EvalState): StoreCaches {
   let c = caches.get(state);
-  if (!c) caches.set(state, (c = { srcToStore: new Map(), drvHashes: new Map() }));
+  if (!c) {
+    const written = new Map<string, Derivation>();
+    const read = (p: string): Derivation => {
+      const d = written.get(p);
+      if (d === undefined) return state.store.readDerivation(p);
+      // (its hash is memoised in drvHashes from now on)
+      written.delete(p);
+      return d;
+    };
+    caches.set(state, (c = { srcToStore: new Map(), drvHashes: new Map(), written, read }));
+  }
   return c;
 }
 
 function drvHashContext(state: EvalState): DrvHashContext {
-  return { readDerivation: (p) => state.store.readDerivation(p), memo: cachesOf(state).drvHashes };
+  const c = cachesOf(state);
+  return { readDerivation: c.read, memo: c.drvHashes };
 }
 
 /**
@@ -465,9 +480,12 @@ function derivationStrictInternal(state: EvalState, attrs: Attrs, drvName: strin
     drv = storeCall(null, () => fillInOutputPaths(drv, drvHashContext(state), state.store.storeDir));
   }
 
-  // Derivations depending on this one read it back (store.readDerivation) for
-  // their hashDerivationModulo, memoised per state in drvHashContext.
+  // Derivations depending on this one need its hashDerivationModulo: it is
+  // computed from `drv` itself when first needed (not read back from the
+  // store), then memoised per state in drvHashContext.
   const drvPath = storeCall(null, () => state.store.writeDerivation(drv));
+  const c = cachesOf(state);
+  if (!c.drvHashes.has(drvPath)) c.written.set(drvPath, drv);
 
   const m = new Map<string, Value>();
   m.set('drvPath', new NixStr(drvPath, new Set(['=' + drvPath])));

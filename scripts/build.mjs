@@ -73,6 +73,11 @@ await esbuild.build({
   external: ['better-sqlite3', 'ink', 'react', 'ink-testing-library'],
   define: { 'import.meta.url': '__tsnix_module_url' },
   banner: { js: "const __tsnix_module_url = require('node:url').pathToFileURL(__filename).href;" },
+  // Whitespace and syntax only (names are kept): the source is part of the
+  // snapshot, and a smaller snapshot loads faster (9.1 -> 7.2 MB, ~8 ms less
+  // per start).
+  minifyWhitespace: true,
+  minifySyntax: true,
   plugins: [staticChevrotain],
   logLevel: 'warning',
 });

@@ -220,6 +220,9 @@ function parseHashMode(state: EvalState, s: string, pos: Pos | null): Ingestion 
   return m;
 }
 
+/** How derivationStrict coerces attribute values (and `args` elements) to strings. */
+const DRV_COERCE = { coerceMore: true, copyToStore: true } as const;
+
 /** The attributes that `__structuredAttrs` replaces by `outputChecks`. */
 const LEGACY_CHECKS = new Set([
   'allowedReferences',
@@ -282,7 +285,7 @@ function derivationStrictInternal(state: EvalState, attrs: Attrs, drvName: strin
 
   // Errors below have no position of their own: the frame of the attribute shows it.
   const coerce = (v: Value): string => {
-    const r = coerceToString(v, null, { coerceMore: true, copyToStore: true });
+    const r = coerceToString(v, null, DRV_COERCE);
     if (r.ctx.size) ctx = mergeContexts(ctx, r.ctx);
     return r.s;
   };
@@ -293,84 +296,95 @@ function derivationStrictInternal(state: EvalState, attrs: Attrs, drvName: strin
     return s.s;
   };
 
-  for (const key of attrs.keys()) {
-    if (key === '__ignoreNulls') continue;
-    const pos = attrs.posOf(key) ?? null;
-    withTrace(`while evaluating attribute '${key}' of derivation '${drvName}'`, pos, () => {
-      const v = force(attrs.get(key)!);
-      if (ignoreNulls && v === null) return;
-      if (key === '__contentAddressed') {
-        contentAddressed = forceBool(v, null);
-        if (contentAddressed) requireFeature(state, 'ca-derivations', null);
-      } else if (key === '__impure') {
-        impure = forceBool(v, null);
-        if (impure) requireFeature(state, 'impure-derivations', null);
-      } else if (key === 'args') {
-        for (const el of forceList(v, null)) {
-          args.push(withTrace('while evaluating an element of the argument list', null, () => coerce(el)));
-        }
-      } else if (json) {
-        if (key === '__structuredAttrs') return;
-        const acc = { ctx: EMPTY_CTX as Context };
-        json.set(key, valueToJSON(v, pos, true, acc));
-        if (acc.ctx.size) ctx = mergeContexts(ctx, acc.ctx);
-        switch (key) {
-          case 'builder':
-            builder = str(v);
-            break;
-          case 'system':
-            platform = forceStringNoCtx(v, null);
-            break;
-          case 'outputHash':
-            outputHash = forceStringNoCtx(v, null);
-            break;
-          case 'outputHashAlgo':
-            outputHashAlgo = forceStringNoCtx(v, null);
-            break;
-          case 'outputHashMode':
-            ingestion = parseHashMode(state, forceStringNoCtx(v, null), null);
-            break;
-          case 'outputs':
-            outputs = checkOutputNames(
-              forceList(v, null).map((o) => forceStringNoCtx(o, null)),
-              null,
-            );
-            break;
-          default:
-            if (LEGACY_CHECKS.has(key)) {
-              const w = new NixError(
-                `'structuredAttrs' disables the effect of the derivation attribute '${key}'; use 'outputChecks.<output>.${key}' instead`,
-                pos,
-              );
-              w.addTrace(`while evaluating derivation '${drvName}'`);
-              warnWithTrace(state, w);
-            }
-        }
-      } else {
-        const s = coerce(v);
-        env.set(key, s);
-        switch (key) {
-          case 'builder':
-            builder = s;
-            break;
-          case 'system':
-            platform = s;
-            break;
-          case 'outputHash':
-            outputHash = s;
-            break;
-          case 'outputHashAlgo':
-            outputHashAlgo = s;
-            break;
-          case 'outputHashMode':
-            ingestion = parseHashMode(state, s, null);
-            break;
-          case 'outputs':
-            outputs = checkOutputNames(tokenize(s), null);
-            break;
+  // (one attribute; its position and the frame's text are made only when needed)
+  const attribute = (key: string): void => {
+    const v = force(attrs.get(key)!);
+    if (ignoreNulls && v === null) return;
+    if (key === '__contentAddressed') {
+      contentAddressed = forceBool(v, null);
+      if (contentAddressed) requireFeature(state, 'ca-derivations', null);
+    } else if (key === '__impure') {
+      impure = forceBool(v, null);
+      if (impure) requireFeature(state, 'impure-derivations', null);
+    } else if (key === 'args') {
+      for (const el of forceList(v, null)) {
+        try {
+          args.push(coerce(el));
+        } catch (e) {
+          if (e instanceof NixError) e.addTrace('while evaluating an element of the argument list', null);
+          throw e;
         }
       }
-    });
+    } else if (json) {
+      if (key === '__structuredAttrs') return;
+      const acc = { ctx: EMPTY_CTX as Context };
+      json.set(key, valueToJSON(v, attrs.posOf(key) ?? null, true, acc));
+      if (acc.ctx.size) ctx = mergeContexts(ctx, acc.ctx);
+      switch (key) {
+        case 'builder':
+          builder = str(v);
+          break;
+        case 'system':
+          platform = forceStringNoCtx(v, null);
+          break;
+        case 'outputHash':
+          outputHash = forceStringNoCtx(v, null);
+          break;
+        case 'outputHashAlgo':
+          outputHashAlgo = forceStringNoCtx(v, null);
+          break;
+        case 'outputHashMode':
+          ingestion = parseHashMode(state, forceStringNoCtx(v, null), null);
+          break;
+        case 'outputs':
+          outputs = checkOutputNames(
+            forceList(v, null).map((o) => forceStringNoCtx(o, null)),
+            null,
+          );
+          break;
+        default:
+          if (LEGACY_CHECKS.has(key)) {
+            const w = new NixError(
+              `'structuredAttrs' disables the effect of the derivation attribute '${key}'; use 'outputChecks.<output>.${key}' instead`,
+              attrs.posOf(key) ?? null,
+            );
+            w.addTrace(`while evaluating derivation '${drvName}'`);
+            warnWithTrace(state, w);
+          }
+      }
+    } else {
+      const s = coerce(v);
+      env.set(key, s);
+      switch (key) {
+        case 'builder':
+          builder = s;
+          break;
+        case 'system':
+          platform = s;
+          break;
+        case 'outputHash':
+          outputHash = s;
+          break;
+        case 'outputHashAlgo':
+          outputHashAlgo = s;
+          break;
+        case 'outputHashMode':
+          ingestion = parseHashMode(state, s, null);
+          break;
+        case 'outputs':
+          outputs = checkOutputNames(tokenize(s), null);
+          break;
+      }
+    }
+  };
+  for (const key of attrs.keys()) {
+    if (key === '__ignoreNulls') continue;
+    try {
+      attribute(key);
+    } catch (e) {
+      if (e instanceof NixError) e.addTrace(`while evaluating attribute '${key}' of derivation '${drvName}'`, attrs.posOf(key) ?? null);
+      throw e;
+    }
   }
 
   if (json) {

@@ -72,8 +72,10 @@ export function atermString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? `"${s.replace(ESCAPES, (c) => ESCAPE_MAP[c] as string)}"` : `"${s}"`;
 }
 
+// (`.sort()` without a comparator orders strings by UTF-16 code units: for
+// byte strings that is byte order, and it is faster than a JS comparator)
 function sortedKeys<K extends string>(m: { keys(): Iterable<K> }): K[] {
-  return [...m.keys()].sort(compareBytes);
+  return [...m.keys()].sort();
 }
 
 function stringList(xs: Iterable<string>): string {
@@ -125,10 +127,10 @@ export function printDerivation(drv: Derivation, opts: PrintOptions = {}): strin
   for (const p of sortedKeys(inputDrvs)) {
     if (!first) parts.push(',');
     first = false;
-    const outs = [...(inputDrvs.get(p) as Set<string>)].sort(compareBytes);
+    const outs = [...(inputDrvs.get(p) as Set<string>)].sort();
     parts.push('(', atermString(p), ',', stringList(outs), ')');
   }
-  parts.push('],', stringList([...drv.inputSrcs].sort(compareBytes)));
+  parts.push('],', stringList([...drv.inputSrcs].sort()));
   parts.push(',', atermString(drv.platform), ',', atermString(drv.builder), ',', stringList(drv.args), ',[');
   first = true;
   for (const k of sortedKeys(drv.env)) {
@@ -331,7 +333,7 @@ export function isFloatingContentAddressed(drv: Derivation): boolean {
 export function derivationReferences(drv: Derivation): string[] {
   const refs = new Set<string>(drv.inputSrcs);
   for (const p of drv.inputDrvs.keys()) refs.add(p);
-  return [...refs].sort(compareBytes);
+  return [...refs].sort();
 }
 
 /** The store path of the .drv file: a text path of the ATerm with its references. */
@@ -390,7 +392,7 @@ export function hashDerivationModulo(drv: Derivation, ctx: DrvHashContext, maskO
     const outputs = drv.inputDrvs.get(drvPath) as Set<string>;
     const res = pathDerivationModulo(drvPath, ctx);
     if (res.kind === 'deferred') deferred = true;
-    for (const o of [...outputs].sort(compareBytes)) {
+    for (const o of [...outputs].sort()) {
       const key = drvHashForOutput(res, o, drvPath).toBase16();
       let set = inputs2.get(key);
       if (!set) inputs2.set(key, (set = new Set()));

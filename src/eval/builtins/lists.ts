@@ -10,7 +10,7 @@ import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
 import { call1, callN, eqValues, forceBool, forceFunction, forceInt, forceStringNoCtx } from '../ops.js';
 import { printForError } from '../print.js';
-import { Attrs, NixPath, NixStr, PrimOp, force, typeName, typeOf, type Value } from '../value.js';
+import { Attrs, NixPath, NixStr, PrimOp, Thunk, force, typeName, typeOf, type Value } from '../value.js';
 import { compareValues } from './arith.js';
 import { argCtx, attrsArg, determinePos, lazyCall1, listArg, missingAttr, type Registry } from './registry.js';
 
@@ -54,7 +54,20 @@ export function register(r: Registry): void {
     doc: 'Return `true` if a value equal to *x* occurs in the list *xs*, and `false` otherwise.',
     fn: ([x, l]) => {
       const list = listArg(l!, argCtx('elem', 1));
-      for (const y of list) if (eqValues(x!, y, null)) return true;
+      // (x is forced by the first comparison, as in CppNix: not for an empty list)
+      if (list.length === 0) return false;
+      const xv = force(x!);
+      if (typeof xv === 'number' || typeof xv === 'string' || typeof xv === 'boolean') {
+        // a scalar: equal to an element of the same JS type only if identical;
+        // other representations (floats, strings with context) go to eqValues
+        for (let i = 0; i < list.length; i++) {
+          let y: Value = list[i]!;
+          if (y instanceof Thunk) y = y.force();
+          if (y === xv || (typeof y === 'object' && y !== null && eqValues(xv, y, null))) return true;
+        }
+        return false;
+      }
+      for (const y of list) if (eqValues(xv, y, null)) return true;
       return false;
     },
   });

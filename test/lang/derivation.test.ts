@@ -311,6 +311,40 @@ describe('derivation (the wrapper)', () => {
       "error: invalid derivation name: name '~x' contains illegal character '~'. Please pass a different 'name'.",
     );
   });
+
+  // `derivation` runs the usual case (outputs: distinct plain strings) natively from
+  // the compiled parts of derivation-internal.nix, anything else through its Nix body.
+  it('gives the positions of derivation-internal.nix to the attributes it adds', () => {
+    const pos = (attr: string, extra = '') => {
+      const v = forceDeep(evalIn(mkState(), `builtins.unsafeGetAttrPos "${attr}" (derivation { ${base} ${extra} })`));
+      const a = forceAttrs(v);
+      return `${unicode(str(a.get('file')!))}:${force(a.get('line')!)}:${force(a.get('column')!)}`;
+    };
+    const origin = unicode(DERIVATION_ORIGIN);
+    expect(pos('outPath')).toBe(`${origin}:49:7`);
+    expect(pos('drvPath')).toBe(`${origin}:50:7`);
+    expect(pos('type')).toBe(`${origin}:51:7`);
+    expect(pos('outputName')).toBe(`${origin}:52:15`);
+    expect(pos('all')).toBe(`${origin}:43:5`);
+    expect(pos('drvAttrs')).toBe(`${origin}:44:13`);
+    // an output's set is where listToAttrs found it: the `value` of its element
+    expect(pos('dev', 'outputs = [ "out" "dev" ];')).toBe(`${origin}:39:32`);
+    expect(pos('name')).toMatch(/«string»:1:\d+$/);
+  });
+
+  it('reports unusual outputs through the Nix body', () => {
+    expect(errorOf(`derivation { ${base} outputs = [ ]; }`)).toContain(
+      `… while evaluating an attribute name\n         at ${unicode(DERIVATION_ORIGIN)}:57:14:`,
+    );
+    for (const outputs of ['"out"', '[ 1 ]', '[ (throw "boom") ]']) {
+      expect(errorOf(`derivation { ${base} outputs = ${outputs}; }`)).toContain(
+        `… while calling the 'listToAttrs' builtin\n         at ${unicode(DERIVATION_ORIGIN)}:38:16:`,
+      );
+    }
+    // duplicates: the first one wins in outputSets, `all` has both
+    const all = forceDeep(evalIn(mkState(), `map (x: x.outputName) (derivation { ${base} outputs = [ "out" "out" ]; }).all`));
+    expect((all as Value[]).map((x) => force(x))).toEqual(['out', 'out']);
+  });
 });
 
 // ---------------------------------------------------------------- derivationStrict details

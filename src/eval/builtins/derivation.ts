@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Pos } from '../../../grammar/ast.js';
+import { Source, type EAttrs, type ELambda, type ELet, type Expr, type Pos } from '../../../grammar/ast.js';
 import { fromBytes, showPos, toBytes } from '../../../grammar/errors.js';
 import { canQueryReferences } from '../../store/compute-store.js';
 import {
@@ -47,7 +47,8 @@ import {
   setCopyPathToStore,
 } from '../ops.js';
 import type { EvalState } from '../state.js';
-import { Attrs, EMPTY_CTX, NixStr, force, type Context, type Value } from '../value.js';
+import { Compiler } from '../compile.js';
+import { Attrs, EMPTY_CTX, Lambda, NixStr, Thunk, force, type Context, type Env, type Value } from '../value.js';
 import { valueToJSON } from './json.js';
 import { realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
@@ -584,6 +585,99 @@ outputSets.\${builtins.head outputs}
 
 export const DERIVATION_ORIGIN = toBytes('«nix-internal»/derivation-internal.nix');
 
+/**
+ * The `derivation` function: the lambda of DERIVATION_NIX, whose body is
+ * assembled here for the usual case (`outputs` a non-empty list of distinct
+ * plain strings) from the compiled parts of that same text: `strict`,
+ * `commonAttrs` and the body of `forOutput` run as they are, in environments
+ * laid out as the `let` lays them out, so values, laziness, positions and
+ * error frames are those of the Nix code.  Only the glue that cannot fail
+ * for such outputs is native: the `outputSets` set (listToAttrs of a map
+ * over `outputs`, one `forOutput` call and `{ value = …; }` set per output)
+ * and the final selection.  Any other `outputs` value (or an error while
+ * forcing it) runs the Nix body, which reports it as before.
+ */
+function derivationFunction(state: EvalState): Value {
+  const src = new Source(null, DERIVATION_ORIGIN, DERIVATION_NIX);
+  const top = state.parseSource(src, '/');
+  const compiler = new Compiler({ globals: state.globals }, src);
+  const lam = force(compiler.compile(top)([null]));
+  const shape = (ok: boolean): void => {
+    if (!ok) throw new Error('derivation-internal.nix does not have the expected shape');
+  };
+  shape(top.kind === 'lambda' && lam instanceof Lambda);
+  const lamE = top as ELambda;
+  const info = (lam as Lambda).info;
+  shape(lamE.body.kind === 'let' && info.formals !== null);
+  const letE = lamE.body as ELet;
+  const slots = [...letE.attrs.attrs.keys()];
+  const def = (name: string): Expr => {
+    const d = letE.attrs.attrs.get(name);
+    shape(d !== undefined && d.kind === 'plain');
+    return (d as { expr: Expr }).expr;
+  };
+  // forOutput = outputName: { value = commonAttrs // { … }; }
+  const forOutput = def('forOutput');
+  shape(forOutput.kind === 'lambda' && forOutput.body.kind === 'attrs');
+  const valueDef = ((forOutput as ELambda).body as EAttrs).attrs.get('value');
+  shape(valueDef !== undefined && valueDef.kind === 'plain');
+  // outputSets = builtins.listToAttrs (map (name: { inherit name; value = …; }) outputs): where `value` is
+  const toAttrs = def('outputSets');
+  const mapCall = toAttrs.kind === 'call' ? toAttrs.args[0] : undefined;
+  const elemFn = mapCall?.kind === 'call' ? mapCall.args[0] : undefined;
+  const elemSet = elemFn?.kind === 'lambda' ? elemFn.body : undefined;
+  const elemValue = elemSet?.kind === 'attrs' ? elemSet.attrs.get('value') : undefined;
+  shape(elemValue !== undefined);
+  const valuePos: Pos = { src, offset: elemValue!.pos };
+
+  const strictCode = compiler.compile(def('strict'));
+  const commonCode = compiler.compile(def('commonAttrs'));
+  const valueCode = compiler.compile((valueDef as { expr: Expr }).expr);
+  const nixBody = compiler.compile(lamE.body);
+  const iStrict = slots.indexOf('strict') + 1;
+  const iOutputSets = slots.indexOf('outputSets') + 1;
+  const iCommon = slots.indexOf('commonAttrs') + 1;
+  const iOutputs = info.formals!.names.indexOf('outputs') + 1;
+  shape(iStrict > 0 && iOutputSets > 0 && iCommon > 0 && iOutputs > 0);
+
+  const body = (env: Env): Value => {
+    const outs = plainOutputNames(env[iOutputs]!);
+    if (outs === null) return nixBody(env);
+    const letEnv: Env = new Array<Value>(slots.length + 1).fill(null);
+    letEnv[0] = env as unknown as Value;
+    letEnv[iStrict] = new Thunk(strictCode, letEnv);
+    const sets = new Map<string, Value>();
+    for (const o of outs) sets.set(o, new Thunk(valueCode, [letEnv as unknown as Value, o]));
+    const outputSets = new Attrs(sets);
+    outputSets.addPosLookup(() => valuePos);
+    letEnv[iOutputSets] = outputSets;
+    letEnv[iCommon] = new Thunk(commonCode, letEnv);
+    // (`forOutput` stays null: the parts above do not refer to it)
+    return force(sets.get(outs[0]!)!);
+  };
+  return new Lambda({ ...info, body }, (lam as Lambda).env);
+}
+
+/** `outputs` as a non-empty list of distinct plain strings, or null (also when forcing it fails). */
+function plainOutputNames(v: Value): string[] | null {
+  try {
+    const l = force(v);
+    if (!Array.isArray(l) || l.length === 0) return null;
+    const names: string[] = new Array<string>(l.length);
+    for (let i = 0; i < l.length; i++) {
+      const s = force(l[i]!);
+      if (typeof s !== 'string') return null;
+      names[i] = s;
+    }
+    if (names.length > 1 && new Set(names).size !== names.length) return null;
+    return names;
+  } catch (e) {
+    // the Nix body forces it again and reports the error with its frames
+    if (e instanceof NixError) return null;
+    throw e;
+  }
+}
+
 // ---------------------------------------------------------------- fetchers
 
 function fetchName(what: string, url: string, name: string, how: 'attr' | 'attrs' | 'string'): void {
@@ -756,7 +850,7 @@ export function register(r: Registry): void {
       '`drvAttrs`, `all` and one attribute per output. With `outputHash` (and `outputHashAlgo`, ' +
       '`outputHashMode` = `"flat"` or `"recursive"`) the derivation is fixed-output; with ' +
       '`__structuredAttrs = true` the attributes are passed as JSON.',
-    lazy: () => state.evalString(DERIVATION_NIX, DERIVATION_ORIGIN, '/'),
+    lazy: () => derivationFunction(state),
   });
 
   r.add({

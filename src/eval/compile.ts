@@ -31,6 +31,7 @@ import {
   NixPath,
   NixStr,
   Thunk,
+  UNMADE,
   mkStr,
   isDerivationAttrs,
   typeName,
@@ -104,6 +105,33 @@ export class Compiler {
     let code: Code | undefined;
     const first: Code = (env) => (code ??= this.compile(e))(env);
     return (env) => new Thunk(code ?? first, env);
+  }
+
+  /** The code of the thunks of `e` (as `lazy` makes them), compiled when first run. */
+  private thunkCode(e: Expr): { code: Code } {
+    let compiled: Code | undefined;
+    // (thunks made before the first run keep this wrapper; later ones get the compiled code)
+    const holder: { code: Code } = { code: (env) => (holder.code = compiled ??= this.compile(e))(env) };
+    return holder;
+  }
+
+  /** Whether `lazy(e)` makes a thunk (else it gives a value without allocating). Keep in step with `lazy`. */
+  private makesThunk(e: Expr): boolean {
+    switch (e.kind) {
+      case 'int':
+      case 'str':
+      case 'float':
+      case 'path':
+        return false;
+      case 'var': {
+        const r = e.resolved;
+        if (r && r.type === 'local') return false;
+        if (r && r.type === 'builtin' && this.ctx.globals.get(r.name) !== undefined) return false;
+        return true;
+      }
+      default:
+        return true;
+    }
   }
 
   /**
@@ -505,6 +533,19 @@ export class Compiler {
     const n = layout.keys.length;
     if (n === 0 && dyn.length === 0) return () => Attrs.slots(layout, [null], posTables);
     const hasFrom = fromSrc.length > 0;
+    // Values that need a thunk get it when first asked for (many never are:
+    // a package's attributes that only its build would read).
+    const deferred = defs.map((d) => d.kind === 'plain' && this.makesThunk(d.expr));
+    if (!hasFrom && deferred.some((x) => x)) {
+      layout.lazyCodes = defs.map((d, i) => (deferred[i] ? this.thunkCode((d as { expr: Expr }).expr) : null));
+      return (env) => {
+        const vals = new Array<Value>(n + 1);
+        vals[0] = env as unknown as Value;
+        for (let i = 0; i < n; i++) vals[i + 1] = deferred[i] ? UNMADE : codes[i]!(env);
+        const attrs = Attrs.slots(layout, vals, posTables);
+        return dyn.length ? withDynamic(env, attrs) : attrs;
+      };
+    }
     return (env) => {
       const vals = new Array<Value>(n + 1);
       vals[0] = null;

@@ -144,6 +144,25 @@ export interface AttrPositions {
 type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | undefined);
 
 /**
+ * A slot of a literal's set whose thunk is not made yet (see Layout.lazyCodes).
+ * Never leaves Attrs: every read of a slot goes through `slot`.
+ */
+export const UNMADE: Value = Object.freeze([]) as unknown as Value;
+
+/**
+ * Element 0 of the values of a copy (removeAttrs) of a set with unmade
+ * slots: an unmade slot of the copy is made by the set it was copied from,
+ * so that both share one thunk (the value is computed once).
+ */
+class LazyCopy {
+  constructor(
+    readonly src: Attrs,
+    /** Slot of the copy -> slot of `src`. */
+    readonly from: readonly number[],
+  ) {}
+}
+
+/**
  * The names of a family of attribute sets, in definition order: every set
  * made by one attribute set literal (or by mapAttrs of such a set) shares one
  * Layout and keeps only an array of values.  Small layouts are searched
@@ -151,6 +170,13 @@ type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | unde
  */
 export class Layout {
   private index: Map<string, number> | null = null;
+  /**
+   * For the sets of a (non-`rec`) literal whose values need thunks: the code
+   * making the thunk of each name (see Attrs.slots); such a set keeps UNMADE
+   * in a slot until the value is first asked for, and its environment in
+   * element 0 of its values.
+   */
+  lazyCodes: readonly ({ code: Code } | null)[] | null = null;
   /** Layouts of this one without some names (removeAttrs), by the removed names. */
   private without: Map<string, { layout: Layout; from: number[] }> | null = null;
   /** Names in byte order, made on demand. */
@@ -300,7 +326,9 @@ export class Attrs {
       const { layout, from } = r.minus(drop);
       const vs = this.vals!;
       const vals = new Array<Value>(from.length + 1);
-      vals[0] = null;
+      // (unmade slots stay unmade: the copy makes them through this set, see LazyCopy)
+      const lazy = r.lazyCodes !== null || vs[0] instanceof LazyCopy;
+      vals[0] = lazy ? (new LazyCopy(this, from) as unknown as Value) : null;
       for (let i = 0; i < from.length; i++) vals[i + 1] = vs[from[i]! + 1]!;
       return Attrs.slots(layout, vals, this.posTables);
     }
@@ -363,7 +391,10 @@ export class Attrs {
       const m = new Map<string, Value>();
       const ks = r.keys;
       const vs = this.vals!;
-      for (let i = 0; i < ks.length; i++) m.set(ks[i]!, vs[i + 1]!);
+      for (let i = 0; i < ks.length; i++) {
+        const v = vs[i + 1]!;
+        m.set(ks[i]!, v === UNMADE ? this.make(r, i) : v);
+      }
       return m;
     }
     if (r instanceof Map) return new Map(r);
@@ -376,6 +407,21 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout || r instanceof Map || r instanceof Layers || r instanceof Mapped) return IMap(this.asMap());
     return r;
+  }
+
+  /** Makes the thunk of an unmade slot (see Layout.lazyCodes and LazyCopy). */
+  private make(layout: Layout, i: number): Value {
+    const vals = this.vals!;
+    const head = vals[0];
+    let t: Value;
+    if (head instanceof LazyCopy) {
+      const src = head.src;
+      const j = head.from[i]!;
+      t = src.vals![j + 1]!;
+      if (t === UNMADE) t = src.make(src.rep as Layout, j);
+    } else t = new Thunk(layout.lazyCodes![i]!.code, head as Env);
+    vals[i + 1] = t;
+    return t;
   }
 
   get size(): number {
@@ -409,7 +455,9 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) {
       const i = r.indexOf(name);
-      return i < 0 ? undefined : this.vals![i + 1];
+      if (i < 0) return undefined;
+      const v = this.vals![i + 1]!;
+      return v === UNMADE ? this.make(r, i) : v;
     }
     if (r instanceof Map) return r.get(name);
     if (r instanceof Layers) {
@@ -435,7 +483,10 @@ export class Attrs {
     if (r instanceof Layout) {
       const ks = r.keys;
       const vs = this.vals!;
-      for (let i = 0; i < ks.length; i++) f(ks[i]!, vs[i + 1]!);
+      for (let i = 0; i < ks.length; i++) {
+        const v = vs[i + 1]!;
+        f(ks[i]!, v === UNMADE ? this.make(r, i) : v);
+      }
     } else if (r instanceof Map) {
       for (const [k, v] of r) f(k, v);
     } else if (r instanceof Layers || r instanceof Mapped) {

@@ -86,6 +86,21 @@ describe('laziness', () => {
     expect(fromBytes(ev('builtins.unsafeGetAttrPos "c" (removeAttrs { a = 1; b = 2;\n c = 3; } [ "a" ])'))).toBe('{ column = 2; file = "«string»"; line = 2; }');
     expect(ev('let r = rec { a = 1; b = a + 1; c = b + 1; }; in removeAttrs r [ "b" ]')).toBe('{ a = 1; c = 3; }');
   });
+  it('evaluates the values of a literal once, whichever copy asks first', () => {
+    // (thunks of a set literal's values are made on first use; removeAttrs
+    // copies and the original must still share them)
+    const s = 'let s = { a = builtins.trace "a" 1; b = builtins.trace "b" 2; c = 3; }; t = removeAttrs s [ "c" ]; u = removeAttrs t [ "b" ];';
+    for (const order of ['u.a t.a s.a', 's.a t.a u.a', 't.a u.a s.a', '(s // { }).a u.a (builtins.mapAttrs (n: v: v) t).a']) {
+      stderr.length = 0;
+      expect(ev(`${s} in builtins.deepSeq [ ${order} ] 0`)).toBe('0');
+      expect(stderr.join('')).toBe('trace: a\n');
+    }
+    stderr.length = 0;
+    expect(ev(`${s} in builtins.deepSeq [ (builtins.attrValues u) (builtins.attrValues s) t ] 0`)).toBe('0');
+    expect(stderr.join('')).toBe('trace: a\ntrace: b\n');
+    // values never asked for are never evaluated, even when copied
+    expect(ev('let s = { a = throw "no"; b = 2; }; in [ (removeAttrs s [ ]).b (removeAttrs (removeAttrs s [ "x" ]) [ "y" ]).b ]')).toBe('[ 2 2 ]');
+  });
   it('genList and map elements are lazy applications, memoised', () => {
     stderr.length = 0;
     expect(ev('let l = builtins.genList (i: builtins.trace "g${toString i}" i) 5; in builtins.elemAt l 3 + builtins.elemAt l 3')).toBe('6');

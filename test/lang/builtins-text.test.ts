@@ -569,3 +569,17 @@ describe('documentation', () => {
     }
   });
 });
+
+describe('builtins.fromJSON objects', () => {
+  it('keeps the last of repeated names, in the place of the first', () => {
+    expect(ev(String.raw`builtins.fromJSON "{\"a\":1,\"b\":2,\"a\":3}"`)).toBe('{ a = 3; b = 2; }');
+    expect(ev(String.raw`builtins.toJSON (builtins.fromJSON "{\"b\":1,\"a\":2,\"b\":3}")`)).toBe(String.raw`"{\"a\":2,\"b\":3}"`);
+  });
+
+  it('gives objects of one shape (and of other shapes in between) their own values', () => {
+    const doc = String.raw`[{\"x\":1,\"y\":[]},{\"x\":2,\"y\":{}},{\"y\":3,\"x\":4},{\"x\":5,\"y\":6,\"x\":7},{\"x\":8,\"y\":9}]`;
+    expect(ev(`builtins.fromJSON "${doc}"`)).toBe('[ { x = 1; y = [ ]; } { x = 2; y = { }; } { x = 4; y = 3; } { x = 7; y = 6; } { x = 8; y = 9; } ]');
+    expect(ev(`map builtins.attrNames (builtins.fromJSON "${doc}")`)).toBe('[ [ "x" "y" ] [ "x" "y" ] [ "x" "y" ] [ "x" "y" ] [ "x" "y" ] ]');
+    expect(ev(`map (o: removeAttrs o [ "x" ]) (builtins.fromJSON "${doc}")`)).toBe('[ { y = [ ]; } { y = { }; } { y = 3; } { y = 6; } { y = 9; } ]');
+  });
+});

@@ -3,7 +3,7 @@
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
 import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
-import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
 import { argCtx, determinePos, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
@@ -336,18 +336,36 @@ export function parseJSON(text: string, pos: Pos | null): Value {
       i = j;
     }
   };
+  // Objects with the same names in the same order (the records of a list)
+  // share one Layout; an object with a repeated name is a Map (the last value wins).
+  const layouts = new Map<string, Layout | null>();
+  const object = (keys: string[], vals: Value[]): Attrs => {
+    if (keys.length <= 64 && layouts.size < 4096) {
+      const key = keys.join('\0');
+      let layout = layouts.get(key);
+      if (layout === undefined) {
+        layout = new Set(keys).size === keys.length ? new Layout(keys) : null;
+        layouts.set(key, layout);
+      }
+      if (layout !== null) return Attrs.slots(layout, vals, null);
+    }
+    const m = new Map<string, Value>();
+    for (let j = 0; j < keys.length; j++) m.set(keys[j]!, vals[j + 1]!);
+    return new Attrs(m);
+  };
   const value = (): Value => {
     ws();
     if (i >= n) fail('unexpected end of input; expected \'[\', \'{\', or a literal');
     const c = text[i]!;
     if (c === '{') {
       i++;
-      const m = new Map<string, Value>();
       ws();
       if (text[i] === '}') {
         i++;
-        return new Attrs(m);
+        return new Attrs(new Map());
       }
+      const keys: string[] = [];
+      const vals: Value[] = [null];
       for (;;) {
         ws();
         if (text[i] !== '"') fail('invalid literal');
@@ -356,7 +374,8 @@ export function parseJSON(text: string, pos: Pos | null): Value {
         ws();
         if (text[i] !== ':') fail("unexpected character; expected ':'");
         i++;
-        m.set(k, value());
+        keys.push(k);
+        vals.push(value());
         ws();
         if (text[i] === ',') {
           i++;
@@ -364,7 +383,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
         }
         if (text[i] === '}') {
           i++;
-          return new Attrs(m);
+          return object(keys, vals);
         }
         fail("unexpected character; expected '}'");
       }

@@ -470,10 +470,11 @@ export class Compiler {
     return (env) => {
       const inner: Env = new Array<Value>(n + 1);
       inner[0] = env as unknown as Value;
-      const srcs = fromSrc.length ? fromSrc.map((f) => f(inner)) : null;
+      // (one environment per `inherit (e)` source, shared by its names)
+      const srcs = fromSrc.length ? fromSrc.map((f) => [null, f(inner)] as Env) : null;
       for (let i = 0; i < n; i++) {
         const s = slotCode[i]!;
-        if (s.from >= 0) inner[i + 1] = new Thunk(s.code, [null, srcs![s.from]!]);
+        if (s.from >= 0) inner[i + 1] = new Thunk(s.code, srcs![s.from]!);
         else inner[i + 1] = s.code(s.outer ? env : inner);
       }
       return inner;
@@ -550,10 +551,11 @@ export class Compiler {
       const vals = new Array<Value>(n + 1);
       vals[0] = null;
       if (hasFrom) {
-        const srcs = fromSrc.map((f) => f(env));
+        // (one environment per `inherit (e)` source, shared by its names)
+        const srcs = fromSrc.map((f) => [null, f(env)] as Env);
         for (let i = 0; i < n; i++) {
           const from = froms[i]!;
-          vals[i + 1] = from >= 0 ? new Thunk(codes[i]!, [null, srcs[from]!]) : codes[i]!(env);
+          vals[i + 1] = from >= 0 ? new Thunk(codes[i]!, srcs[from]!) : codes[i]!(env);
         }
       } else for (let i = 0; i < n; i++) vals[i + 1] = codes[i]!(env);
       const attrs = Attrs.slots(layout, vals, posTables);

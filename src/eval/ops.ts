@@ -267,18 +267,10 @@ export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
 }
 
 const NO_SITE: CallSite = { pos: null };
-const sites = new WeakMap<Pos, CallSite>();
-
-/** The CallSite object of a position (one per position, so calls allocate none). */
-function siteOf(pos: Pos | null): CallSite {
-  if (pos === null) return NO_SITE;
-  let s = sites.get(pos);
-  if (s === undefined) sites.set(pos, (s = { pos }));
-  return s;
-}
 
 export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
-  const site = siteOf(pos);
+  // (a small object per call is cheaper than looking one up per position)
+  const site = pos === null ? NO_SITE : { pos };
   try {
     return op.fn(args, site);
   } catch (e) {

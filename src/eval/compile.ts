@@ -19,6 +19,7 @@ import {
   forceBool,
   forceList,
   mergeContexts,
+  type CoerceOptions,
 } from './ops.js';
 import { printForError } from './print.js';
 import {
@@ -826,26 +827,32 @@ function selectFail(v: Value, name: string, pos: Pos | null, shown: string): nev
   throw e;
 }
 
+/** How interpolated values are coerced (one object for all calls). */
+const SEGMENT = 'while evaluating a path segment';
+const PATH_SEGMENT: CoerceOptions = { errCtx: SEGMENT };
+const STRING_SEGMENT: CoerceOptions = { copyToStore: true, errCtx: SEGMENT };
+
+/** Part `i` of a concatenation: a constant or the value of its code ("in an operand of '+'" frames for `+`). */
+function concatPart(parts: (Code | Value)[], i: number, env: Env, pos: Pos | null, poses: (Pos | null)[], forceString: boolean): Value {
+  const p = parts[i]!;
+  if (typeof p !== 'function') return p;
+  if (forceString) return (p as Code)(env);
+  try {
+    return (p as Code)(env);
+  } catch (e) {
+    if (e instanceof NixError) e.addTrace("in an operand of '+'", poses[i] ?? pos);
+    throw e;
+  }
+}
+
 /** Interpolation and `+` on strings and paths (ExprConcatStrings). */
 function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses: (Pos | null)[], forceString: boolean): Value {
-  const get = (i: number): Value => {
-    const p = parts[i]!;
-    if (typeof p !== 'function') return p;
-    if (forceString) return (p as Code)(env);
-    try {
-      return (p as Code)(env);
-    } catch (e) {
-      if (e instanceof NixError) e.addTrace("in an operand of '+'", poses[i] ?? pos);
-      throw e;
-    }
-  };
-  const first = get(0);
-  const segCtx = 'while evaluating a path segment';
+  const first = concatPart(parts, 0, env, pos, poses, forceString);
   // `"${./p}…"` is a string (the path is copied to the store); `./a/${x}` and `p + "…"` are paths
   if (!forceString && first instanceof NixPath) {
     let s = first.path;
     for (let i = 1; i < parts.length; i++) {
-      const r = coerceToString(get(i), poses[i] ?? pos, { errCtx: segCtx });
+      const r = coerceToString(concatPart(parts, i, env, pos, poses, forceString), poses[i] ?? pos, PATH_SEGMENT);
       if (r.ctx.size) throw new NixError(`a string that refers to a store path cannot be appended to a path`, pos);
       s += r.s;
     }
@@ -854,7 +861,7 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   if (!forceString && (typeof first === 'number' || typeof first === 'bigint' || first instanceof NixFloat)) {
     let acc: Value = first;
     for (let i = 1; i < parts.length; i++) {
-      let v = get(i);
+      let v = concatPart(parts, i, env, pos, poses, forceString);
       if (v instanceof Thunk) v = v.force();
       if (!(typeof v === 'number' || typeof v === 'bigint' || v instanceof NixFloat)) {
         throw new NixError(`cannot add ${typeName(v)} to ${typeName(acc)}`, poses[i] ?? pos);
@@ -867,12 +874,12 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   let s = '';
   let ctx: Context = EMPTY_CTX;
   for (let i = 0; i < parts.length; i++) {
-    const v = i === 0 ? first : get(i);
+    const v = i === 0 ? first : concatPart(parts, i, env, pos, poses, forceString);
     if (typeof v === 'string') {
       s += v;
       continue;
     }
-    const r = coerceToString(v, poses[i] ?? pos, { copyToStore: true, errCtx: segCtx });
+    const r = coerceToString(v, poses[i] ?? pos, STRING_SEGMENT);
     s += r.s;
     if (r.ctx.size) ctx = mergeContexts(ctx, r.ctx);
   }

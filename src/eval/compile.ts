@@ -11,6 +11,7 @@ import { AssertionError, InfiniteRecursionError, NixError } from './errors.js';
 import {
   arith,
   call1,
+  call2,
   callN,
   coerceToString,
   didYouMean,
@@ -611,6 +612,11 @@ export class Compiler {
     if (args.length === 1) {
       const a0 = args[0]!;
       return (env) => call1(fn(env), a0(env), pos);
+    }
+    if (args.length === 2) {
+      const a0 = args[0]!;
+      const a1 = args[1]!;
+      return (env) => call2(fn(env), a0(env), a1(env), pos);
     }
     return (env) => {
       const f = fn(env);

@@ -226,6 +226,13 @@ export function call1(fn: Value, arg: Value, pos: Pos | null): Value {
   return callN(fn, [arg], pos);
 }
 
+/** `f a b` without an arguments array when `f` is a lambda (the common curried case). */
+export function call2(fn: Value, a: Value, b: Value, pos: Pos | null): Value {
+  if (fn instanceof Thunk) fn = fn.force();
+  if (fn instanceof Lambda) return call1(callLambda(fn, a, pos), b, pos);
+  return callN(fn, [a, b], pos);
+}
+
 /** Calls a function value with several arguments (curried application). */
 export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
   let i = 0;

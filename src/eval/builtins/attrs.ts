@@ -5,7 +5,7 @@
 // Argument order, frames and positions follow CppNix (see registry.ts).
 
 import { NixError } from '../errors.js';
-import { callN, forceFunction, forceStringNoCtx } from '../ops.js';
+import { call2, forceFunction, forceStringNoCtx } from '../ops.js';
 import { Attrs, Thunk, compareBytes, force, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
 
@@ -189,7 +189,7 @@ export function register(r: Registry): void {
         new Thunk(() => {
           const pos = fnSeen ? determinePos(fn) : null;
           fnSeen = true;
-          return callN(fn, [k, v], pos);
+          return call2(fn, k, v, pos);
         }, null);
       // the new attributes have no positions (as in CppNix)
       const layout = a.slotLayout;

@@ -8,7 +8,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { call1, callN, eqValues, forceBool, forceFunction, forceInt, forceStringNoCtx } from '../ops.js';
+import { call1, call2, eqValues, forceBool, forceFunction, forceInt, forceStringNoCtx } from '../ops.js';
 import { printForError } from '../print.js';
 import { Attrs, NixPath, NixStr, PrimOp, Thunk, force, typeName, typeOf, type Value } from '../value.js';
 import { compareValues } from './arith.js';
@@ -123,7 +123,7 @@ export function register(r: Registry): void {
       const list = listArg(l!, argCtx("foldl'", 2));
       let acc: Value = z!;
       if (list.length === 0) return force(acc);
-      for (const x of list) acc = callN(fn, [acc, x], null);
+      for (const x of list) acc = call2(fn, acc, x, null);
       return force(acc);
     },
   });
@@ -159,7 +159,7 @@ export function register(r: Registry): void {
         fn instanceof PrimOp && fn.name === 'lessThan'
           ? (a: Value, b: Value) => compareValues(a, b, 'while evaluating the ordering function passed to builtins.sort')
           : (a: Value, b: Value) =>
-              forceBool(callN(fn, [a, b], null), null, 'while evaluating the return value of the sorting function passed to builtins.sort');
+              forceBool(call2(fn, a, b, null), null, 'while evaluating the return value of the sorting function passed to builtins.sort');
       return items.length <= 1 ? items : mergeSort(items, lt);
     },
   });

@@ -421,6 +421,10 @@ export class Attrs {
       if (t === UNMADE) t = src.make(src.rep as Layout, j);
     } else t = new Thunk(layout.lazyCodes![i]!.code, head as Env);
     vals[i + 1] = t;
+    // once every slot is made, the environment (or source set) is no longer
+    // needed here: let it go, as the thunks do once forced (small sets only:
+    // the check is a scan)
+    if (vals.length <= 33 && !vals.includes(UNMADE, 1)) vals[0] = null;
     return t;
   }
 

@@ -25,6 +25,8 @@ interface Scope {
   up: Scope | null;
 }
 
+const NO_NAMES: string[] = [];
+
 /** Scopes with at most this many names are searched linearly. */
 const SMALL = 8;
 
@@ -70,13 +72,13 @@ class Binder {
 
   private resolve(name: string, pos: number, scope: Scope | null): VarRef {
     let level = 0;
-    let withs: number[] | null = null;
+    let withs = false;
     for (let s = scope; s !== null; s = s.up, level++) {
       const names = s.names;
       if (names !== null) {
         for (let i = 0; i < names.length; i++) if (names[i] === name) return localRef(level, i);
       } else if (s.isWith) {
-        (withs ??= []).push(level);
+        withs = true;
       } else {
         const idx = s.map!.get(name);
         if (idx !== undefined) return localRef(level, idx);
@@ -87,7 +89,14 @@ class Binder {
       if (r === undefined) builtinRefs.set(name, (r = { type: 'builtin', name }));
       return r;
     }
-    if (withs !== null) return { type: 'with', levels: withs };
+    if (withs) {
+      // (the levels of the `with` scopes, collected only now: most variables
+      // under a `with` are bound statically)
+      const levels: number[] = [];
+      level = 0;
+      for (let s = scope; s !== null; s = s.up, level++) if (s.isWith) levels.push(level);
+      return { type: 'with', levels };
+    }
     throw new NixParseError(`undefined variable '${name}'`, { src: this.src, offset: pos });
   }
 
@@ -205,11 +214,22 @@ class Binder {
   }
 
   private recScope(a: EAttrs, scope: Scope | null): Scope {
-    a.attrs.forEach(nameLambda);
-    const inner = scopeOf([...a.attrs.keys()], scope);
+    // (one pass: names the lambdas and collects the names)
+    const names: string[] = (this.scopeNames = []);
+    a.attrs.forEach(this.nameAndCollect);
+    this.scopeNames = NO_NAMES;
+    const inner = scopeOf(names, scope);
     this.defs(a, inner, scope);
     return inner;
   }
+
+  /** The names being collected by nameAndCollect. */
+  private scopeNames: string[] = NO_NAMES;
+
+  private readonly nameAndCollect = (def: AttrDef, name: string): void => {
+    this.scopeNames.push(name);
+    nameLambda(def, name);
+  };
 
   private attrs(a: EAttrs, scope: Scope | null): void {
     if (a.rec) {

@@ -102,14 +102,18 @@ export function symbolNumber(name: string): number {
 
 const tokenBison: number[] = [];
 
-function tok(name: string, bison: string, categories?: TokenType[]): TokenType {
-  const t = categories ? createToken({ name, categories }) : createToken({ name });
+// (All token types are created with a `categories` list, possibly empty, so
+// that Chevrotain gives them all the same properties in the same order: code
+// reading their fields then sees one hidden class.)
+
+function tok(name: string, bison: string, categories: TokenType[] = []): TokenType {
+  const t = createToken({ name, categories });
   tokenBison[t.tokenTypeIdx!] = symbolNumber(bison);
   return t;
 }
 
 function category(name: string): TokenType {
-  return createToken({ name });
+  return createToken({ name, categories: [] });
 }
 
 /** Token categories used by the parser. */
@@ -229,6 +233,25 @@ const cls = new Uint8Array(256);
   add("%/?:@&=+$,-_.!~*'", C_URI);
 })();
 
+/** The token types of the characters that are a token by themselves in any context of lexDefault (else null), and their images. */
+const SINGLE: (TokenType | null)[] = new Array<TokenType | null>(256).fill(null);
+const SINGLE_IMAGE: string[] = new Array<string>(256).fill('');
+for (const [ch, type] of [
+  ['(', T.LPAREN],
+  [')', T.RPAREN],
+  ['[', T.LBRACKET],
+  [']', T.RBRACKET],
+  [':', T.COLON],
+  [';', T.SEMI],
+  [',', T.COMMA],
+  ['@', T.AT],
+  ['?', T.QUESTION],
+  ['*', T.STAR],
+] as const) {
+  SINGLE[ch.charCodeAt(0)] = type;
+  SINGLE_IMAGE[ch.charCodeAt(0)] = ch;
+}
+
 // Lexer start conditions.
 const S_INITIAL = 0;
 const S_DEFAULT = 1;
@@ -245,12 +268,12 @@ const NUL_SIGN = toBytes('␀');
  * Identifiers are interned: every occurrence of a name gets the same string
  * (one allocation per distinct name instead of one per occurrence, and less
  * memory kept alive by the AST).  An open-addressing table, shared by all
- * sources and limited in size (once full, new names are simply not added);
- * the keywords are in it from the start, with their token types.
+ * sources; it starts small (a lookup touches little memory, so it stays in
+ * the CPU caches) and doubles when 3/4 full, up to INTERN_MAX_SIZE slots
+ * (once that is 3/4 full, new names are simply not added).  The keywords are
+ * in it from the start, with their token types.
  */
-const INTERN_SIZE = 1 << 16;
-const INTERN_MASK = INTERN_SIZE - 1;
-const INTERN_MAX = (INTERN_SIZE * 3) >> 2;
+const INTERN_MAX_SIZE = 1 << 16;
 /** Longer names are not interned. */
 const INTERN_MAX_LEN = 256;
 
@@ -266,35 +289,70 @@ function ownString(text: string, start: number, end: number): string {
   for (let k = start; k < end; k++) codes.push(text.charCodeAt(k));
   return String.fromCharCode(...codes);
 }
-const internNames: (string | undefined)[] = new Array<string | undefined>(INTERN_SIZE).fill(undefined);
-const internTypes: (TokenType | undefined)[] = new Array<TokenType | undefined>(INTERN_SIZE).fill(undefined);
-/** Hash of each name, and where its bytes are in internPool (compared with the input's bytes). */
-const internHash = new Int32Array(INTERN_SIZE);
-const internOff = new Int32Array(INTERN_SIZE);
+
+/** The token types of the names in the table: ID, then the keywords (see below). */
+const internKinds: TokenType[] = [T.ID];
+let internSize = 1 << 12;
+let internMask = internSize - 1;
+/**
+ * Four integers per slot: the name's hash, the offset of its bytes in
+ * internPool (compared with the input's bytes), its length (0 in a free
+ * slot) and its index in internKinds.
+ */
+let internMeta = new Int32Array(internSize * 4);
+/** The name in each slot. */
+let internNames: string[] = new Array<string>(internSize).fill('');
 let internPool = new Uint8Array(1 << 16);
 let internPoolUsed = 0;
 let internCount = 0;
 
 /** Adds a name (hash h, bytes b[start, start + len)) in a free slot. */
-function internAdd(slot: number, h: number, name: string, type: TokenType, b: Uint8Array, start: number, len: number): void {
+function internAdd(slot: number, h: number, name: string, kind: number, b: Uint8Array, start: number, len: number): void {
   if (internPoolUsed + len > internPool.length) {
     const bigger = new Uint8Array(Math.max(internPool.length * 2, internPoolUsed + len));
     bigger.set(internPool);
     internPool = bigger;
   }
   internPool.set(b.subarray(start, start + len), internPoolUsed);
-  internOff[slot] = internPoolUsed;
-  internPoolUsed += len;
-  internHash[slot] = h;
+  const m = slot << 2;
+  internMeta[m] = h;
+  internMeta[m + 1] = internPoolUsed;
+  internMeta[m + 2] = len;
+  internMeta[m + 3] = kind;
   internNames[slot] = name;
-  internTypes[slot] = type;
-  internCount++;
+  internPoolUsed += len;
+  if (++internCount > (internSize * 3) >> 2 && internSize < INTERN_MAX_SIZE) internGrow();
 }
 
-/** Whether the name in the slot is b[start, start + len) (its length is len). */
-function sameBytes(slot: number, b: Uint8Array, start: number, len: number): boolean {
+/** Doubles the table. */
+function internGrow(): void {
+  const oldMeta = internMeta;
+  const oldNames = internNames;
+  const oldSize = internSize;
+  internSize *= 2;
+  internMask = internSize - 1;
+  internMeta = new Int32Array(internSize * 4);
+  internNames = new Array<string>(internSize).fill('');
+  for (let k = 0; k < oldSize; k++) {
+    const m = k << 2;
+    if (oldMeta[m + 2] === 0) continue;
+    const h = oldMeta[m]!;
+    let slot = (h ^ (h >>> 13)) & internMask;
+    while (internMeta[(slot << 2) + 2] !== 0) slot = (slot + 1) & internMask;
+    internMeta.set(oldMeta.subarray(m, m + 4), slot << 2);
+    internNames[slot] = oldNames[k]!;
+  }
+}
+
+/** Whether b[start, end) has a "'". */
+function hasQuote(b: Uint8Array, start: number, end: number): boolean {
+  for (let k = start; k < end; k++) if (b[k] === 39) return true;
+  return false;
+}
+
+/** Whether the name at offset `off` of the pool is b[start, start + len). */
+function sameBytes(off: number, b: Uint8Array, start: number, len: number): boolean {
   const pool = internPool;
-  const off = internOff[slot]!;
   for (let k = 0; k < len; k++) if (pool[off + k] !== b[start + k]) return false;
   return true;
 }
@@ -314,9 +372,10 @@ for (const [kw, type] of [
   // (the same hash as in lexIdent)
   let h = kw.charCodeAt(0);
   for (let k = 1; k < kw.length; k++) h = (h * 31 + kw.charCodeAt(k)) | 0;
-  let slot = (h ^ (h >>> 13)) & INTERN_MASK;
-  while (internNames[slot] !== undefined) slot = (slot + 1) & INTERN_MASK;
-  internAdd(slot, h, kw, type, Buffer.from(kw, 'latin1'), 0, kw.length);
+  let slot = (h ^ (h >>> 13)) & internMask;
+  while (internMeta[(slot << 2) + 2] !== 0) slot = (slot + 1) & internMask;
+  internKinds.push(type);
+  internAdd(slot, h, kw, internKinds.length - 1, Buffer.from(kw, 'latin1'), 0, kw.length);
 }
 
 /**
@@ -350,24 +409,38 @@ export class Tok implements IToken {
 
 /** Zeros after the bytes of the text (the lexer looks at most 4 characters ahead). */
 const BYTES_PAD = 8;
+const EMPTY_BYTES = Buffer.alloc(BYTES_PAD);
 
 /**
- * The characters of a byte string as a Uint8Array (plus BYTES_PAD zeros).  A
- * character above 255 (not a byte string after all) becomes 128, a byte that
- * is special nowhere in the lexer, as such a character is (the token texts are
- * taken from the string itself).
+ * A byte buffer given back by a finished lexer (see Lexer.release), for the
+ * next one: allocating a buffer per source (an ArrayBuffer, zeroed, counted as
+ * external memory by the GC) costs more than filling one.  Buffers larger
+ * than SPARE_MAX are not kept.
  */
-function toByteArray(text: string): Uint8Array {
+let spare: Buffer | null = null;
+const SPARE_MAX = 1 << 22;
+
+/**
+ * The characters of a byte string as bytes, followed by BYTES_PAD zeros (and
+ * possibly more bytes of earlier texts, never read).  A character above 255
+ * (not a byte string after all) becomes 128, a byte that is special nowhere in
+ * the lexer, as such a character is (the token texts are taken from the
+ * string itself).
+ */
+function toByteArray(text: string): Buffer {
   const n = text.length;
-  const b = new Uint8Array(n + BYTES_PAD);
+  let b = spare;
+  if (b !== null && b.length >= n + BYTES_PAD) spare = null;
+  else b = Buffer.allocUnsafeSlow(Math.max(n + BYTES_PAD, 1 << 12));
   if (!/[^\x00-\xff]/.test(text)) {
-    b.set(Buffer.from(text, 'latin1'));
+    b.write(text, 0, n, 'latin1');
   } else {
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
       b[i] = c < 256 ? c : 128;
     }
   }
+  b.fill(0, n, n + BYTES_PAD);
   return b;
 }
 
@@ -397,9 +470,11 @@ export class Lexer {
    * Reads past the end give 0 here where charCodeAt gives NaN: no test below
    * distinguishes them (a NUL byte matters only before the end).
    */
-  private readonly bytes: Uint8Array;
+  private bytes: Buffer;
   /** Whether the text has no CR (line comments then end at the next LF). */
   private readonly noCR: boolean;
+  /** Whether the text has a NUL byte (strings then need to be checked for one). */
+  private readonly hasNul: boolean;
 
   constructor(
     src: Source,
@@ -411,6 +486,18 @@ export class Lexer {
     this.eofOffset = this.n;
     this.t = new Tok(chevrotain.EOF, '', 0, 0, undefined);
     this.noCR = this.text.indexOf('\r') < 0;
+    this.hasNul = this.text.indexOf('\0') >= 0;
+  }
+
+  /**
+   * Called when the lexer is no longer used (neither next() nor anything
+   * else): its byte buffer may then serve the next lexer.
+   */
+  release(): void {
+    const b = this.bytes;
+    this.bytes = EMPTY_BYTES;
+    this.done = true;
+    if (b !== EMPTY_BYTES && b.length <= SPARE_MAX && (spare === null || spare.length < b.length)) spare = b;
   }
 
   private tok(type: TokenType, image: string, start: number, end: number, payload: unknown): Tok {
@@ -424,7 +511,7 @@ export class Lexer {
   }
 
   private nulCheck(value: string, pos: number): Tok | null {
-    if (value.indexOf('\0') < 0) return null;
+    if (!this.hasNul || value.indexOf('\0') < 0) return null;
     return this.error(
       `input string '${value.replace(/\0/g, NUL_SIGN)}' cannot be represented as Nix string because it contains null bytes`,
       pos,
@@ -477,7 +564,8 @@ export class Lexer {
   private op(type: TokenType, image: string, len: number): Tok {
     const i = this.i;
     this.i = i + len;
-    return this.tok(type, image, i, i + len - 1, undefined);
+    this.prevStart = i;
+    return this.t.set(type, image, i, i + len - 1, undefined);
   }
 
   /** Whether t is an end-of-file token. */
@@ -488,11 +576,22 @@ export class Lexer {
   /** Reads the next token into t (and returns t). */
   next(t: Tok): Tok {
     this.t = t;
+    if (this.state > S_DEFAULT || this.done) return this.nextSpecial();
+    // The most frequent case inline: whitespace, then an identifier or keyword.
+    // (The scan stops at the end of the text: the padding is not whitespace.)
+    const b = this.bytes;
+    let i = this.i;
+    let c = b[i]!;
+    while (c === 32 || c === 10 || c === 9 || c === 13) c = b[++i]!;
+    this.i = i;
+    if ((cls[c]! & C_ID_START) !== 0) return this.lexIdent(i, c);
+    return this.lexDefault();
+  }
+
+  /** next() in the other start conditions, or after the end. */
+  private nextSpecial(): Tok {
     if (this.done) return this.end();
     switch (this.state) {
-      case S_INITIAL:
-      case S_DEFAULT:
-        return this.lexDefault();
       case S_STRING:
         return this.lexString();
       case S_IND_STRING:
@@ -544,6 +643,13 @@ export class Lexer {
     this.i = i;
     // Identifiers and keywords (the most frequent tokens) first.
     if ((cls[c]! & C_ID_START) !== 0) return this.lexIdent(i, c);
+    // Then the tokens of one character that is a token by itself.
+    const single = SINGLE[c]!;
+    if (single !== null) {
+      this.i = i + 1;
+      this.prevStart = i;
+      return this.t.set(single, SINGLE_IMAGE[c]!, i, i, undefined);
+    }
     switch (c) {
       case 47: {
         // '/'
@@ -628,26 +734,6 @@ export class Lexer {
         }
         return this.op(T.UNDEF, "'", 1);
       }
-      case 40:
-        return this.op(T.LPAREN, '(', 1);
-      case 41:
-        return this.op(T.RPAREN, ')', 1);
-      case 91:
-        return this.op(T.LBRACKET, '[', 1);
-      case 93:
-        return this.op(T.RBRACKET, ']', 1);
-      case 58:
-        return this.op(T.COLON, ':', 1);
-      case 59:
-        return this.op(T.SEMI, ';', 1);
-      case 44:
-        return this.op(T.COMMA, ',', 1);
-      case 64:
-        return this.op(T.AT, '@', 1);
-      case 63:
-        return this.op(T.QUESTION, '?', 1);
-      case 42:
-        return this.op(T.STAR, '*', 1);
       case 0:
         // flex hands a NUL byte to bison as token 0, i.e. the end of the input.
         this.eofOffset = i + 1;
@@ -711,51 +797,51 @@ export class Lexer {
   private lexIdent(i: number, c: number): Tok {
     const text = this.text;
     const b = this.bytes;
-    const n = this.n;
-    // Identifier characters are path characters, except "'".
     let e = i + 1;
-    let quote = false;
     let h = c;
-    for (; e < n; e++) {
+    // (The scan stops at the end of the text: the padding is no identifier character.)
+    for (; ; e++) {
       const d = b[e]!;
-      const f = cls[d]!;
-      if ((f & C_ID) === 0) break;
-      if ((f & C_PATH) === 0) quote = true;
+      if ((cls[d]! & C_ID) === 0) break;
       h = (h * 31 + d) | 0;
     }
-    if (!quote) {
-      const d = b[e]!;
-      if (d === 47 || d === 46 || d === 43 || d === 58) {
-        const r = this.pathOrUri(i, this.pathRun(e), cls[c]!);
-        if (r) return r;
-      }
+    // A path or URI may start here if the name is followed by one of their
+    // characters and has no "'" (identifier characters are path characters,
+    // except "'").
+    const after = b[e]!;
+    if ((after === 47 || after === 46 || after === 43 || after === 58) && !hasQuote(b, i, e)) {
+      const r = this.pathOrUri(i, this.pathRun(e), cls[c]!);
+      if (r) return r;
     }
     // The name, shared with its earlier occurrences (see internNames), and whether it is a keyword.
     const len = e - i;
-    let slot = (h ^ (h >>> 13)) & INTERN_MASK;
+    const meta = internMeta;
+    let slot = (h ^ (h >>> 13)) & internMask;
     let name: string;
     let type: TokenType;
     for (;;) {
-      const s = internNames[slot];
-      if (s === undefined) {
+      const m = slot << 2;
+      const l = meta[m + 2]!;
+      if (l === 0) {
         type = T.ID;
-        if (internCount < INTERN_MAX && len <= INTERN_MAX_LEN) {
+        if (len <= INTERN_MAX_LEN && internCount < (INTERN_MAX_SIZE * 3) >> 2) {
           name = ownString(text, i, e);
-          internAdd(slot, h, name, type, b, i, len);
+          internAdd(slot, h, name, 0, b, i, len);
         } else {
           name = text.slice(i, e);
         }
         break;
       }
-      if (internHash[slot] === h && s.length === len && sameBytes(slot, b, i, len)) {
-        name = s;
-        type = internTypes[slot]!;
+      if (meta[m] === h && l === len && sameBytes(meta[m + 1]!, b, i, len)) {
+        name = internNames[slot]!;
+        type = internKinds[meta[m + 3]!]!;
         break;
       }
-      slot = (slot + 1) & INTERN_MASK;
+      slot = (slot + 1) & internMask;
     }
     this.i = e;
-    return this.tok(type, name, i, e - 1, undefined);
+    this.prevStart = i;
+    return this.t.set(type, name, i, e - 1, undefined);
   }
 
   /**
@@ -977,6 +1063,7 @@ export function lex(src: Source, opts: LexOptions): LexResult {
     if (Lexer.isEof(t)) break;
     tokens.push(t);
   }
+  lx.release();
   return { tokens, eofOffset: lx.eofOffset };
 }
 

@@ -19,7 +19,7 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
 import type { IToken, TokenType } from 'chevrotain';
-import type { AttrDef, AttrName, BinaryOp, DynamicAttrDef, EAttrs, ECall, ELambda, EStr, EVar, Expr, Formal } from './ast.js';
+import type { AttrDef, AttrName, BinaryOp, DynamicAttrDef, EAttrs, ECall, EStr, EVar, Expr, Formal } from './ast.js';
 import { Source } from './ast.js';
 import { chevrotain } from './chevrotain.js';
 import { NixParseError, showPos } from './errors.js';
@@ -53,6 +53,38 @@ export interface ParseOptions {
 }
 
 const { EmbeddedActionsParser, LLkLookaheadStrategy } = chevrotain;
+
+/**
+ * Chevrotain's own (undocumented) engine methods, to which NixParser's
+ * versions of the DSL methods hand over in case of a syntax error (see "the
+ * DSL engine" in NixParser).
+ */
+type EngineMethod = (this: unknown, ...args: unknown[]) => unknown;
+const engine = EmbeddedActionsParser.prototype as unknown as Record<'consumeInternal' | 'subruleInternal' | 'orInternal', EngineMethod>;
+const engineHooks = EmbeddedActionsParser.prototype as unknown as Record<'onAfterParse', EngineMethod>;
+// Chevrotain's lookahead-function keys: rule short name | DSL method | occurrence (see its grammar/keys.js).
+const OR_IDX = 1 << 8;
+const OPTION_IDX = 2 << 8;
+const MANY_IDX = 3 << 8;
+/**
+ * The index in NixParser.laFuncs of a lookahead function, from the current
+ * rule's short name (rule numbers count from 256, shifted by 12 bits), the
+ * DSL method and the occurrence: (rule - 256) << 10 | method | occurrence.
+ */
+const laIndex = (shortName: number, method: number, occurrence: number): number =>
+  ((shortName >> 2) - (256 << 10)) | method | occurrence;
+type LaFunc = (this: unknown, alts?: unknown) => unknown;
+const noLookahead: LaFunc = () => {
+  throw new Error('parser: no lookahead function');
+};
+
+/** A grammar rule as Chevrotain returns it from RULE (plus the short name, added by the constructor). */
+interface RuleFn {
+  ruleName: string;
+  originalGrammarAction: (this: unknown) => unknown;
+  nixShortName?: number;
+}
+type AltsArray = readonly { ALT: (this: unknown) => unknown }[];
 
 /** Thrown inside the parser when a syntax error is detected by semantic checks. */
 class SyntaxSignal extends Error {}
@@ -151,7 +183,7 @@ type OptDecision = (this: NixParser) => boolean;
 
 /** At the start of an expression: does a head (lambda / assert / with / let-in / if) follow? */
 function headAhead(this: NixParser): boolean {
-  const t = this.la(1).tokenTypeIdx;
+  const t = this.nextType;
   switch (t) {
     case TI_ID: {
       const t2 = this.la(2).tokenTypeIdx;
@@ -186,7 +218,7 @@ function formalsAhead(p: NixParser): boolean {
 }
 
 const HEAD_ALTS: Decision = function (this: NixParser) {
-  switch (this.la(1).tokenTypeIdx) {
+  switch (this.nextType) {
     case TI_ID:
       return this.la(2).tokenTypeIdx === TI_COLON ? 0 : 1;
     case TI_LCURLY:
@@ -205,9 +237,15 @@ const HEAD_ALTS: Decision = function (this: NixParser) {
 };
 
 const TI_DOT = I(T.DOT);
+const TI_EOF = I(chevrotain.EOF);
+const TI_INT_LIT = I(T.INT_LIT);
+const TI_LBRACKET = I(T.LBRACKET);
+const TI_STR = I(T.STR);
+const TI_IND_STR = I(T.IND_STR);
+const TI_IND_STR_ESC = I(T.IND_STR_ESC);
 const TI_OR_KW = I(T.OR_KW);
 const SELECT_TAIL: Decision = function (this: NixParser) {
-  const t = this.la(1).tokenTypeIdx;
+  const t = this.nextType;
   return t === TI_DOT ? 0 : t === TI_OR_KW ? 1 : 2;
 };
 
@@ -217,7 +255,7 @@ const TI_DQUOTE = I(T.DQUOTE);
 const TI_DOLLAR_CURLY = I(T.DOLLAR_CURLY);
 /** A binding: inherit, attribute path (general case), or `name =` (special case). */
 const BINDING_ALTS: Decision = function (this: NixParser) {
-  switch (this.la(1).tokenTypeIdx) {
+  switch (this.nextType) {
     case TI_INHERIT:
       return 0;
     case TI_ID:
@@ -252,13 +290,13 @@ const customOpt = new Map<string, OptDecision>([
     // `, name` continues the formals (`, ...` and `, }` end them)
     'formalSet/Repetition/0',
     function (this: NixParser) {
-      return this.la(1).tokenTypeIdx === TI_COMMA && this.la(2).tokenTypeIdx === TI_ID;
+      return this.nextType === TI_COMMA && this.la(2).tokenTypeIdx === TI_ID;
     },
   ],
   [
     'expr/Option/9',
     function (this: NixParser) {
-      return continuesOperand[this.la(1).tokenTypeIdx] === 1;
+      return continuesOperand[this.nextType] === 1;
     },
   ],
 ]);
@@ -346,7 +384,7 @@ class NixLookahead extends LLkLookaheadStrategy {
       for (const t of first) if (table[t] === -1) table[t] = i;
     });
     return function (this: NixParser): number | undefined {
-      const r = table[this.la(1).tokenTypeIdx]!;
+      const r = table[this.nextType]!;
       return r >= 0 ? r : fallback;
     } as unknown as AltFunc;
   }
@@ -364,7 +402,7 @@ class NixLookahead extends LLkLookaheadStrategy {
     for (const t of first) table[t] = 1;
     optTables.set(key, table);
     return function (this: NixParser): boolean {
-      return table[this.la(1).tokenTypeIdx] === 1;
+      return table[this.nextType] === 1;
     } as unknown as OptFunc;
   }
 }
@@ -375,50 +413,218 @@ class NixLookahead extends LLkLookaheadStrategy {
 // AST node constructors.  Each kind of node is created in one place, with all
 // its fields (also those that are absent, i.e. undefined, or filled in later
 // by the binder): so each kind has a single shape with its fields inside the
-// object, and a single allocation site, whose pretenuring decision V8 makes
-// once (each change of such a decision deoptimises the code that allocates
-// from the site).
+// object.
+//
+// All of them, and the arrays of the AST, are created in makeNode, one
+// function with a case per kind.  The reason is V8's pretenuring: for each
+// object or array literal (an "allocation site") V8 watches how many of the
+// objects survive garbage collections, and as AST nodes all survive, it soon
+// decides to allocate them directly in the old generation (which saves
+// copying them from the young one), in two steps.  Each step throws away the
+// optimised code of every function into which the literal was inlined, which
+// with small constructor functions was most of the parser, to be compiled
+// again.  makeNode is too large for V8 to inline (its bytecode is well above
+// V8's limit of 460 bytes), so only makeNode itself is recompiled.
 
-function mkVar(pos: number, name: string): EVar {
-  return { kind: 'var', pos, name, resolved: undefined };
+type FormalSet = { formals: Formal[]; ellipsis: boolean };
+
+const N_VAR = 0;
+const N_LEAF = 1;
+const N_CALL = 2;
+const N_BINARY = 3;
+const N_NOT = 4;
+const N_CONCAT = 5;
+const N_SELECT = 6;
+const N_HAS_ATTR = 7;
+const N_ATTRS = 8;
+const N_LIST = 9;
+const N_LAMBDA = 10;
+const N_LET = 11;
+const N_WITH = 12;
+const N_IF = 13;
+const N_ASSERT = 14;
+const N_CUR_POS = 15;
+const N_NAME = 16;
+const N_DYN_NAME = 17;
+const N_PLAIN = 18;
+const N_INHERIT = 19;
+const N_INHERIT_FROM = 20;
+const N_DYNAMIC = 21;
+const N_FORMAL = 22;
+const N_FORMALS = 23;
+const N_ARRAY0 = 24;
+const N_ARRAY1 = 25;
+const N_ARRAY2 = 26;
+
+/** A node of kind k from up to four values (see above); the typed helpers below call it. */
+function makeNode(k: number, a: unknown, b: unknown, c: unknown, d: unknown): unknown {
+  switch (k) {
+    case N_VAR:
+      return { kind: 'var', pos: a, name: b, resolved: undefined };
+    case N_LEAF:
+      // int, float, str and path nodes (one shape)
+      return { kind: a, pos: b, value: c };
+    case N_CALL:
+      return { kind: 'call', pos: a, fn: b, args: c };
+    case N_BINARY:
+      return { kind: 'binary', pos: a, op: b, lhs: c, rhs: d };
+    case N_NOT:
+      return { kind: 'not', pos: a, expr: b };
+    case N_CONCAT:
+      return { kind: 'concat', pos: a, forceString: b, parts: c, partPos: d };
+    case N_SELECT:
+      return { kind: 'select', pos: a, expr: b, path: c, def: d };
+    case N_HAS_ATTR:
+      return { kind: 'hasAttr', pos: a, expr: b, path: c };
+    case N_ATTRS:
+      return { kind: 'attrs', pos: a, rec: b, attrs: new Map(), dynamic: NO_DYNAMIC, inheritFrom: NO_INHERIT_FROM };
+    case N_LIST:
+      return { kind: 'list', pos: a, elems: b };
+    case N_LAMBDA:
+      return { kind: 'lambda', pos: a, body: b, arg: c, formals: d, name: undefined };
+    case N_LET:
+      return { kind: 'let', pos: a, attrs: b, body: c };
+    case N_WITH:
+      return { kind: 'with', pos: a, attrs: b, body: c };
+    case N_IF:
+      return { kind: 'if', pos: a, cond: b, then: c, else: d };
+    case N_ASSERT:
+      return { kind: 'assert', pos: a, cond: b, body: c };
+    case N_CUR_POS:
+      return { kind: 'curPos', pos: a };
+    case N_NAME:
+      return { name: a, pos: b };
+    case N_DYN_NAME:
+      return { expr: a, pos: b };
+    case N_PLAIN:
+      return { kind: 'plain', expr: a, pos: b };
+    case N_INHERIT:
+      return { kind: 'inherit', expr: a, pos: b };
+    case N_INHERIT_FROM:
+      return { kind: 'inheritFrom', from: a, pos: b };
+    case N_DYNAMIC:
+      return { name: a, value: b, pos: c };
+    case N_FORMAL:
+      return { name: a, pos: b, def: c };
+    case N_FORMALS:
+      return { formals: a, ellipsis: b };
+    case N_ARRAY0:
+      return [];
+    case N_ARRAY1:
+      return [a];
+    case N_ARRAY2:
+      return [a, b];
+    default:
+      throw new Error(`parser: no node kind ${k}`);
+  }
 }
 
-/** int, float, str and path nodes (one shape). */
+function mkVar(pos: number, name: string): EVar {
+  return makeNode(N_VAR, pos, name, undefined, undefined) as EVar;
+}
+
 function mkLeaf(kind: 'int' | 'float' | 'str' | 'path', pos: number, value: unknown): Expr {
-  return { kind, pos, value } as Expr;
+  return makeNode(N_LEAF, kind, pos, value, undefined) as Expr;
 }
 
 function mkCall(pos: number, fn: Expr, args: Expr[]): ECall {
-  return { kind: 'call', pos, fn, args };
+  return makeNode(N_CALL, pos, fn, args, undefined) as ECall;
 }
 
 function mkBinary(pos: number, op: BinaryOp, lhs: Expr, rhs: Expr): Expr {
-  return { kind: 'binary', pos, op, lhs, rhs };
+  return makeNode(N_BINARY, pos, op, lhs, rhs) as Expr;
 }
 
 function mkNot(pos: number, expr: Expr): Expr {
-  return { kind: 'not', pos, expr };
+  return makeNode(N_NOT, pos, expr, undefined, undefined) as Expr;
 }
 
 function mkConcat(pos: number, forceString: boolean, parts: Expr[], partPos: number[]): Expr {
-  return { kind: 'concat', pos, forceString, parts, partPos };
+  return makeNode(N_CONCAT, pos, forceString, parts, partPos) as Expr;
 }
 
 function mkSelect(pos: number, expr: Expr, path: AttrName[], def: Expr | undefined): Expr {
-  return { kind: 'select', pos, expr, path, def };
+  return makeNode(N_SELECT, pos, expr, path, def) as Expr;
+}
+
+function mkHasAttr(pos: number, expr: Expr, path: AttrName[]): Expr {
+  return makeNode(N_HAS_ATTR, pos, expr, path, undefined) as Expr;
+}
+
+function mkList(pos: number, elems: Expr[]): Expr {
+  return makeNode(N_LIST, pos, elems, undefined, undefined) as Expr;
+}
+
+function mkLambda(pos: number, body: Expr, arg: string | undefined, formals: FormalSet | undefined): Expr {
+  return makeNode(N_LAMBDA, pos, body, arg, formals) as Expr;
+}
+
+function mkLet(pos: number, attrs: EAttrs, body: Expr): Expr {
+  return makeNode(N_LET, pos, attrs, body, undefined) as Expr;
+}
+
+function mkWith(pos: number, attrs: Expr, body: Expr): Expr {
+  return makeNode(N_WITH, pos, attrs, body, undefined) as Expr;
+}
+
+function mkIf(pos: number, cond: Expr, then: Expr, else_: Expr): Expr {
+  return makeNode(N_IF, pos, cond, then, else_) as Expr;
+}
+
+function mkAssert(pos: number, cond: Expr, body: Expr): Expr {
+  return makeNode(N_ASSERT, pos, cond, body, undefined) as Expr;
+}
+
+function mkCurPos(pos: number): Expr {
+  return makeNode(N_CUR_POS, pos, undefined, undefined, undefined) as Expr;
 }
 
 function mkName(name: string, pos: number): AttrName {
-  return { name, pos };
+  return makeNode(N_NAME, name, pos, undefined, undefined) as AttrName;
+}
+
+/** A dynamic attribute name (`${e}`, `"…${e}…"`). */
+function mkDynName(expr: Expr, pos: number): AttrName {
+  return makeNode(N_DYN_NAME, expr, pos, undefined, undefined) as AttrName;
 }
 
 function mkPlain(expr: Expr, pos: number): AttrDef {
-  return { kind: 'plain', expr, pos };
+  return makeNode(N_PLAIN, expr, pos, undefined, undefined) as AttrDef;
 }
 
-/** A list of two (one allocation site for all the operators). */
+function mkInherit(expr: EVar, pos: number): AttrDef {
+  return makeNode(N_INHERIT, expr, pos, undefined, undefined) as AttrDef;
+}
+
+function mkInheritFrom(from: number, pos: number): AttrDef {
+  return makeNode(N_INHERIT_FROM, from, pos, undefined, undefined) as AttrDef;
+}
+
+function mkDynamic(name: Expr, value: Expr, pos: number): DynamicAttrDef {
+  return makeNode(N_DYNAMIC, name, value, pos, undefined) as DynamicAttrDef;
+}
+
+function mkFormal(name: string, pos: number, def: Expr | undefined): Formal {
+  return makeNode(N_FORMAL, name, pos, def, undefined) as Formal;
+}
+
+function mkFormals(formals: Formal[], ellipsis: boolean): FormalSet {
+  return makeNode(N_FORMALS, formals, ellipsis, undefined, undefined) as FormalSet;
+}
+
+/** A new empty array. */
+function list0<X>(): X[] {
+  return makeNode(N_ARRAY0, undefined, undefined, undefined, undefined) as X[];
+}
+
+/** A new array of one element. */
+function list1<X>(a: X): X[] {
+  return makeNode(N_ARRAY1, a, undefined, undefined, undefined) as X[];
+}
+
+/** A new array of two elements. */
 function pair<X>(a: X, b: X): X[] {
-  return [a, b];
+  return makeNode(N_ARRAY2, a, b, undefined, undefined) as X[];
 }
 
 /** The 0 of `0 - e` (unary minus): a leaf that is never modified, so shared. */
@@ -431,7 +637,7 @@ function makeCall(pos: number, fn: Expr, arg: Expr): Expr {
     fn.args.push(arg);
     return fn;
   }
-  return mkCall(pos, fn, [arg]);
+  return mkCall(pos, fn, list1(arg));
 }
 
 // Most attribute sets have no dynamic attributes and no `inherit (e)`: they
@@ -440,16 +646,16 @@ const NO_DYNAMIC: DynamicAttrDef[] = Object.freeze([]) as unknown as DynamicAttr
 const NO_INHERIT_FROM: Expr[] = Object.freeze([]) as unknown as Expr[];
 
 function newAttrs(pos: number, rec: boolean): EAttrs {
-  return { kind: 'attrs', pos, rec, attrs: new Map(), dynamic: NO_DYNAMIC, inheritFrom: NO_INHERIT_FROM };
+  return makeNode(N_ATTRS, pos, rec, undefined, undefined) as EAttrs;
 }
 
 function addDynamic(a: EAttrs, d: DynamicAttrDef): void {
-  if (a.dynamic === NO_DYNAMIC) a.dynamic = [d];
+  if (a.dynamic === NO_DYNAMIC) a.dynamic = list1(d);
   else a.dynamic.push(d);
 }
 
 function addInheritFrom(a: EAttrs, e: Expr): void {
-  if (a.inheritFrom === NO_INHERIT_FROM) a.inheritFrom = [e];
+  if (a.inheritFrom === NO_INHERIT_FROM) a.inheritFrom = list1(e);
   else a.inheritFrom.push(e);
 }
 
@@ -511,8 +717,14 @@ interface IndPart {
 
 const EMPTY_TABLE = new Uint8Array(TOKEN_TABLE_SIZE);
 
-const RING_SIZE = 16;
+const RING_SIZE = 32;
 const RING_MASK = RING_SIZE - 1;
+/**
+ * Tokens are lexed this many at a time (the lexer then runs in a loop of its
+ * own, and the parser's code for consuming a token stays small).  Lexing ahead
+ * makes no difference otherwise: the lexer does not depend on the parser.
+ */
+const LEX_BATCH = 8;
 
 class NixParser extends EmbeddedActionsParser {
   // Per-parse context.
@@ -568,9 +780,9 @@ class NixParser extends EmbeddedActionsParser {
     const n = items.length - base;
     if (n === 1) {
       this.itemPos.pop();
-      return [items.pop()];
+      return list1(items.pop());
     }
-    if (n === 0) return [];
+    if (n === 0) return list0();
     const out = items.slice(base);
     // (pops: cheaper than setting the length, for the few items there usually are)
     const itemPos = this.itemPos;
@@ -588,6 +800,21 @@ class NixParser extends EmbeddedActionsParser {
       lookaheadStrategy: new NixLookahead({ maxLookahead: 3 }),
     });
     this.performSelfAnalysis();
+    for (const [key, f] of this.lookAheadFuncsCache) {
+      const occurrence = key & 255;
+      const method = key & (15 << 8);
+      const idx = laIndex(key - occurrence - method, method, occurrence);
+      if (method > MANY_IDX || idx < 0 || idx >= 1 << 16) throw new Error('parser: unexpected lookahead key');
+      // (filled densely: an array with large holes would be a slow dictionary)
+      while (this.laFuncs.length <= idx) this.laFuncs.push(noLookahead);
+      this.laFuncs[idx] = f;
+    }
+    // The short names of the rules, for SUBRULE (see installDsl).
+    const shortNames = (this as unknown as { fullRuleNameToShort: Record<string, number> }).fullRuleNameToShort;
+    for (const f of Object.values(this) as unknown[]) {
+      const r = f as RuleFn;
+      if (typeof f === 'function' && r.originalGrammarAction !== undefined) r.nixShortName = shortNames[r.ruleName]!;
+    }
     const table = (key: string): Uint8Array => {
       const t = optTables.get(key);
       if (!t) throw new Error(`parser: no lookahead table for ${key}`);
@@ -624,7 +851,7 @@ class NixParser extends EmbeddedActionsParser {
 
   /** Whether the DSL production guarded by `table` is to be entered (always while recording). */
   private enter(table: Uint8Array): boolean {
-    return table[this.LA(1).tokenTypeIdx] === 1 || this.RECORDING_PHASE;
+    return table[this.nextType] === 1 || this.RECORDING_PHASE;
   }
 
   /** Public access to the lookahead (for the custom lookahead decisions). */
@@ -680,20 +907,26 @@ class NixParser extends EmbeddedActionsParser {
     // The operator expression: a flat sequence of operands and operators,
     // assembled by precedence as it goes (shunting-yard).
     if (this.enter(this.gPrefix1)) this.MANY2(this.prefix1);
-    const start = this.LA(1).startOffset;
+    const start = this.next1().startOffset;
     const first = this.SUBRULE(this.select);
-    if (!this.RECORDING_PHASE) {
+    if (this.RECORDING_PHASE) {
+      this.OPTION9(this.exprTail);
+      return first;
+    }
+    let body: Expr;
+    if (continuesOperand[this.nextType] === 0 && this.ops.length === opBase) {
+      // A single operand (the common case): nothing to assemble.
+      body = first;
+    } else {
       this.exprs.push(first);
       this.starts.push(start);
+      // Function application, `?`, binary operators (one custom decision for the common case of none).
+      if (continuesOperand[this.nextType] === 1) this.OPTION9(this.exprTail);
+      while (this.ops.length > opBase) this.reduceOp();
+      body = this.exprs.pop()!;
+      this.starts.pop();
     }
-    // Function application, `?`, binary operators (one custom decision for the common case of none).
-    if (continuesOperand[this.LA(1).tokenTypeIdx] === 1 || this.RECORDING_PHASE) this.OPTION9(this.exprTail);
-    if (this.RECORDING_PHASE) return first;
-
-    while (this.ops.length > opBase) this.reduceOp();
     this.opBase = savedOpBase;
-    let body = this.exprs.pop()!;
-    this.starts.pop();
 
     // Apply the heads, innermost first.
     const heads = this.heads;
@@ -748,7 +981,7 @@ class NixParser extends EmbeddedActionsParser {
     const opTok = this.CONSUME(BinOp);
     if (!this.RECORDING_PHASE) this.binop(opTok);
     if (this.enter(this.gPrefix2)) this.MANY6(this.prefix2);
-    const start = this.LA(1).startOffset;
+    const start = this.next1().startOffset;
     const e = this.SUBRULE3(this.select);
     if (!this.RECORDING_PHASE) {
       this.exprs.push(e);
@@ -796,7 +1029,7 @@ class NixParser extends EmbeddedActionsParser {
     {
       // { … } (@ x)?: body
       ALT: (): Head => {
-        const pos = this.LA(1).startOffset;
+        const pos = this.next1().startOffset;
         const fs = this.SUBRULE2(this.formalSet);
         this.lamArg = undefined;
         this.OPTION(this.atArg);
@@ -851,18 +1084,17 @@ class NixParser extends EmbeddedActionsParser {
     switch (h.kind) {
       case 0: {
         if (h.formals) this.validateFormals(h.formals.formals, h.pos, h.arg);
-        const lam: ELambda = { kind: 'lambda', pos: h.pos, body, arg: h.arg, formals: h.formals, name: undefined };
-        return lam;
+        return mkLambda(h.pos, body, h.arg, h.formals);
       }
       case 1:
-        return { kind: 'assert', pos: h.pos, cond: h.a!, body };
+        return mkAssert(h.pos, h.a!, body);
       case 2:
-        return { kind: 'with', pos: h.pos, attrs: h.a!, body };
+        return mkWith(h.pos, h.a!, body);
       case 3:
         if (h.attrs!.dynamic.length) throw this.err('dynamic attributes not allowed in let', h.pos);
-        return { kind: 'let', pos: h.pos, attrs: h.attrs!, body };
+        return mkLet(h.pos, h.attrs!, body);
       default:
-        return { kind: 'if', pos: h.pos, cond: h.a!, then: h.b!, else: body };
+        return mkIf(h.pos, h.a!, h.b!, body);
     }
   }
 
@@ -931,7 +1163,7 @@ class NixParser extends EmbeddedActionsParser {
     // Only unary minus binds tighter than `?`.
     while (this.ops.length > this.opBase && this.ops[this.ops.length - 1] === OP_NEG) this.reduceOp();
     const k = this.exprs.length - 1;
-    this.exprs[k] = { kind: 'hasAttr', pos: this.starts[k]!, expr: this.exprs[k]!, path };
+    this.exprs[k] = mkHasAttr(this.starts[k]!, this.exprs[k]!, path);
   }
 
   private reduceOp(): void {
@@ -1017,10 +1249,32 @@ class NixParser extends EmbeddedActionsParser {
 
   /** CppNix's expr_select (and expr_simple). */
   public select = this.RULE('select', (): Expr => {
-    const start = this.LA(1).startOffset;
-    const e = this.OR(this.atomAlts);
+    const start = this.next1().startOffset;
+    // The most frequent alternatives are called directly (the ones the OR
+    // would choose for these tokens: a monomorphic call instead of the OR's
+    // dispatch through the alternatives).
+    let e: Expr;
+    switch (this.RECORDING_PHASE ? -1 : this.nextType) {
+      case TI_ID:
+        e = this.atomVar();
+        break;
+      case TI_INT_LIT:
+        e = this.atomInt();
+        break;
+      case TI_DQUOTE:
+        e = this.atomString();
+        break;
+      case TI_LCURLY:
+        e = this.atomAttrs();
+        break;
+      case TI_LBRACKET:
+        e = this.atomList();
+        break;
+      default:
+        e = this.OR(this.atomAlts);
+    }
     // (the third alternative, no tail, is by far the most frequent)
-    const t = this.LA(1).tokenTypeIdx;
+    const t = this.nextType;
     const tail = t === TI_DOT || t === TI_OR_KW || this.RECORDING_PHASE ? this.OR5(this.selectTailAlts) : TAIL_NONE;
     if (tail === TAIL_NONE || this.RECORDING_PHASE) {
       this.lastCursed = false;
@@ -1028,7 +1282,7 @@ class NixParser extends EmbeddedActionsParser {
     }
     if (tail === TAIL_CURSED) {
       this.lastCursed = true;
-      return mkCall(start, e, [mkVar(start, 'or')]);
+      return mkCall(start, e, list1(mkVar(start, 'or')));
     }
     this.lastCursed = false;
     return mkSelect(start, e, this.selPath, this.selDef);
@@ -1075,38 +1329,54 @@ class NixParser extends EmbeddedActionsParser {
     this.selDef = def;
   };
 
+  private atomVar = (): Expr => {
+    const t = this.CONSUME1(T.ID);
+    return t.image === '__curPos' ? mkCurPos(t.startOffset) : mkVar(t.startOffset, t.image);
+  };
+
+  private atomInt = (): Expr => {
+    const t = this.CONSUME1(T.INT_LIT);
+    return mkLeaf('int', t.startOffset, t.payload);
+  };
+
+  private atomString = (): Expr => {
+    const qpos = this.CONSUME1(T.DQUOTE).startOffset;
+    // (stringParts inlined: no rule invocation per string literal)
+    const base = this.items.length;
+    this.strInterp = false;
+    this.MANY4(this.strPartSel);
+    this.CONSUME2(T.DQUOTE);
+    return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(base, qpos);
+  };
+
+  private atomAttrs = (): Expr => {
+    const lc = this.CONSUME3(T.LCURLY);
+    const attrs = (this.bindsTarget = newAttrs(lc.startOffset, false));
+    this.SUBRULE3(this.binds);
+    this.CONSUME6(T.RCURLY);
+    return attrs;
+  };
+
+  private atomList = (): Expr => {
+    const pos = this.CONSUME1(T.LBRACKET).startOffset;
+    const base = this.items.length;
+    this.MANY3(this.listElem);
+    this.CONSUME1(T.RBRACKET);
+    if (this.RECORDING_PHASE) return undefined as unknown as Expr;
+    const elems = this.takeItems(base) as Expr[];
+    return mkList(pos, elems);
+  };
+
   private atomAlts = [
-    {
-      ALT: (): Expr => {
-        const t = this.CONSUME1(T.ID);
-        return t.image === '__curPos'
-          ? { kind: 'curPos', pos: t.startOffset }
-          : mkVar(t.startOffset, t.image);
-      },
-    },
-    {
-      ALT: (): Expr => {
-        const t = this.CONSUME1(T.INT_LIT);
-        return mkLeaf('int', t.startOffset, t.payload);
-      },
-    },
+    { ALT: this.atomVar },
+    { ALT: this.atomInt },
     {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.FLOAT_LIT);
         return mkLeaf('float', t.startOffset, t.payload);
       },
     },
-    {
-      ALT: (): Expr => {
-        const qpos = this.CONSUME1(T.DQUOTE).startOffset;
-        // (stringParts inlined: no rule invocation per string literal)
-        const base = this.items.length;
-        this.strInterp = false;
-        this.MANY4(this.strPartSel);
-        this.CONSUME2(T.DQUOTE);
-        return this.RECORDING_PHASE ? (undefined as unknown as Expr) : this.stringExpr(base, qpos);
-      },
-    },
+    { ALT: this.atomString },
     {
       ALT: (): Expr => {
         const open = this.CONSUME1(T.IND_STRING_OPEN).startOffset;
@@ -1128,7 +1398,7 @@ class NixParser extends EmbeddedActionsParser {
       ALT: (): Expr => {
         const t = this.CONSUME1(T.SPATH);
         const p = t.image.slice(1, -1);
-        return mkCall(t.startOffset, synthVar('__findFile'), [synthVar('__nixPath'), mkLeaf('str', -1, p)]);
+        return mkCall(t.startOffset, synthVar('__findFile'), pair<Expr>(synthVar('__nixPath'), mkLeaf('str', -1, p)));
       },
     },
     {
@@ -1164,7 +1434,7 @@ class NixParser extends EmbeddedActionsParser {
         const attrs = (this.bindsTarget = newAttrs(kwPos, true));
         this.SUBRULE1(this.binds);
         this.CONSUME4(T.RCURLY);
-        return mkSelect(kwPos, attrs, [mkName('body', kwPos)], undefined);
+        return mkSelect(kwPos, attrs, list1(mkName('body', kwPos)), undefined);
       },
     },
     {
@@ -1177,26 +1447,8 @@ class NixParser extends EmbeddedActionsParser {
         return attrs;
       },
     },
-    {
-      ALT: (): Expr => {
-        const lc = this.CONSUME3(T.LCURLY);
-        const attrs = (this.bindsTarget = newAttrs(lc.startOffset, false));
-        this.SUBRULE3(this.binds);
-        this.CONSUME6(T.RCURLY);
-        return attrs;
-      },
-    },
-    {
-      ALT: (): Expr => {
-        const pos = this.CONSUME1(T.LBRACKET).startOffset;
-        const base = this.items.length;
-        this.MANY3(this.listElem);
-        this.CONSUME1(T.RBRACKET);
-        if (this.RECORDING_PHASE) return undefined as unknown as Expr;
-        const elems = this.takeItems(base) as Expr[];
-        return { kind: 'list', pos, elems };
-      },
-    },
+    { ALT: this.atomAttrs },
+    { ALT: this.atomList },
   ];
 
   private listElem = (): void => {
@@ -1208,19 +1460,22 @@ class NixParser extends EmbeddedActionsParser {
   };
 
   private indPart = (): void => {
-    this.OR2(this.indPartAlts);
+    // (a fragment, called directly: see select)
+    const t = this.nextType;
+    if ((t === TI_IND_STR || t === TI_IND_STR_ESC) && !this.RECORDING_PHASE) this.indFragment();
+    else this.OR2(this.indPartAlts);
+  };
+
+  private indFragment = (): void => {
+    const t = this.CONSUME1(IndStrPart);
+    if (!this.RECORDING_PHASE) {
+      const p: IndPart = { s: t.payload as string, indent: t.tokenType === T.IND_STR, pos: t.startOffset };
+      this.pushItem(p, -1);
+    }
   };
 
   private indPartAlts = [
-    {
-      ALT: () => {
-        const t = this.CONSUME1(IndStrPart);
-        if (!this.RECORDING_PHASE) {
-          const p: IndPart = { s: t.payload as string, indent: t.tokenType === T.IND_STR, pos: t.startOffset };
-          this.pushItem(p, -1);
-        }
-      },
-    },
+    { ALT: this.indFragment },
     {
       ALT: () => {
         const dpos = this.CONSUME1(T.DOLLAR_CURLY).startOffset;
@@ -1351,17 +1606,19 @@ class NixParser extends EmbeddedActionsParser {
 
   /** The same in the select rule (another OR occurrence index). */
   private strPartSel = (): void => {
-    this.OR6(this.strPartAlts);
+    // (a fragment, called directly: see select)
+    if (this.nextType === TI_STR && !this.RECORDING_PHASE) this.strFragment();
+    else this.OR6(this.strPartAlts);
+  };
+
+  private strFragment = (): void => {
+    const s = this.CONSUME(T.STR);
+    // (the fragment itself: stringExpr makes a node of it only if the string has interpolation)
+    if (!this.RECORDING_PHASE) this.pushItem(s.payload, s.startOffset);
   };
 
   private strPartAlts = [
-    {
-      ALT: () => {
-        const s = this.CONSUME(T.STR);
-        // (the fragment itself: stringExpr makes a node of it only if the string has interpolation)
-        if (!this.RECORDING_PHASE) this.pushItem(s.payload, s.startOffset);
-      },
-    },
+    { ALT: this.strFragment },
     {
       ALT: () => {
         const dpos = this.CONSUME(T.DOLLAR_CURLY).startOffset;
@@ -1438,7 +1695,7 @@ class NixParser extends EmbeddedActionsParser {
           this.consume(k + 10, T.DQUOTE);
           if (this.RECORDING_PHASE) return { name: '', pos: 0 };
           const e = this.stringExpr(base, qpos);
-          return e.kind === 'str' ? mkName(e.value, qpos) : { expr: e, pos: qpos };
+          return e.kind === 'str' ? mkName(e.value, qpos) : mkDynName(e, qpos);
         },
       },
       {
@@ -1448,7 +1705,7 @@ class NixParser extends EmbeddedActionsParser {
           this.consume(k, T.RCURLY);
           // `${"a"}` (a plain string literal) is a static name.
           if (!this.RECORDING_PHASE && e.kind === 'str') return mkName(e.value, dpos);
-          return { expr: e, pos: dpos };
+          return mkDynName(e, dpos);
         },
       },
     ];
@@ -1472,7 +1729,20 @@ class NixParser extends EmbeddedActionsParser {
   });
 
   private binding = (): void => {
-    this.OR(this.bindingAlts);
+    // (`name = …`, called directly: see select)
+    if (this.nextType === TI_ID && !this.RECORDING_PHASE && this.la(2).tokenTypeIdx === TI_EQUALS) this.simpleBinding();
+    else this.OR(this.bindingAlts);
+  };
+
+  /** `name = e;`: the most frequent binding, a special case of the general one (chosen by BINDING_ALTS when an identifier is followed by `=`). */
+  private simpleBinding = (): void => {
+    const id = this.CONSUME2(T.ID);
+    const name = id.image;
+    const pos = id.startOffset;
+    this.CONSUME2(T.EQUALS);
+    const e = this.SUBRULE3(this.expr);
+    this.CONSUME3(T.SEMI);
+    if (!this.RECORDING_PHASE) this.addSimpleAttr(this.curAttrs, name, pos, e);
   };
 
   private bindingAlts = [
@@ -1490,7 +1760,7 @@ class NixParser extends EmbeddedActionsParser {
     },
     {
       ALT: () => {
-        const pos = this.LA(1).startOffset;
+        const pos = this.next1().startOffset;
         // (the attribute path, inlined: no rule invocation)
         const base = this.items.length;
         const a = this.OR3(this.attrNameAlts3);
@@ -1503,19 +1773,7 @@ class NixParser extends EmbeddedActionsParser {
         if (!this.RECORDING_PHASE) this.addAttr(this.curAttrs, path, e, pos);
       },
     },
-    {
-      // `name = e;`: the most frequent binding, a special case of the previous
-      // alternative (chosen by BINDING_ALTS when an identifier is followed by `=`)
-      ALT: () => {
-        const id = this.CONSUME2(T.ID);
-        const name = id.image;
-        const pos = id.startOffset;
-        this.CONSUME2(T.EQUALS);
-        const e = this.SUBRULE3(this.expr);
-        this.CONSUME3(T.SEMI);
-        if (!this.RECORDING_PHASE) this.addSimpleAttr(this.curAttrs, name, pos, e);
-      },
-    },
+    { ALT: this.simpleBinding },
   ];
 
   private pathMoreB = (): void => {
@@ -1551,8 +1809,8 @@ class NixParser extends EmbeddedActionsParser {
       if (prev) throw this.dupAttr(showAttrPath([a]), a.pos, prev.pos);
       const def: AttrDef =
         fromIdx < 0
-          ? { kind: 'inherit', expr: mkVar(a.pos, name), pos: a.pos }
-          : { kind: 'inheritFrom', from: fromIdx, pos: a.pos };
+          ? mkInherit(mkVar(a.pos, name), a.pos)
+          : mkInheritFrom(fromIdx, a.pos);
       attrs.attrs.set(name, def);
     }
   }
@@ -1587,7 +1845,7 @@ class NixParser extends EmbeddedActionsParser {
         }
       } else {
         const nested = newAttrs(-1, false);
-        addDynamic(cur, { name: a.expr, value: nested, pos });
+        addDynamic(cur, mkDynamic(a.expr, nested, pos));
         cur = nested;
       }
     }
@@ -1601,7 +1859,7 @@ class NixParser extends EmbeddedActionsParser {
         cur.attrs.set(a.name, mkPlain(e, pos));
       }
     } else {
-      addDynamic(cur, { name: a.expr, value: e, pos });
+      addDynamic(cur, mkDynamic(a.expr, e, pos));
     }
   }
 
@@ -1618,7 +1876,7 @@ class NixParser extends EmbeddedActionsParser {
           throw this.dupAttr(showAttrPath(path), def.pos, j.pos);
         }
       } else {
-        dst.attrs.set(name, def.kind === 'inheritFrom' ? { kind: 'inheritFrom', from: def.from + offset, pos: def.pos } : def);
+        dst.attrs.set(name, def.kind === 'inheritFrom' ? mkInheritFrom(def.from + offset, def.pos) : def);
       }
     }
     for (const d of src.dynamic) addDynamic(dst, d);
@@ -1633,7 +1891,7 @@ class NixParser extends EmbeddedActionsParser {
     const base = this.items.length;
     const ellipsis = this.OR(this.formalSetAlts);
     if (this.RECORDING_PHASE) return { formals: [], ellipsis };
-    return { formals: this.takeItems(base) as Formal[], ellipsis };
+    return mkFormals(this.takeItems(base) as Formal[], ellipsis);
   });
 
   /** The alternatives return whether there is an ellipsis. */
@@ -1685,7 +1943,7 @@ class NixParser extends EmbeddedActionsParser {
     const pos = id.startOffset;
     this.formalDef = undefined;
     this.OPTION(this.formalDefault);
-    return { name, pos, def: this.formalDef };
+    return mkFormal(name, pos, this.formalDef);
   });
 
   private formalDefault = (): void => {
@@ -1693,27 +1951,43 @@ class NixParser extends EmbeddedActionsParser {
     this.formalDef = this.SUBRULE(this.expr);
   };
 
-  // ---- token input: pulled from the lexer on demand, through a small ring buffer ----
+  // ---- token input: pulled from the lexer in batches, through a small ring buffer ----
 
   /** Chevrotain's (undocumented) index of the last consumed token. */
   declare currIdx: number;
-  private lexer: Lexer | null = null;
+  lexer: Lexer | null = null;
   /**
-   * The last RING_SIZE tokens, as reused objects: a token must not be used
-   * after further tokens have been consumed (read its fields at once).
+   * The last tokens lexed, as reused objects (the ring holds RING_SIZE of
+   * them, of which at most LEX_BATCH + 3 are not consumed yet): a token must
+   * not be used after further tokens have been consumed (read its fields at
+   * once).
    */
-  private readonly ring: Tok[] = Array.from({ length: RING_SIZE }, () => new Tok(chevrotain.EOF, '', 0, 0, undefined));
-  /** Number of tokens taken from the lexer so far (absolute index of the next one). */
-  private lexed = 0;
+  readonly ring: Tok[] = Array.from({ length: RING_SIZE }, () => new Tok(chevrotain.EOF, '', 0, 0, undefined));
+  /**
+   * Number of tokens taken from the lexer so far (absolute index of the next
+   * one).  While parsing, LA(1) is always among them (see advance).
+   */
+  lexed = 0;
+  /**
+   * The tokenTypeIdx of LA(1), kept up to date by advance: the
+   * lookahead decisions and guards read it (instead of LA(1).tokenTypeIdx).
+   */
+  nextType = 0;
   private readonly noTok = new Tok(chevrotain.EOF, '', 0, 0, undefined);
 
+  /** Lexes tokens up to (at least) the one of absolute index upTo. */
   private fill(upTo: number): void {
     const lx = this.lexer!;
     const ring = this.ring;
-    while (this.lexed <= upTo) {
-      lx.next(ring[this.lexed & RING_MASK]!);
-      this.lexed++;
-    }
+    let k = this.lexed;
+    const end = Math.max(upTo + 1, k + LEX_BATCH);
+    for (; k < end; k++) lx.next(ring[k & RING_MASK]!);
+    this.lexed = k;
+  }
+
+  /** LA(1), which is always lexed already. */
+  next1(): Tok {
+    return this.ring[(this.currIdx + 1) & RING_MASK]!;
   }
 
   override LA_FAST(howMuch: number): IToken {
@@ -1756,6 +2030,48 @@ class NixParser extends EmbeddedActionsParser {
     // Keep the position: the token at which parsing stopped stays LA(1).
   }
 
+  /** (Chevrotain pads its token vector here, which this parser does not use.) */
+  onBeforeParse(_ruleName: string): void {}
+
+  /** Chevrotain's check that all the input was parsed (the start rule consumes the end of the input). */
+  onAfterParse(ruleName: string): void {
+    if (this.nextType !== TI_EOF) engineHooks.onAfterParse.call(this, ruleName);
+  }
+
+  // ---- the DSL engine: lean versions of Chevrotain's methods ----
+  //
+  // Chevrotain's DSL methods (CONSUME, SUBRULE, OR, MANY, OPTION and their
+  // numbered variants) call the "…Internal" methods of its recognizer engine,
+  // which are general: token categories, GATE / DEF option objects, error
+  // recovery, CST building, a rule stack for recovery and error messages,
+  // rest-parameter rule arguments.  This parser uses none of that on its
+  // successful path (no recovery, no CST, no rule arguments, no gates, the
+  // alternatives of an OR always as an array), so NixParser has its own
+  // versions of the DSL methods (installed on its prototype below the class,
+  // see installDsl) which do just the work that remains, each in one
+  // function; whenever something goes wrong (a token mismatch, no viable
+  // alternative), they hand over to Chevrotain's engine, which records the
+  // error exactly as before.  (While the grammar is recorded, Chevrotain
+  // routes the DSL methods to its "…Record" methods, so these only run while
+  // parsing.)
+
+  declare currRuleShortName: number;
+  declare lookAheadFuncsCache: Map<number, LaFunc>;
+  /** The lookahead functions of lookAheadFuncsCache, in an array indexed by laIndex(). */
+  laFuncs: LaFunc[] = [];
+
+  /**
+   * Consumes LA(1), whose type has been checked; returns it.  (LA(1) is
+   * always lexed: the next batch of tokens is lexed when it would not be.)
+   */
+  advance(): Tok {
+    const cur = ++this.currIdx;
+    if (cur + 1 >= this.lexed) this.fill(cur + 1);
+    const ring = this.ring;
+    this.nextType = ring[(cur + 1) & RING_MASK]!.tokenTypeIdx;
+    return ring[cur & RING_MASK]!;
+  }
+
   /** Prepares a parse. */
   setup(src: Source, opts: ParseOptions, lexer: Lexer): void {
     this.src = src;
@@ -1764,6 +2080,8 @@ class NixParser extends EmbeddedActionsParser {
     this.reset();
     this.lexer = lexer;
     this.lexed = 0;
+    this.fill(0);
+    this.nextType = this.ring[0]!.tokenTypeIdx;
     this.exprs.length = 0;
     this.starts.length = 0;
     this.ops.length = 0;
@@ -1790,6 +2108,89 @@ class NixParser extends EmbeddedActionsParser {
   }
 }
 
+/**
+ * Installs NixParser's versions of the DSL methods (see "the DSL engine" in
+ * the class).  Each numbered variant is a closure over its occurrence index;
+ * the closures of one kind share their code.
+ */
+function installDsl(proto: Record<string, unknown>): void {
+  const suffix = (i: number) => (i === 0 ? '' : String(i));
+  for (let i = 0; i <= 9; i++) {
+    proto['CONSUME' + suffix(i)] = makeConsume(i);
+    proto['SUBRULE' + suffix(i)] = makeSubrule(i);
+    proto['OR' + suffix(i)] = makeOr(i);
+    proto['MANY' + suffix(i)] = makeMany(i);
+    proto['OPTION' + suffix(i)] = makeOption(i);
+  }
+  // The variants with the occurrence index as an argument.
+  proto.consume = function (this: NixParser, idx: number, tokType: TokenType, options?: unknown): IToken {
+    const k = this.nextType;
+    if (k === tokType.tokenTypeIdx || (tokType.isParent === true && tokType.categoryMatchesMap![k] === true)) return this.advance();
+    return engine.consumeInternal.call(this, tokType, idx, options) as IToken;
+  };
+  const subrules = Array.from({ length: 256 }, (_, i) => makeSubrule(i));
+  proto.subrule = function (this: NixParser, idx: number, rule: RuleFn, options?: unknown): unknown {
+    return subrules[idx]!.call(this, rule, options);
+  };
+}
+
+function makeConsume(idx: number) {
+  return function (this: NixParser, tokType: TokenType, options?: unknown): IToken {
+    const k = this.nextType;
+    if (k === tokType.tokenTypeIdx || (tokType.isParent === true && tokType.categoryMatchesMap![k] === true)) return this.advance();
+    return engine.consumeInternal.call(this, tokType, idx, options) as IToken;
+  };
+}
+
+function makeSubrule(idx: number) {
+  return function (this: NixParser, rule: RuleFn, options?: unknown): unknown {
+    if (options !== undefined) return engine.subruleInternal.call(this, rule, idx, options);
+    // Only the short name of the current rule matters (the lookahead
+    // functions are keyed by it).  Chevrotain's rule stacks serve error
+    // recovery and the first rule's catch-all: the invocation of the start
+    // rule still goes through Chevrotain's wrapper, which catches recognition
+    // errors thrown here as it would have caught them from a nested wrapper.
+    const saved = this.currRuleShortName;
+    this.currRuleShortName = rule.nixShortName!;
+    // (The same call three times: each call site then sees a single function
+    // for the two most frequent rules, a cheaper call than a polymorphic one.)
+    let r: unknown;
+    if (rule === (this.select as unknown)) r = rule.originalGrammarAction.call(this);
+    else if (rule === (this.expr as unknown)) r = rule.originalGrammarAction.call(this);
+    else r = rule.originalGrammarAction.call(this);
+    this.currRuleShortName = saved;
+    return r;
+  };
+}
+
+function makeOr(idx: number) {
+  return function (this: NixParser, alts: AltsArray): unknown {
+    const i = this.laFuncs[laIndex(this.currRuleShortName, OR_IDX, idx)]!.call(this, alts) as number | undefined;
+    if (i !== undefined) return alts[i]!.ALT.call(this);
+    return engine.orInternal.call(this, alts, idx);
+  };
+}
+
+function makeMany(idx: number) {
+  return function (this: NixParser, action: (this: NixParser) => void): void {
+    const la = this.laFuncs[laIndex(this.currRuleShortName, MANY_IDX, idx)]!;
+    // (as Chevrotain: an iteration that consumes nothing ends the repetition)
+    while (la.call(this) === true) {
+      const before = this.currIdx;
+      action.call(this);
+      if (this.currIdx <= before) break;
+    }
+  };
+}
+
+function makeOption(idx: number) {
+  return function (this: NixParser, action: (this: NixParser) => unknown): unknown {
+    return this.laFuncs[laIndex(this.currRuleShortName, OPTION_IDX, idx)]!.call(this) === true ? action.call(this) : undefined;
+  };
+}
+
+installDsl(NixParser.prototype as unknown as Record<string, unknown>);
+
 // ---------------------------------------------------------------------------
 // Strings
 
@@ -1799,8 +2200,8 @@ function stripIndentation(pos: number, es: IndPart[]): Expr {
   const minIndent = minIndentation(es);
 
   // Strip that much from each line.
-  const parts: Expr[] = [];
-  const partPos: number[] = [];
+  const parts: Expr[] = list0();
+  const partPos: number[] = list0();
   let atStartOfLine = true;
   let curDropped = 0;
   const n = es.length;
@@ -1978,6 +2379,7 @@ function parseHere(src: Source, opts: ParseOptions): Expr {
     throw e;
   } finally {
     p.release();
+    lexer.release();
   }
   return result;
 }

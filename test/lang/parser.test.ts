@@ -786,6 +786,114 @@ describe('fast paths give the general results', () => {
   });
 });
 
+// The DSL engine of the parser (NixParser's own CONSUME / SUBRULE / OR / MANY /
+// OPTION, the direct calls of frequent alternatives, tokens lexed in batches
+// ahead of the parser), the node factory, the lexer's identifier table and
+// reused byte buffer, and the binder's one-pass naming of lambdas.
+describe('engine, lexer and binder shortcuts', () => {
+  it('every alternative of a simple expression, chosen directly or by the OR', () => {
+    expect(p('[ x 1 2.5 "s" "a${b}c" ./p ~/h <n> http://u (y) { a = 1; } rec { b = 2; } let { body = 3; } [ ] __curPos ]')).toBe(
+      '[ (x) (1) (2.5) ("s") (("a" + b + "c")) (/base/dir/p) (/home/u/h) ((__findFile __nixPath "n")) ("http://u") (y) ({ a = 1; }) (rec { b = 2; }) ((rec { body = 3; }).body) ([ ]) (__curPos) ]',
+    );
+    expect(p("''\n  a ''${b}\n  ${c} '''\n''")).toBe('("a " + "$" + "{b}\\n" + c + " " + "\'\'" + "\\n")');
+  });
+
+  it('bindings: name = e, paths, strings, interpolation, inherit', () => {
+    expect(p('{ a = 1; b.c = 2; "d" = 3; ${"e"} = 4; inherit f; inherit (g) h; }')).toBe(
+      '{ inherit f; inherit (g) h; a = 1; b = { c = 2; }; d = 3; e = 4; }',
+    );
+    expect(p('{ a = x: x; b = {}: 1; c = let d = 1; in d; }')).toBe('{ a = (x: x); b = ({  }: 1); c = (let d = 1; in d); }');
+    // (`name =` is told from a path by looking two tokens ahead: also across batches of tokens)
+    for (let k = 0; k < 20; k++) {
+      const pad = 'p = 0; '.repeat(k > 0 ? 1 : 0) + 'q.r = 0; '.repeat(k);
+      expect(emsg(`{ ${pad}a = 1; a.b = 2; }`)).toMatch(/^attribute '(a\.b|q\.r)' already defined/);
+    }
+  });
+
+  it('operators after a single operand, prefix operators without a tail', () => {
+    expect(p('-x')).toBe('(__sub 0 x)');
+    expect(p('!x')).toBe('(! x)');
+    expect(p('- - x')).toBe('(__sub 0 (__sub 0 x))');
+    expect(p('f x ? a')).toBe('(((f x)) ? a)');
+    expect(p('{ a = -1; b = !c; d = e f; }')).toBe('{ a = (__sub 0 1); b = (! c); d = (e f); }');
+  });
+
+  it('errors are reported as before although tokens are lexed ahead', () => {
+    // The duplicate is found before the parser reaches the bad integer (which the lexer has seen).
+    expect(emsg('{ a = 1; a = 2; } 99999999999999999999')).toBe(`attribute 'a' already defined at ${STDIN}:1:3`);
+    expect(emsg('{ a = 1; } 99999999999999999999')).toBe("invalid integer '99999999999999999999'");
+    expect(emsg('{ a = 1; a = 2; b = "x\0"; }')).toBe(`attribute 'a' already defined at ${STDIN}:1:3`);
+    expect(emsg('{ a = 1; b = "x\0"; a = 2; }')).toMatch(/cannot be represented as Nix string because it contains null bytes/);
+    expect(emsg('x |> ' + 'y '.repeat(50))).toMatch(/^experimental Nix feature 'pipe-operators' is disabled/);
+    // a NUL byte ends the input
+    expect(p('1 + 2\0 + +')).toBe('(1 + 2)');
+  });
+
+  it('parses again after errors at any point of a batch of tokens', () => {
+    for (let k = 0; k < 12; k++) {
+      expect(emsg('[ ' + 'x '.repeat(k) + ') ]')).toBe("syntax error, unexpected ')'");
+      expect(p('[ ' + 'x '.repeat(k) + ']')).toBe('[ ' + '(x) '.repeat(k) + ']');
+    }
+  });
+
+  it('the identifier table grows and keeps the keywords and the earlier names', () => {
+    const names = Array.from({ length: 6000 }, (_, i) => `name_${i.toString(36)}_${'q'.repeat(i % 20)}`);
+    const text = `{ ${names.map((n) => `${n} = 1;`).join(' ')} }`;
+    const e = ast(text) as EAttrs;
+    expect([...e.attrs.keys()]).toEqual(names);
+    expect(p('let in_ = 1; or_ = if true then in_ else or_; in or_')).toBe('(let in_ = 1; or_ = (if true then in_ else or_); in or_)');
+    expect(p('{ inherit or; x = a or b; }')).toBe('{ inherit or; x = (a or b); }'.replace('(a or b)', p('a or b')));
+    const e2 = ast(text) as EAttrs;
+    expect([...e2.attrs.keys()]).toEqual(names);
+  });
+
+  it('large inputs after small ones and small after large (the reused byte buffer)', () => {
+    expect((ast('[ ' + '"a" '.repeat(200000) + ']') as EList).elems.length).toBe(200000);
+    expect(emsg("''\n  a  ")).toBe("syntax error, unexpected end of file, expecting indented string or '${' or end of an indented string");
+    expect(p('x')).toBe('x');
+    expect(p('a/b')).toBe('/base/dir/a/b');
+    expect(emsg('a/')).toBe('syntax error, unexpected end of file');
+  });
+
+  it('AST nodes and arrays are plain objects and arrays', () => {
+    const e = ast('{ a = [ 1 "s" ]; b = { x, y ? 1 }@z: x; c = a - 1; d = e.f or g; h = "${i}"; inherit (j) k; }');
+    const walk = (x: unknown): void => {
+      if (x instanceof Map) for (const v of x.values()) walk(v);
+      else if (Array.isArray(x)) {
+        expect(Object.getPrototypeOf(x)).toBe(Array.prototype);
+        for (const v of x) walk(v);
+      } else if (x && typeof x === 'object') {
+        expect(Object.getPrototypeOf(x)).toBe(Object.prototype);
+        for (const v of Object.values(x)) walk(v);
+      }
+    };
+    walk(e);
+  });
+
+  it('lambdas bound to attributes are named, in recursive and other sets and in let', () => {
+    const s = src('{ f = x: y: x; g = { h = z: z; }; r = rec { k = a: a; }; l = let m = b: b; in m; }');
+    const e = parse(s, { basePath: BASE }) as EAttrs;
+    bind(e, s, { globals: new Set() });
+    const def = (a: EAttrs, n: string) => (a.attrs.get(n) as { expr: Expr }).expr;
+    const f = def(e, 'f') as ELambda;
+    expect([f.name, (f.body as ELambda).name]).toEqual(['f', 'f']);
+    expect((def(def(e, 'g') as EAttrs, 'h') as ELambda).name).toBe('h');
+    expect((def(def(e, 'r') as EAttrs, 'k') as ELambda).name).toBe('k');
+    const l = def(e, 'l') as unknown as { attrs: EAttrs };
+    expect((def(l.attrs, 'm') as ELambda).name).toBe('m');
+  });
+
+  it('variables under `with` that are bound statically have no `with` levels', () => {
+    const s = src('x: a: b: with a; with b; [ x c ]');
+    let e = parse(s, { basePath: BASE });
+    bind(e, s, { globals: new Set() });
+    while (e.kind !== 'list') e = (e as unknown as { body: Expr }).body;
+    const list = e.elems;
+    expect((list[0] as unknown as { resolved: unknown }).resolved).toEqual({ type: 'local', level: 4, index: 0 });
+    expect((list[1] as unknown as { resolved: unknown }).resolved).toEqual({ type: 'with', levels: [0, 1] });
+  });
+});
+
 // The parse tests of CppNix's suite (also run by the conformance runner).
 describe.skipIf(!fs.existsSync(LANG))('CppNix parse-* tests', () => {
   const files = fs.existsSync(LANG)

@@ -892,9 +892,14 @@ function concatValues(parts: (Code | Value)[], env: Env, pos: Pos | null, poses:
   return mkStr(s, ctx);
 }
 
+/** A `/` followed by an empty, `.` or `..` component. */
+const NOT_CANONICAL = /\/\.{0,2}(?:\/|$)/;
+
 /** Canonicalises an absolute path: removes `.`, `..`, duplicate and trailing slashes. */
 export function canonPath(p: string): string {
   if (!p.startsWith('/')) return p;
+  // (most paths are canonical already: no empty, `.` or `..` component, no trailing slash)
+  if (!NOT_CANONICAL.test(p)) return p;
   const out: string[] = [];
   for (const c of p.split('/')) {
     if (c === '' || c === '.') continue;

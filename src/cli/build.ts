@@ -2,11 +2,11 @@
 // file, default.nix, -E text or a .drv path), writes the derivations, builds
 // them, prints the selected output paths on stdout and makes `result` links.
 
-import os from 'node:os';
 import { toBytes } from '../../grammar/errors.js';
 import { getDerivations } from '../eval/get-derivations.js';
 import type { Settings } from '../eval/settings.js';
-import type { BuildResults, BuildTarget, Substituter } from '../store/build/api.js';
+import type { BuildResults, BuildTarget } from '../store/build/api.js';
+import { buildOptionsFromSettings, parseMaxJobs } from '../store/build/options.js';
 import type { LocalStore } from '../store/local-store.js';
 import { autoCall, evalInput, inputsOf, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
 import { makeProgress, type Progress } from './progress.js';
@@ -50,24 +50,15 @@ export function parseBuildFlag(args: string[], i: number, f: BuildFlags): number
 }
 
 function parseJobs(v: string, flag: string): number {
-  if (v === 'auto') return Math.max(1, os.availableParallelism());
-  if (!/^\d+$/.test(v)) throw new UsageError(`flag '${flag}' requires a number or 'auto', not '${v}'`);
-  return Number(v);
+  const n = parseMaxJobs(v);
+  if (n === null) throw new UsageError(`flag '${flag}' requires a number or 'auto', not '${v}'`);
+  return n;
 }
 
-/** Build options from the flags and the settings (max-jobs, cores, keep-going, system, substituters). */
+/** Build options from the settings (max-jobs, cores, keep-going, system, substituters), the flags on top. */
 export async function buildOptions(f: BuildFlags, settings: Settings, store: LocalStore) {
-  const mj = settings.get('max-jobs');
-  const maxJobs = f.maxJobs ?? (mj === 'auto' ? parseJobs('auto', 'max-jobs') : Number(mj) || 1);
-  const cores = settings.int('cores') || 1;
-  const urls = settings.list('substituters');
-  let substituters: Substituter[] = [];
-  if (urls.length) {
-    const { substitutersFor } = await import('../store/substituter.js');
-    const { parsePublicKeys } = await import('../store/signing.js');
-    substituters = substitutersFor(store, urls, parsePublicKeys(settings.list('trusted-public-keys')), (m) => writeErr(`warning: ${m}\n`));
-  }
-  return { maxJobs, cores, keepGoing: f.keepGoing ?? settings.bool('keep-going'), system: settings.get('system'), substituters };
+  const o = await buildOptionsFromSettings(settings, store, (m) => writeErr(`warning: ${m}\n`));
+  return { ...o, maxJobs: f.maxJobs ?? o.maxJobs, keepGoing: f.keepGoing ?? o.keepGoing };
 }
 
 /**

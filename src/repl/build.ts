@@ -8,6 +8,7 @@ import { NixError } from '../eval/errors.js';
 import { coerceToString, forceStringNoCtx } from '../eval/ops.js';
 import { Attrs, type Value } from '../eval/value.js';
 import { buildLogPath, type BuildEvents, type BuildOptions, type BuildResults, type BuildTarget } from '../store/build/api.js';
+import { buildOptionsFromSettings, type BuildSettings } from '../store/build/options.js';
 import type { LocalStore } from '../store/local-store.js';
 import type { RecordingStore } from '../store/recording-store.js';
 import { storeLocation } from '../store/store-location.js';
@@ -60,6 +61,10 @@ export function derivationPathOf(v: Value, store: RecordingStore): string {
 
 export interface BuildValueOptions {
   session: { openLocalStore(): LocalStore };
+  /** Where max-jobs, cores, keep-going, system and substituters come from (as for `tsnix build`). */
+  settings?: BuildSettings;
+  /** Warnings (a substituter that cannot be used). */
+  warn?: (text: string) => void;
   store: RecordingStore;
   signal?: AbortSignal;
   progress?: (ev: BuildProgress) => void;
@@ -84,7 +89,8 @@ export async function buildValue(v: Value, o: BuildValueOptions): Promise<[strin
   };
   let results: BuildResults;
   try {
-    results = await build(local, [{ drvPath }], { events, signal: o.signal });
+    const fromSettings = o.settings ? await buildOptionsFromSettings(o.settings, local, (m) => o.warn?.(`warning: ${m}`)) : {};
+    results = await build(local, [{ drvPath }], { ...fromSettings, events, signal: o.signal });
   } finally {
     o.progress?.({ type: 'end' });
   }

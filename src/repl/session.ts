@@ -483,6 +483,8 @@ export class ReplSession {
       const outputs = await buildValue(v, {
         session: this,
         store: this.store,
+        settings: this.state.settings,
+        warn: (s) => this.sink.err(fromBytes(s) + '\n'),
         signal: ac.signal,
         progress: (ev) => this.sink.progress?.(ev),
         message: (s) => this.sink.err(fromBytes(s) + '\n'),

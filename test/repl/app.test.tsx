@@ -239,3 +239,37 @@ describe(':b progress', () => {
     await a.waitFor('nix-repl> 1\n1\n');
   });
 });
+
+describe(':b options', () => {
+  it('builds with the settings tsnix build uses: max-jobs, cores, keep-going, substituters', async () => {
+    const cache = path.join(t.dir, 'cache');
+    fs.mkdirSync(cache);
+    fs.writeFileSync(path.join(cache, 'nix-cache-info'), `StoreDir: ${t.env.TSNIX_STORE_DIR}\n`);
+    let seen: Parameters<BuildDerivations>[2] | undefined;
+    const fake: BuildDerivations = async (store, targets, opts) => {
+      seen = opts;
+      return new Map([[targets[0]!.drvPath, new Map([['out', `${store.storeDir}/00000000000000000000000000000000-hello`]])]]);
+    };
+    setBuildEngine(fake);
+    const bus = new OutputBus();
+    const options: [string, string][] = [
+      ['max-jobs', '3'],
+      ['cores', '2'],
+      ['keep-going', 'true'],
+      ['substituters', `file://${cache}`],
+    ];
+    const engine = new LocalEngine({ files: [], options, searchPath: [], autoArgs: [], color: false, env: t.env, cwd: t.dir }, bus);
+    const r = render(<App engine={engine} bus={bus} history={new History(path.join(t.dir, 'history'))} banner="" onExit={() => {}} />);
+    const screen = () => strip(r.lastFrame() ?? '');
+    await until(() => screen().includes('nix-repl>'), screen);
+    r.stdin.write('d = derivation { name = "hello"; system = "x86_64-linux"; builder = "/bin/sh"; }');
+    r.stdin.write(KEY.enter);
+    r.stdin.write(':b d');
+    r.stdin.write(KEY.enter);
+    await until(() => screen().includes('out -> '), screen);
+    expect(seen?.maxJobs).toBe(3);
+    expect(seen?.cores).toBe(2);
+    expect(seen?.keepGoing).toBe(true);
+    expect(seen?.substituters?.length).toBe(1);
+  });
+});

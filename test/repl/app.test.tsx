@@ -42,8 +42,8 @@ const KEY = {
 // eslint-disable-next-line no-control-regex
 const strip = (s: string) => s.replace(/\x1b\[[0-9;?]*[a-zA-Z]/g, '');
 
-async function until(f: () => boolean, what: () => string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+async function until(f: () => boolean, what: () => string, tries = 200): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     if (f()) return;
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -261,12 +261,13 @@ describe(':b options', () => {
     const engine = new LocalEngine({ files: [], options, searchPath: [], autoArgs: [], color: false, env: t.env, cwd: t.dir }, bus);
     const r = render(<App engine={engine} bus={bus} history={new History(path.join(t.dir, 'history'))} banner="" onExit={() => {}} />);
     const screen = () => strip(r.lastFrame() ?? '');
-    await until(() => screen().includes('nix-repl>'), screen);
+    // (generous waits: the first :b opens the database, slow on a loaded machine)
+    await until(() => screen().includes('nix-repl>'), screen, 1000);
     r.stdin.write('d = derivation { name = "hello"; system = "x86_64-linux"; builder = "/bin/sh"; }');
     r.stdin.write(KEY.enter);
     r.stdin.write(':b d');
     r.stdin.write(KEY.enter);
-    await until(() => screen().includes('out -> '), screen);
+    await until(() => screen().includes('out -> '), screen, 1000);
     expect(seen?.maxJobs).toBe(3);
     expect(seen?.cores).toBe(2);
     expect(seen?.keepGoing).toBe(true);

@@ -273,6 +273,9 @@ describe('builtins (control)', () => {
   });
   it('functionArgs and __curPos', () => {
     expect(ev('builtins.functionArgs ({ a, b ? 1 }: a)')).toBe('{ a = false; b = true; }');
+    // a new set per call (never printed as «repeated»), with the formals' positions
+    expect(ev('let f = { z, a ? 1 }: a; in [ (builtins.functionArgs f) (builtins.functionArgs f) ]')).toBe('[ { a = true; z = false; } { a = true; z = false; } ]');
+    expect(fromBytes(ev('let f = { z,\n a ? 1 }: a; in map (n: (builtins.unsafeGetAttrPos n (builtins.functionArgs f)).line) [ "z" "a" "z" ]'))).toBe('[ 1 2 1 ]');
     expect(fromBytes(ev('__curPos'))).toBe('{ column = 1; file = "«string»"; line = 1; }');
   });
 });

@@ -4,8 +4,11 @@
 import { AbortError, AssertionError, NixError, ThrownError } from '../errors.js';
 import { coerceToString, forceDeep, forceString } from '../ops.js';
 import { printValue } from '../print.js';
-import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, isFunction, typeOf, type Value } from '../value.js';
+import { Attrs, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, isFunction, typeOf, type AttrPositions, type LambdaInfo, type Value } from '../value.js';
 import { argCtx, type Registry } from './registry.js';
+
+/** The names, defaults and positions of the sets functionArgs makes for a lambda (made once per lambda). */
+const formalSets = new WeakMap<LambdaInfo, { layout: Layout; defaults: boolean[]; posTables: AttrPositions[] }>();
 
 export function register(r: Registry): void {
   const { state } = r;
@@ -153,14 +156,20 @@ export function register(r: Registry): void {
       if (v instanceof PrimOp || v instanceof PrimOpApp) return Attrs.EMPTY;
       if (!(v instanceof Lambda)) throw new NixError("'functionArgs' requires a function");
       if (v.info.formals === null) return Attrs.EMPTY;
-      const m = new Map<string, Value>();
-      const offsets = new Map<string, number>();
-      const fm = v.info.formals;
-      for (let i = 0; i < fm.names.length; i++) {
-        m.set(fm.names[i]!, fm.defaults[i] !== null);
-        offsets.set(fm.names[i]!, fm.poses[i]!);
+      // a new set each time (as in CppNix: never «repeated»), sharing its names and positions
+      let shape = formalSets.get(v.info);
+      if (shape === undefined) {
+        const fm = v.info.formals;
+        const offsets = new Map<string, number>();
+        for (let i = 0; i < fm.names.length; i++) offsets.set(fm.names[i]!, fm.poses[i]!);
+        shape = {
+          layout: new Layout(fm.names),
+          defaults: fm.defaults.map((d) => d !== null),
+          posTables: [{ src: v.info.pos.src, offsets }],
+        };
+        formalSets.set(v.info, shape);
       }
-      return new Attrs(m, { src: v.info.pos.src, offsets });
+      return Attrs.slots(shape.layout, [null, ...shape.defaults], shape.posTables);
     },
   });
 }

@@ -145,7 +145,7 @@ type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | unde
 
 /**
  * A slot of a literal's set whose thunk is not made yet (see Layout.lazyCodes).
- * Never leaves Attrs: every read of a slot goes through `slot`.
+ * Never leaves Attrs: a read of an unmade slot makes it (`Attrs.make`).
  */
 export const UNMADE: Value = Object.freeze([]) as unknown as Value;
 
@@ -327,7 +327,9 @@ export class Attrs {
       const vs = this.vals!;
       const vals = new Array<Value>(from.length + 1);
       // (unmade slots stay unmade: the copy makes them through this set, see LazyCopy)
-      const lazy = r.lazyCodes !== null || vs[0] instanceof LazyCopy;
+      // (element 0 is null once all slots are made, and in sets that were never lazy:
+      // mapAttrs results share a literal's layout but not its unmade slots)
+      const lazy = vs[0] !== null && (r.lazyCodes !== null || vs[0] instanceof LazyCopy);
       vals[0] = lazy ? (new LazyCopy(this, from) as unknown as Value) : null;
       for (let i = 0; i < from.length; i++) vals[i + 1] = vs[from[i]! + 1]!;
       return Attrs.slots(layout, vals, this.posTables);

@@ -276,20 +276,21 @@ function toBytes(data: string | Uint8Array): Uint8Array {
   return typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
 }
 
-/** Scratch space for the bytes of a string being hashed (see hashString). */
-let scratch = Buffer.allocUnsafe(1 << 16);
+/** Scratch space for the bytes of a string being hashed (see hashString); made on first use. */
+let scratch: Buffer | null = null;
+const SCRATCH_SIZE = 1 << 16;
 
 /** Hash of a byte string (or bytes). */
 export function hashString(algo: HashAlgo, data: string | Uint8Array): Hash {
   // (crypto.hash, one call without a Hash object, is about twice as fast on the small inputs of .drv files)
-  if (typeof data === 'string') {
-    // the bytes go to a reused buffer: hashing is synchronous, and a new Buffer
-    // per .drv text cost more than the hash itself
-    if (data.length > scratch.length) scratch = Buffer.allocUnsafe(Math.max(data.length, scratch.length * 2));
+  if (typeof data === 'string' && data.length <= SCRATCH_SIZE) {
+    // the bytes of a small string go to a reused buffer: hashing is
+    // synchronous, and a new Buffer per .drv text cost more than the hash
+    scratch ??= Buffer.allocUnsafe(SCRATCH_SIZE);
     const n = scratch.write(data, 0, 'latin1');
     return new Hash(algo, oneShotHash(algo, scratch.subarray(0, n), 'buffer'));
   }
-  return new Hash(algo, oneShotHash(algo, data, 'buffer'));
+  return new Hash(algo, oneShotHash(algo, toBytes(data), 'buffer'));
 }
 
 /** sha256 convenience: the digest of a byte string. */

@@ -123,6 +123,8 @@ interface StoreCaches {
   read: (drvPath: string) => Derivation;
 }
 const caches = new WeakMap<EvalState, StoreCaches>();
+/** How many written derivations are kept for their hashDerivationModulo (see StoreCaches.written). */
+const MAX_WRITTEN = 4096;
 function cachesOf(state: EvalState): StoreCaches {
   let c = caches.get(state);
   if (!c) {
@@ -500,7 +502,12 @@ function derivationStrictInternal(state: EvalState, attrs: Attrs, drvName: strin
   // store), then memoised per state in drvHashContext.
   const drvPath = storeCall(null, () => state.store.writeDerivation(drv));
   const c = cachesOf(state);
-  if (!c.drvHashes.has(drvPath)) c.written.set(drvPath, drv);
+  if (!c.drvHashes.has(drvPath)) {
+    c.written.set(drvPath, drv);
+    // (bounded: inputs are written just before the derivations that need them;
+    // an older one is read back from the store)
+    if (c.written.size > MAX_WRITTEN) c.written.delete(c.written.keys().next().value!);
+  }
 
   const m = new Map<string, Value>();
   m.set('drvPath', new NixStr(drvPath, new Set(['=' + drvPath])));

@@ -38,6 +38,7 @@ import {
   isDerivationAttrs,
   typeName,
   type Code,
+  type PosTable,
   type Context,
   type LambdaInfo,
   type Value,
@@ -489,8 +490,53 @@ export class Compiler {
     const posTables = [positions];
     const layout = new Layout([...a.attrs.keys()]);
     const dyn = a.dynamic.map((d) => ({ name: this.attrName({ expr: d.name, pos: d.pos }), value: this.lazy(d.value), pos: this.pos(d.pos) }));
-    /** The set with the dynamic attributes added (a native Map then). */
+    /**
+     * Layouts of the set with dynamic attributes, by their names (joined by
+     * NUL): a literal like makeOverridable's `{ override = …; ${x} = …; }`
+     * makes sets of very few name combinations, which then share a Layout
+     * and a position table instead of a Map and a table each (bounded).
+     */
+    const dynLayouts = new Map<string, { layout: Layout; posTables: PosTable[] }>();
+    const dynLayout = (base: Layout, names: string[], poses: (Pos | null)[]): { layout: Layout; posTables: PosTable[] } | null => {
+      const key = names.length === 1 ? names[0]! : names.join('\0');
+      let r = dynLayouts.get(key);
+      if (r !== undefined) return r;
+      if (dynLayouts.size >= 16 || (names.length > 1 && names.some((x) => x.includes('\0')))) return null;
+      const layout = new Layout([...base.keys, ...names]);
+      if (base.lazyCodes !== null) layout.lazyCodes = [...base.lazyCodes, ...names.map(() => null)];
+      const offsets = new Map(positions.offsets);
+      for (let i = 0; i < names.length; i++) {
+        const p = poses[i];
+        if (p) offsets.set(names[i]!, p.offset);
+      }
+      r = { layout, posTables: [{ src: positions.src, offsets }] };
+      dynLayouts.set(key, r);
+      return r;
+    };
+    /** The set with the dynamic attributes added. */
     const withDynamic = (env: Env, base: Attrs): Attrs => {
+      const bl = base.slotLayout;
+      if (bl !== null) {
+        const names: string[] = [];
+        const values: Value[] = [];
+        const poses: (Pos | null)[] = [];
+        for (const d of dyn) {
+          const name = d.name(env);
+          if (name === null) continue;
+          const j = names.indexOf(name);
+          if (j >= 0 || bl.indexOf(name) >= 0) {
+            const prev = j >= 0 ? (poses[j] ?? base.posOf(name)) : base.posOf(name);
+            throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
+          }
+          names.push(name);
+          values.push(d.value(env));
+          poses.push(d.pos);
+        }
+        if (names.length === 0) return base;
+        const ext = dynLayout(bl, names, poses);
+        if (ext !== null) return base.extended(ext.layout, values, ext.posTables);
+        return slowDynamic(base, names, values, poses);
+      }
       const m = base.toMap();
       let poses: Map<string, Pos> | null = null;
       for (const d of dyn) {
@@ -505,6 +551,19 @@ export class Compiler {
       }
       const attrs = new Attrs(m, positions);
       if (poses) attrs.addPosTable(poses);
+      return attrs;
+    };
+    /** withDynamic's result as a Map (names already checked). */
+    const slowDynamic = (base: Attrs, names: string[], values: Value[], poses: (Pos | null)[]): Attrs => {
+      const m = base.toMap();
+      let pm: Map<string, Pos> | null = null;
+      for (let i = 0; i < names.length; i++) {
+        m.set(names[i]!, values[i]!);
+        const p = poses[i];
+        if (p) (pm ??= new Map()).set(names[i]!, p);
+      }
+      const attrs = new Attrs(m, positions);
+      if (pm) attrs.addPosTable(pm);
       return attrs;
     };
     if (a.rec) {

@@ -198,6 +198,20 @@ export class Layout {
     return i === undefined ? -1 : i;
   }
 
+  /** Layouts of some of this one's names, by the bit mask of their indexes (see subset). */
+  private subsets: Map<number, Layout> | null = null;
+
+  /** This layout with only the names whose bit is set in `mask` (for layouts of at most 30 names), shared. */
+  subset(mask: number): Layout {
+    let r = this.subsets?.get(mask);
+    if (r === undefined) {
+      r = new Layout(this.keys.filter((_, i) => (mask & (1 << i)) !== 0));
+      // (bounded, as `without`)
+      if ((this.subsets ??= new Map()).size < 64) this.subsets.set(mask, r);
+    }
+    return r;
+  }
+
   /** This layout without the names at `drop` (sorted indexes), and where each remaining name was. */
   minus(drop: number[]): { layout: Layout; from: number[] } {
     const key = drop.join(',');
@@ -303,6 +317,22 @@ export class Attrs {
     a.vals = vals;
     a.posTables = posTables;
     return a;
+  }
+
+  /**
+   * This set (made by a literal: see slotLayout) with more attributes after
+   * its own: `layout` has this set's names and then those of `extra`, and the
+   * same lazyCodes for this set's names.  Unmade slots stay unmade.
+   */
+  extended(layout: Layout, extra: Value[], posTables: PosTable[] | null): Attrs {
+    const vs = this.vals!;
+    const n = vs.length;
+    const vals = new Array<Value>(n + extra.length);
+    // (element 0: the environment of unmade slots, only for lazy layouts)
+    vals[0] = layout.lazyCodes !== null ? vs[0]! : null;
+    for (let i = 1; i < n; i++) vals[i] = vs[i]!;
+    for (let i = 0; i < extra.length; i++) vals[n + i] = extra[i]!;
+    return Attrs.slots(layout, vals, posTables);
   }
 
   /** `mapAttrs`: `f(name, value)` gives each new value, when it is first needed. */

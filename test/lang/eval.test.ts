@@ -86,6 +86,34 @@ describe('laziness', () => {
     expect(fromBytes(ev('builtins.unsafeGetAttrPos "c" (removeAttrs { a = 1; b = 2;\n c = 3; } [ "a" ])'))).toBe('{ column = 2; file = "«string»"; line = 2; }');
     expect(ev('let r = rec { a = 1; b = a + 1; c = b + 1; }; in removeAttrs r [ "b" ]')).toBe('{ a = 1; c = 3; }');
   });
+  it('dynamic attributes: values, laziness, positions and errors, with shared and unshared layouts', () => {
+    // more name combinations than the literal's layout cache keeps (16)
+    const f = 'f = n: { a = builtins.trace "a" 1; ${n} = builtins.trace n 2; b = n; };';
+    const names = Array.from({ length: 20 }, (_, i) => `"k${i}"`).join(' ');
+    expect(ev(`let ${f} in map (n: let s = f n; in [ s.\${n} (builtins.attrNames s) s.b ]) [ ${names} "k3" ]`)).toBe(
+      `[ ${Array.from({ length: 20 }, (_, i) => `[ 2 [ "a" "b" "k${i}" ] "k${i}" ]`).join(' ')} [ 2 [ "a" "b" "k3" ] "k3" ] ]`,
+    );
+    // (the unread `a` is never evaluated, in either kind of set)
+    expect(stderr.filter((l) => l === 'trace: a\n')).toEqual([]);
+    expect(ev('let x = "q"; y = null; in { ${x} = 1; ${y} = 2; r = 3; }')).toBe('{ q = 1; r = 3; }');
+    expect(ev('let x = "q"; in rec { a = 1; ${x} = a + 1; }')).toBe('{ a = 1; q = 2; }');
+    expect(ev('let x = "q"; in removeAttrs { a = 1; ${x} = 2; ${x + "2"} = 3; } [ "a" "q" ]')).toBe('{ q2 = 3; }');
+    expect(fromBytes(ev('let x = "q"; in builtins.unsafeGetAttrPos "q" { a = 1;\n  ${x} = 2; }'))).toBe('{ column = 3; file = "«string»"; line = 2; }');
+    expect(fromBytes(ev('let x = "q"; in builtins.unsafeGetAttrPos "a" { a = 1;\n  ${x} = 2; }'))).toBe('{ column = 49; file = "«string»"; line = 1; }');
+    expect(fromBytes(err('let x = "a"; in { a = 1; ${x} = 2; }'))).toBe("dynamic attribute 'a' already defined at «string»:1:19");
+    expect(fromBytes(err('let x = "b"; in { ${x} = 1; ${x} = 2; }'))).toBe("dynamic attribute 'b' already defined at «string»:1:19");
+  });
+  it('intersectAttrs keeps the values and positions of its second argument', () => {
+    expect(ev('builtins.intersectAttrs { a = 0; c = 0; d = 0; } { a = 1; b = 2; c = 3; }')).toBe('{ a = 1; c = 3; }');
+    expect(ev('builtins.intersectAttrs (builtins.functionArgs ({ x, y ? 1, z }: x)) { z = 1; y = 2; w = 3; }')).toBe('{ y = 2; z = 1; }');
+    expect(ev('builtins.intersectAttrs { a = 0; } { b = 1; }')).toBe('{ }');
+    expect(ev('(builtins.intersectAttrs { a = 0; b = 0; } { b = throw "no"; a = 1; }).a')).toBe('1');
+    expect(fromBytes(ev('builtins.unsafeGetAttrPos "c" (builtins.intersectAttrs { c = 0; } { a = 1;\n c = 3; })'))).toBe('{ column = 2; file = "«string»"; line = 2; }');
+    // e1 made by a builtin, and one with more names than the shared layouts allow
+    expect(ev('builtins.intersectAttrs (builtins.listToAttrs [ { name = "b"; value = 0; } ]) { a = 1; b = 2; }')).toBe('{ b = 2; }');
+    const big = Array.from({ length: 40 }, (_, i) => `a${i} = ${i};`).join(' ');
+    expect(ev(`builtins.attrNames (builtins.intersectAttrs { ${big} } { a39 = 1; a0 = 2; zz = 3; })`)).toBe('[ "a0" "a39" ]');
+  });
   it('evaluates the values of a literal once, whichever copy asks first', () => {
     // (thunks of a set literal's values are made on first use; removeAttrs
     // copies and the original must still share them)

@@ -142,6 +142,22 @@ export function register(r: Registry): void {
     fn: ([x, y]) => {
       const a = attrsArg(x!, argCtx('intersectAttrs', 0));
       const b = attrsArg(y!, argCtx('intersectAttrs', 1));
+      const la = a.slotLayout;
+      if (la !== null && la.keys.length <= 30) {
+        // e1 made by a literal or functionArgs (callPackage): a set of e1's
+        // layout's names, sharing one Layout per combination
+        const ks = la.keys;
+        const vals: Value[] = [null];
+        let mask = 0;
+        for (let i = 0; i < ks.length; i++) {
+          const v = b.get(ks[i]!);
+          if (v !== undefined) {
+            mask |= 1 << i;
+            vals.push(v);
+          }
+        }
+        return Attrs.slots(la.subset(mask), vals, b.positionTables);
+      }
       const m = new Map<string, Value>();
       if (a.size < b.size) {
         a.forEach((k) => {

@@ -48,7 +48,7 @@ import {
 } from '../ops.js';
 import type { EvalState } from '../state.js';
 import { Compiler } from '../compile.js';
-import { Attrs, EMPTY_CTX, Lambda, NixStr, Thunk, force, type Context, type Env, type Value } from '../value.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, force, type Context, type Env, type PosTable, type Value } from '../value.js';
 import { valueToJSON } from './json.js';
 import { realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
@@ -653,14 +653,26 @@ function derivationFunction(state: EvalState): Value {
     const letEnv: Env = new Array<Value>(slots.length + 1).fill(null);
     letEnv[0] = env as unknown as Value;
     letEnv[iStrict] = new Thunk(strictCode, letEnv);
-    const sets = new Map<string, Value>();
-    for (const o of outs) sets.set(o, new Thunk(valueCode, [letEnv as unknown as Value, o]));
-    const outputSets = new Attrs(sets);
-    outputSets.addPosLookup(() => valuePos);
-    letEnv[iOutputSets] = outputSets;
+    const vals = new Array<Value>(outs.length + 1);
+    vals[0] = null;
+    for (let i = 0; i < outs.length; i++) vals[i + 1] = new Thunk(valueCode, [letEnv as unknown as Value, outs[i]!]);
+    letEnv[iOutputSets] = Attrs.slots(outputsLayout(outs), vals, outputsPosTables);
     letEnv[iCommon] = new Thunk(commonCode, letEnv);
     // (`forOutput` stays null: the parts above do not refer to it)
-    return force(sets.get(outs[0]!)!);
+    return force(vals[1]!);
+  };
+  // every output is defined where listToAttrs's `value` is
+  const outputsPosTables: PosTable[] = [() => valuePos];
+  const outputsLayouts = new Map<string, Layout>();
+  /** One Layout per list of output names (bounded). */
+  const outputsLayout = (outs: string[]): Layout => {
+    const key = outs.length === 1 ? outs[0]! : outs.join('\0');
+    let l = outputsLayouts.get(key);
+    if (l === undefined) {
+      l = new Layout(outs);
+      if (outputsLayouts.size < 64 && (outs.length === 1 || !outs.some((o) => o.includes('\0')))) outputsLayouts.set(key, l);
+    }
+    return l;
   };
   return new Lambda({ ...info, body }, (lam as Lambda).env);
 }

@@ -158,9 +158,14 @@ export class EvalState {
   private readNixFile(file: string, pos: Pos | null): { p: string; text: string } {
     let p = file;
     try {
-      const st = fs.statSync(fromBytes(p));
-      if (st.isDirectory()) p = p.replace(/\/$/, '') + '/default.nix';
-      return { p, text: fs.readFileSync(fromBytes(p)).toString('latin1') };
+      let text = readFileBytes(fromBytes(p));
+      if (text === null) {
+        p = p.replace(/\/$/, '') + '/default.nix';
+        text = readFileBytes(fromBytes(p));
+        // (a directory default.nix: reading it fails as it always did)
+        if (text === null) text = fs.readFileSync(fromBytes(p)).toString('latin1');
+      }
+      return { p, text };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') throw new NixError(`path '${p}' does not exist`, pos);
@@ -193,4 +198,35 @@ export class EvalState {
 /** A parse error met during evaluation (import) becomes an evaluation error. */
 export function parseToEval(e: NixParseError): NixError {
   return new NixError(e.msg, e.pos);
+}
+
+/** Reused by readFileBytes for files up to its size (1 MiB). */
+let scratch: Buffer | null = null;
+const SCRATCH_MAX = 1 << 20;
+
+/**
+ * The contents of a file as a byte string, or null for a directory. Small
+ * files (a .nix file usually) are read through one reused buffer: a new
+ * Buffer per file (readFileSync) costs more than the read when a
+ * package set imports thousands of them.
+ */
+function readFileBytes(file: string): string | null {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    if (st.isDirectory()) return null;
+    if (st.size >= SCRATCH_MAX) return fs.readFileSync(fd).toString('latin1');
+    const buf = (scratch ??= Buffer.allocUnsafe(SCRATCH_MAX));
+    let n = 0;
+    // (until end of file: the size is a hint, files of /proc report 0)
+    for (;;) {
+      if (n === buf.length) return Buffer.concat([buf, fs.readFileSync(fd)]).toString('latin1');
+      const r = fs.readSync(fd, buf, n, buf.length - n, null);
+      if (r === 0) break;
+      n += r;
+    }
+    return buf.toString('latin1', 0, n);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

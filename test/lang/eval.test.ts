@@ -342,6 +342,19 @@ describe('imports and search paths', () => {
     expect(ev(`import ${dir}/a.nix`)).toBe('{ x = 1; y = 2; }');
     expect(ev(`builtins.scopedImport { z = 41; } ${dir}/sub`)).toBe('42');
   });
+  it('reads imported files whole, big or small, in any order', () => {
+    // (small files share a read buffer: a short file after a long one must not see its tail)
+    const big = `"${'x'.repeat(3 << 19)}"`; // 1.5 MiB: read without the shared buffer
+    fs.writeFileSync(path.join(dir, 'big.nix'), big);
+    fs.writeFileSync(path.join(dir, 'long.nix'), `"${'y'.repeat(5000)}"`);
+    fs.writeFileSync(path.join(dir, 'short.nix'), '"z"');
+    expect(ev(`map builtins.stringLength [ (import ${dir}/long.nix) (import ${dir}/short.nix) (import ${dir}/big.nix) ]`)).toBe(`[ 5000 1 ${3 << 19} ]`);
+    expect(ev(`import ${dir}/short.nix`)).toBe('"z"');
+    expect(err(`import ${dir}/none.nix`)).toBe(`path '${dir}/none.nix' does not exist`);
+    expect(err(`import ${dir}/b.nix/c`)).toBe(`path '${dir}/b.nix/c' does not exist`);
+    fs.mkdirSync(path.join(dir, 'empty'));
+    expect(err(`import ${dir}/empty`)).toBe(`path '${dir}/empty/default.nix' does not exist`);
+  });
   it('resolves <path> through -I', () => {
     const st = state({ searchPath: [`foo=${dir}`] });
     expect(ev('import <foo/b.nix>', st)).toBe('2');

@@ -234,19 +234,6 @@ export class Layout {
   }
 }
 
-/** `upper // lower` kept as two sets (see Attrs.layered). */
-class Layers {
-  /** Number of attributes, -1 until asked. */
-  size = -1;
-  /** Merged position tables of both layers, made on demand. */
-  pos: PosTable[] | null | undefined = undefined;
-  constructor(
-    readonly upper: Attrs,
-    readonly lower: Attrs,
-    readonly depth: number,
-  ) {}
-}
-
 /** `mapAttrs f src` made lazily: the value of an attribute is made when it is first looked up. */
 class Mapped {
   private cache: Map<string, Value> | null = null;
@@ -294,12 +281,21 @@ class Mapped {
  * (definition order for literals).  Hot paths use get/has/size/forEach.
  */
 export class Attrs {
-  private rep: Layout | Map<string, Value> | IMap<string, Value> | Layers | Mapped;
-  /** The values, with a Layout (index for index). */
-  private vals: Value[] | null = null;
-  /** Where attributes were defined: tables consulted in order (see posOf); never mutated, only replaced. */
-  private posTables: PosTable[] | null;
-  private sortedKeys: string[] | null = null;
+  /** Layered sets (`lower // upper`): the upper set. */
+  private rep: Layout | Map<string, Value> | IMap<string, Value> | Attrs | Mapped;
+  /** With a Layout: the values (index for index); layered: the lower set. */
+  private vals: Value[] | Attrs | null = null;
+  /**
+   * Where attributes were defined: tables consulted in order (see posOf);
+   * never mutated, only replaced.  Layered: undefined until merged.
+   */
+  private posTables: PosTable[] | null | undefined;
+  /**
+   * Layered: depth + 16 * (size + 1) (size -1 until counted); native and
+   * persistent maps: the names in byte order once asked for, else null.
+   * (One field for both: a layered set is one object, no Layers beside it.)
+   */
+  private aux: string[] | number | null = null;
 
   constructor(m: Map<string, Value>, positions: AttrPositions | null = null, posFrom: Attrs[] | null = null) {
     this.rep = m;
@@ -325,7 +321,7 @@ export class Attrs {
    * same lazyCodes for this set's names.  Unmade slots stay unmade.
    */
   extended(layout: Layout, extra: Value[], posTables: PosTable[] | null): Attrs {
-    const vs = this.vals!;
+    const vs = this.vals as Value[];
     const n = vs.length;
     const vals = new Array<Value>(n + extra.length);
     // (element 0: the environment of unmade slots, only for lazy layouts)
@@ -354,7 +350,7 @@ export class Attrs {
       if (drop.length === 0) return this;
       drop.sort((a, b) => a - b);
       const { layout, from } = r.minus(drop);
-      const vs = this.vals!;
+      const vs = this.vals as Value[];
       const vals = new Array<Value>(from.length + 1);
       // (unmade slots stay unmade: the copy makes them through this set, see LazyCopy)
       // (element 0 is null once all slots are made, and in sets that were never lazy:
@@ -362,7 +358,7 @@ export class Attrs {
       const lazy = vs[0] !== null && (r.lazyCodes !== null || vs[0] instanceof LazyCopy);
       vals[0] = lazy ? (new LazyCopy(this, from) as unknown as Value) : null;
       for (let i = 0; i < from.length; i++) vals[i + 1] = vs[from[i]! + 1]!;
-      return Attrs.slots(layout, vals, this.posTables);
+      return Attrs.slots(layout, vals, this.posTables as PosTable[] | null);
     }
     const m = this.toMap();
     for (const n of names) m.delete(n);
@@ -378,14 +374,17 @@ export class Attrs {
   /** `lower // upper` without copying either (both non-empty). */
   static layered(lower: Attrs, upper: Attrs): Attrs {
     const a = new Attrs(EMPTY_MAP);
-    a.rep = new Layers(upper, lower, Math.max(lower.depth, upper.depth) + 1);
+    a.rep = upper;
+    a.vals = lower;
+    a.posTables = undefined;
+    a.aux = Math.max(lower.depth, upper.depth) + 1;
     return a;
   }
 
   /** Layers under this set (0 when not layered), to bound the cost of lookups. */
   get depth(): number {
     const r = this.rep;
-    return r instanceof Layers ? r.depth : 0;
+    return r instanceof Attrs ? (this.aux as number) % 16 : 0;
   }
 
   /** The layout and values of a set made by a literal (or null). */
@@ -398,19 +397,21 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Map) return r;
     if (r instanceof Mapped) return (this.rep = r.toMap());
-    if (r instanceof Layers) {
+    if (r instanceof Attrs) {
       // one copy of the bottom set, then the upper layers from the bottom up
       // (the intermediate layers of a `((a // b) // c) // d` chain get no Map)
       const ups: Attrs[] = [];
       let a: Attrs = this;
-      while (a.rep instanceof Layers) {
-        ups.push(a.rep.upper);
-        a = a.rep.lower;
+      while (a.rep instanceof Attrs) {
+        ups.push(a.rep);
+        a = a.vals as Attrs;
       }
       const m = a.toMap();
       for (let i = ups.length - 1; i >= 0; i--) ups[i]!.forEach((k, v) => m.set(k, v));
       this.posTables = this.positionTables;
       this.rep = m;
+      this.vals = null;
+      this.aux = null;
       return m;
     }
     return this.toMap();
@@ -422,7 +423,7 @@ export class Attrs {
     if (r instanceof Layout) {
       const m = new Map<string, Value>();
       const ks = r.keys;
-      const vs = this.vals!;
+      const vs = this.vals as Value[];
       for (let i = 0; i < ks.length; i++) {
         const v = vs[i + 1]!;
         m.set(ks[i]!, v === UNMADE ? this.make(r, i) : v);
@@ -430,26 +431,26 @@ export class Attrs {
       return m;
     }
     if (r instanceof Map) return new Map(r);
-    if (r instanceof Layers || r instanceof Mapped) return new Map(this.asMap());
+    if (r instanceof Attrs || r instanceof Mapped) return new Map(this.asMap());
     return new Map(r as IMap<string, Value>);
   }
 
   /** The attributes as a persistent map. */
   asPersistent(): IMap<string, Value> {
     const r = this.rep;
-    if (r instanceof Layout || r instanceof Map || r instanceof Layers || r instanceof Mapped) return IMap(this.asMap());
+    if (r instanceof Layout || r instanceof Map || r instanceof Attrs || r instanceof Mapped) return IMap(this.asMap());
     return r;
   }
 
   /** Makes the thunk of an unmade slot (see Layout.lazyCodes and LazyCopy). */
   private make(layout: Layout, i: number): Value {
-    const vals = this.vals!;
+    const vals = this.vals as Value[];
     const head = vals[0];
     let t: Value;
     if (head instanceof LazyCopy) {
       const src = head.src;
       const j = head.from[i]!;
-      t = src.vals![j + 1]!;
+      t = (src.vals as Value[])[j + 1]!;
       if (t === UNMADE) t = src.make(src.rep as Layout, j);
     } else t = new Thunk(layout.lazyCodes![i]!.code, head as Env);
     vals[i + 1] = t;
@@ -464,15 +465,18 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) return r.keys.length;
     if (r instanceof Map) return r.size;
-    if (r instanceof Layers) {
-      if (r.size < 0) {
-        let n = r.lower.size;
-        r.upper.forEach((k) => {
-          if (!r.lower.has(k)) n++;
+    if (r instanceof Attrs) {
+      const aux = this.aux as number;
+      let n = Math.floor(aux / 16) - 1;
+      if (n < 0) {
+        const lower = this.vals as Attrs;
+        n = lower.size;
+        r.forEach((k) => {
+          if (!lower.has(k)) n++;
         });
-        r.size = n;
+        this.aux = (aux % 16) + 16 * (n + 1);
       }
-      return r.size;
+      return n;
     }
     if (r instanceof Mapped) return r.src.size;
     return r.size;
@@ -481,7 +485,7 @@ export class Attrs {
   /** Cheaper than `size === 0` for layered sets (never empty). */
   isEmpty(): boolean {
     const r = this.rep;
-    if (r instanceof Layers) return false;
+    if (r instanceof Attrs) return false;
     if (r instanceof Layout) return r.keys.length === 0;
     if (r instanceof Mapped) return r.src.isEmpty();
     return r.size === 0;
@@ -492,13 +496,13 @@ export class Attrs {
     if (r instanceof Layout) {
       const i = r.indexOf(name);
       if (i < 0) return undefined;
-      const v = this.vals![i + 1]!;
+      const v = (this.vals as Value[])[i + 1]!;
       return v === UNMADE ? this.make(r, i) : v;
     }
     if (r instanceof Map) return r.get(name);
-    if (r instanceof Layers) {
-      const v = r.upper.get(name);
-      return v !== undefined ? v : r.lower.get(name);
+    if (r instanceof Attrs) {
+      const v = r.get(name);
+      return v !== undefined ? v : (this.vals as Attrs).get(name);
     }
     if (r instanceof Mapped) return r.get(name);
     return r.get(name);
@@ -508,7 +512,7 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) return r.indexOf(name) >= 0;
     if (r instanceof Map) return r.has(name);
-    if (r instanceof Layers) return r.upper.has(name) || r.lower.has(name);
+    if (r instanceof Attrs) return r.has(name) || (this.vals as Attrs).has(name);
     if (r instanceof Mapped) return r.src.has(name);
     return r.has(name);
   }
@@ -518,14 +522,14 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) {
       const ks = r.keys;
-      const vs = this.vals!;
+      const vs = this.vals as Value[];
       for (let i = 0; i < ks.length; i++) {
         const v = vs[i + 1]!;
         f(ks[i]!, v === UNMADE ? this.make(r, i) : v);
       }
     } else if (r instanceof Map) {
       for (const [k, v] of r) f(k, v);
-    } else if (r instanceof Layers || r instanceof Mapped) {
+    } else if (r instanceof Attrs || r instanceof Mapped) {
       for (const [k, v] of this.asMap()) f(k, v);
     } else {
       r.forEach((v, k) => f(k, v));
@@ -536,7 +540,7 @@ export class Attrs {
   entries(): IterableIterator<[string, Value]> {
     const r = this.rep;
     if (r instanceof Map) return r.entries();
-    if (r instanceof Layout || r instanceof Layers || r instanceof Mapped) return this.asMap().entries();
+    if (r instanceof Layout || r instanceof Attrs || r instanceof Mapped) return this.asMap().entries();
     return r.entries() as IterableIterator<[string, Value]>;
   }
 
@@ -545,8 +549,10 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Layout) return (r.sorted ??= sortedNames([...r.keys]));
     if (r instanceof Mapped) return r.src.keys();
-    if (this.sortedKeys === null) this.sortedKeys = sortedNames([...(r instanceof Layers ? this.asMap().keys() : r.keys())]);
-    return this.sortedKeys;
+    // (a layered set becomes a Map first, which leaves aux free for the names)
+    const m = r instanceof Attrs ? this.asMap() : r;
+    if (this.aux === null) this.aux = sortedNames([...m.keys()]);
+    return this.aux as string[];
   }
 
   /** Positions found on demand by `lookup` (consulted before the other tables). */
@@ -556,13 +562,13 @@ export class Attrs {
 
   /** A table consulted before the others. */
   addPosTable(t: Map<string, Pos> | ((name: string) => Pos | undefined)): void {
-    if (this.rep instanceof Layers) this.asMap();
+    if (this.rep instanceof Attrs) this.asMap();
     this.posTables = this.posTables ? [t, ...this.posTables] : [t];
   }
 
   posOf(name: string): Pos | undefined {
     const r = this.rep;
-    if (r instanceof Layers) return r.upper.has(name) ? r.upper.posOf(name) : r.lower.posOf(name);
+    if (r instanceof Attrs) return r.has(name) ? r.posOf(name) : (this.vals as Attrs).posOf(name);
     if (!this.posTables || !this.has(name)) return undefined;
     for (const t of this.posTables) {
       if (typeof t === 'function') {
@@ -589,8 +595,11 @@ export class Attrs {
   /** The position tables, for sets made from this one. */
   get positionTables(): PosTable[] | null {
     const r = this.rep;
-    if (r instanceof Layers) return r.pos === undefined ? (r.pos = mergePosTables([r.upper, r.lower])) : r.pos;
-    return this.posTables;
+    if (r instanceof Attrs) {
+      const t = this.posTables;
+      return t !== undefined ? t : (this.posTables = mergePosTables([r, this.vals as Attrs]));
+    }
+    return this.posTables as PosTable[] | null;
   }
 
   static readonly EMPTY = new Attrs(new Map());

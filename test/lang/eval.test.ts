@@ -103,6 +103,22 @@ describe('laziness', () => {
     expect(fromBytes(err('let x = "a"; in { a = 1; ${x} = 2; }'))).toBe("dynamic attribute 'a' already defined at «string»:1:19");
     expect(fromBytes(err('let x = "b"; in { ${x} = 1; ${x} = 2; }'))).toBe("dynamic attribute 'b' already defined at «string»:1:19");
   });
+  it('// keeps the upper set over the lower one: lookups, sizes, names, positions, deep chains', () => {
+    const s = 'let a = { x = 1; y = 2; }; b = {\n y = 3; z = 4; }; c = a // b; d = c // { w = 0; x = 9; }; in';
+    expect(ev(`${s} [ c.x c.y c.z (c ? w) d.x d.w (builtins.attrNames d) (builtins.attrValues c) ]`)).toBe('[ 1 3 4 false 9 0 [ "w" "x" "y" "z" ] [ 1 3 4 ] ]');
+    // sizes (counted once, names shared by both sides not twice), then the whole set
+    expect(ev(`${s} [ (builtins.length (builtins.attrNames c)) (builtins.length (builtins.attrNames d)) c d ]`)).toBe(
+      '[ 3 4 { x = 1; y = 3; z = 4; } { w = 0; x = 9; y = 3; z = 4; } ]',
+    );
+    expect(fromBytes(ev(`${s} [ (builtins.unsafeGetAttrPos "y" d).line (builtins.unsafeGetAttrPos "x" d).line (builtins.unsafeGetAttrPos "x" c).line ]`))).toBe('[ 2 2 1 ]');
+    expect(ev(`${s} [ (removeAttrs d [ "y" ]) (builtins.intersectAttrs { z = 0; } d) (builtins.mapAttrs (n: v: n) c) ]`)).toBe(
+      '[ { w = 0; x = 9; z = 4; } { z = 4; } { x = "x"; y = "y"; z = "z"; } ]',
+    );
+    // a chain deeper than the layers kept (8): values of every step survive the copies
+    expect(ev('builtins.attrValues (builtins.foldl\' (acc: i: { "k${toString i}" = i; } // acc // { last = i; }) { } (builtins.genList (i: i) 30))')).toBe(
+      `[ ${Array.from({ length: 30 }, (_, i) => i).sort().join(' ')} 29 ]`,
+    );
+  });
   it('intersectAttrs keeps the values and positions of its second argument', () => {
     expect(ev('builtins.intersectAttrs { a = 0; c = 0; d = 0; } { a = 1; b = 2; c = 3; }')).toBe('{ a = 1; c = 3; }');
     expect(ev('builtins.intersectAttrs (builtins.functionArgs ({ x, y ? 1, z }: x)) { z = 1; y = 2; w = 3; }')).toBe('{ y = 2; z = 1; }');

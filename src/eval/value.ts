@@ -74,22 +74,29 @@ const FAILED: Code = () => {
 };
 
 export class Thunk {
-  /** The result once evaluated. */
-  v: Value | undefined = undefined;
+  /**
+   * Before evaluation the environment of `code`; then the result (or, after
+   * a failure, the error).  One field for both keeps a thunk at two fields.
+   */
+  v: Value | Env | null;
   constructor(
     public code: Code | null,
-    public env: Env | null,
-  ) {}
+    env: Env | null,
+  ) {
+    this.v = env;
+  }
 
   /**
    * A thunk of the application `f a` made by a builtin (map, genList): `apply`
-   * gets `a` as its environment and finds `f` in `v` (unused until evaluated),
-   * so that the thunk is the only object allocated.
+   * gets `a` as its environment and finds `f` with Thunk.appFunction.
    */
   static app(apply: Code, f: Value, a: Value): Thunk {
-    const t = new Thunk(apply, a as unknown as Env);
-    t.v = f;
-    return t;
+    return new AppThunk(apply, f, a);
+  }
+
+  /** The function of a thunk made by Thunk.app. */
+  static appFunction(t: Thunk): Value {
+    return (t as AppThunk).f;
   }
 
   force(): Value {
@@ -100,16 +107,16 @@ export class Thunk {
     // again throws a copy of it, with the frames it had gathered by then.
     if (code === FAILED) throw (this.v as unknown as NixError).clone();
     this.code = BLACKHOLE;
+    const env = this.v as Env;
     let v: Value;
     try {
-      v = code(this.env!, this);
+      v = code(env, this);
     } catch (e) {
       if (e instanceof InfiniteRecursionError && e.thunk === this) e.addTrace('entering the infinite recursion');
       if (e instanceof NixError) {
         // (the error object keeps gathering frames while it propagates, as CppNix's does)
         this.code = FAILED;
         this.v = e as unknown as Value;
-        this.env = null;
       } else {
         // interruptions and JS errors are not memoised: the thunk can be forced again
         this.code = code;
@@ -118,8 +125,18 @@ export class Thunk {
     }
     this.v = v;
     this.code = null;
-    this.env = null;
     return v;
+  }
+}
+
+/** See Thunk.app. */
+class AppThunk extends Thunk {
+  constructor(
+    apply: Code,
+    readonly f: Value,
+    a: Value,
+  ) {
+    super(apply, a as unknown as Env);
   }
 }
 

@@ -160,7 +160,7 @@ export function lazyCall1(f: Value, a: Value): Thunk {
 }
 
 const APPLY1 = (a: unknown, t?: Thunk): Value => {
-  const f = t!.v as Value;
+  const f = Thunk.appFunction(t!);
   return call1(f, a as Value, determinePos(f));
 };
 

@@ -35,6 +35,7 @@ import {
   Thunk,
   UNMADE,
   mkStr,
+  namesKey,
   isDerivationAttrs,
   typeName,
   type Code,
@@ -498,10 +499,11 @@ export class Compiler {
      */
     const dynLayouts = new Map<string, { layout: Layout; posTables: PosTable[] }>();
     const dynLayout = (base: Layout, names: string[], poses: (Pos | null)[]): { layout: Layout; posTables: PosTable[] } | null => {
-      const key = names.length === 1 ? names[0]! : names.join('\0');
+      const key = namesKey(names);
+      if (key === null) return null;
       let r = dynLayouts.get(key);
       if (r !== undefined) return r;
-      if (dynLayouts.size >= 16 || (names.length > 1 && names.some((x) => x.includes('\0')))) return null;
+      if (dynLayouts.size >= 16) return null;
       const layout = new Layout([...base.keys, ...names]);
       if (base.lazyCodes !== null) layout.lazyCodes = [...base.lazyCodes, ...names.map(() => null)];
       const offsets = new Map(positions.offsets);
@@ -515,43 +517,25 @@ export class Compiler {
     };
     /** The set with the dynamic attributes added. */
     const withDynamic = (env: Env, base: Attrs): Attrs => {
-      const bl = base.slotLayout;
-      if (bl !== null) {
-        const names: string[] = [];
-        const values: Value[] = [];
-        const poses: (Pos | null)[] = [];
-        for (const d of dyn) {
-          const name = d.name(env);
-          if (name === null) continue;
-          const j = names.indexOf(name);
-          if (j >= 0 || bl.indexOf(name) >= 0) {
-            const prev = j >= 0 ? (poses[j] ?? base.posOf(name)) : base.posOf(name);
-            throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
-          }
-          names.push(name);
-          values.push(d.value(env));
-          poses.push(d.pos);
-        }
-        if (names.length === 0) return base;
-        const ext = dynLayout(bl, names, poses);
-        if (ext !== null) return base.extended(ext.layout, values, ext.posTables);
-        return slowDynamic(base, names, values, poses);
-      }
-      const m = base.toMap();
-      let poses: Map<string, Pos> | null = null;
+      const names: string[] = [];
+      const values: Value[] = [];
+      const poses: (Pos | null)[] = [];
       for (const d of dyn) {
         const name = d.name(env);
         if (name === null) continue;
-        if (m.has(name)) {
-          const prev = poses?.get(name) ?? base.posOf(name);
+        const j = names.indexOf(name);
+        if (j >= 0 || base.has(name)) {
+          const prev = j >= 0 ? poses[j] : base.posOf(name);
           throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
         }
-        m.set(name, d.value(env));
-        if (d.pos) (poses ??= new Map()).set(name, d.pos);
+        names.push(name);
+        values.push(d.value(env));
+        poses.push(d.pos);
       }
-      const attrs = new Attrs(m, positions);
-      if (poses) attrs.addPosTable(poses);
-      return attrs;
+      if (names.length === 0) return base;
+      const bl = base.slotLayout;
+      const ext = bl !== null ? dynLayout(bl, names, poses) : null;
+      return ext !== null ? base.extended(ext.layout, values, ext.posTables) : slowDynamic(base, names, values, poses);
     };
     /** withDynamic's result as a Map (names already checked). */
     const slowDynamic = (base: Attrs, names: string[], values: Value[], poses: (Pos | null)[]): Attrs => {

@@ -251,6 +251,15 @@ export class Layout {
   }
 }
 
+/**
+ * A key for a list of names in a cache of Layouts: one string naming the
+ * list unambiguously (joined by NUL), or null when a name contains NUL.
+ */
+export function namesKey(names: readonly string[]): string | null {
+  for (const n of names) if (n.includes('\0')) return null;
+  return names.length === 1 ? names[0]! : names.join('\0');
+}
+
 /** `mapAttrs f src` made lazily: the value of an attribute is made when it is first looked up. */
 class Mapped {
   private cache: Map<string, Value> | null = null;

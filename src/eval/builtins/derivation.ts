@@ -48,7 +48,7 @@ import {
 } from '../ops.js';
 import type { EvalState } from '../state.js';
 import { Compiler } from '../compile.js';
-import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, force, type Context, type Env, type PosTable, type Value } from '../value.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
 import { valueToJSON } from './json.js';
 import { realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
@@ -666,11 +666,11 @@ function derivationFunction(state: EvalState): Value {
   const outputsLayouts = new Map<string, Layout>();
   /** One Layout per list of output names (bounded). */
   const outputsLayout = (outs: string[]): Layout => {
-    const key = outs.length === 1 ? outs[0]! : outs.join('\0');
-    let l = outputsLayouts.get(key);
+    const key = namesKey(outs);
+    let l = key === null ? undefined : outputsLayouts.get(key);
     if (l === undefined) {
       l = new Layout(outs);
-      if (outputsLayouts.size < 64 && (outs.length === 1 || !outs.some((o) => o.includes('\0')))) outputsLayouts.set(key, l);
+      if (key !== null && outputsLayouts.size < 64) outputsLayouts.set(key, l);
     }
     return l;
   };

@@ -566,7 +566,8 @@ export class Compiler {
             const idx = names.indexOf(k);
             if (idx >= 0) inner[idx + 1] = v;
           });
-          attrs = new Attrs(m, positions);
+          // (an overridden or added attribute is defined where the override is)
+          attrs = new Attrs(m, null, [ov, attrs]);
         }
         if (dyn.length) attrs = withDynamic(inner, attrs);
         return attrs;

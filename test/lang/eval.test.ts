@@ -193,6 +193,10 @@ describe('scopes', () => {
   });
   it('__overrides in rec sets', () => {
     expect(ev('(rec { __overrides = { a = 2; }; x = a; a = 1; }).x')).toBe('2');
+    // an overridden or added attribute is defined where the override is (as in CppNix)
+    const pos = (n: string) => fromBytes(ev(`(builtins.unsafeGetAttrPos "${n}" (rec { __overrides = { n = 5;\n m = 6; }; a = 1; n = 3; })).column`));
+    expect([pos('n'), pos('m'), pos('a')]).toEqual(['55', '2', '12']);
+    expect(fromBytes(err('let k = "m"; in rec { __overrides = { m = 5; }; ${k} = 2; }'))).toBe("dynamic attribute 'm' already defined at «string»:1:39");
   });
 });
 

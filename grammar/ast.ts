@@ -94,7 +94,8 @@ export type Expr =
   | ENot
   | EBinary
   | EConcatStrings
-  | ECurPos;
+  | ECurPos
+  | EDeferred;
 
 export interface EInt {
   kind: 'int';
@@ -167,12 +168,14 @@ export interface EHasAttr {
 /**
  * An attribute definition in an attribute set or let.
  * - `plain`: `a = e;` (nested paths such as `a.b = e;` are merged into nested EAttrs).
+ *   `e` is the text [start, end) of the source, or start is -1 when it is not
+ *   one piece of text (a set made from `a.b = …;` paths or merged with one).
  * - `inherit`: `inherit a;` (expr is an EVar resolved in the scope enclosing the attrs/let).
  * - `inheritFrom`: `inherit (src) a;` (`from` indexes EAttrs.inheritFrom).
  * `pos` is the position of the attribute name.
  */
 export type AttrDef =
-  | { kind: 'plain'; expr: Expr; pos: number }
+  | { kind: 'plain'; expr: Expr; pos: number; start: number; end: number }
   | { kind: 'inherit'; expr: EVar; pos: number }
   | { kind: 'inheritFrom'; from: number; pos: number };
 
@@ -293,4 +296,25 @@ export interface EConcatStrings {
 export interface ECurPos {
   kind: 'curPos';
   pos: number;
+}
+
+/**
+ * The value of a `let` or attribute binding whose AST was dropped after
+ * binding (see grammar/defer.ts): it is parsed and bound again from its text
+ * [start, end) when first needed (`expand`).  Only the evaluator sees these
+ * (State.parseSource); `--parse` and other users of `parse` never do.
+ */
+export interface EDeferred {
+  kind: 'deferred';
+  /** The position of the original expression. */
+  pos: number;
+  start: number;
+  end: number;
+  /** The binding's name (lambdas bound to it are named after it). */
+  name: string;
+  /** The binder's scope in which the expression was bound (opaque here). */
+  scope: unknown;
+  ctx: { expand(d: EDeferred): Expr };
+  /** The expression, once expanded. */
+  expr: Expr | null;
 }

@@ -11,8 +11,9 @@
 // Non-recursive attribute sets open no scope.  Static bindings (locals, then
 // globals) take precedence over `with`, as in CppNix.
 
-import type { AttrDef, AttrName, EAttrs, ELambda, Expr, Source, VarRef } from './ast.js';
+import type { AttrDef, AttrName, EAttrs, EDeferred, ELambda, Expr, Source, VarRef } from './ast.js';
 import { NixParseError } from './errors.js';
+import { parseRange, type ParseOptions } from './parser.js';
 
 /**
  * A scope.  `names` maps the names of a small scope (up to SMALL names) to their
@@ -42,11 +43,59 @@ export interface BindOptions {
   globals: ReadonlySet<string>;
   /** Extra names bound around the expression (the REPL's variables), innermost last. */
   outer?: Map<string, number> | null;
+  /**
+   * Drop the AST of big bindings once bound, to parse them again (with these
+   * options, which must be those `e` was parsed with) when they are first
+   * evaluated: see Deferrer.
+   */
+  defer?: ParseOptions;
 }
 
 export function bind(e: Expr, src: Source, opts: BindOptions): void {
   const top: Scope | null = opts.outer ? { names: null, map: opts.outer, isWith: false, up: null } : null;
-  new Binder(src, opts.globals).expr(e, top);
+  const defer = opts.defer ? new Deferrer(src, opts.globals, { ...opts.defer, warn: undefined }) : null;
+  new Binder(src, opts.globals, defer).expr(e, top);
+}
+
+/** Bindings whose value spans fewer bytes than this keep their AST (a stub is not much smaller). */
+const DEFER_MIN_SPAN = 48;
+
+/**
+ * Deferred bindings.  Most bindings of most files are never evaluated, but
+ * their ASTs would stay alive as long as the code that could evaluate them:
+ * holding them costs memory and, above all, garbage collection time (a
+ * surviving object is copied twice by V8's young generation).  So once the
+ * value of a big `name = e;` binding of a `let` or attribute set has been
+ * bound (which reports its undefined variables, as CppNix does on loading
+ * a file), its AST is replaced by an EDeferred stub holding its text range
+ * and scope; compiling the stub parses and binds that text again, giving
+ * the same AST (positions included).  Parse warnings were given the first
+ * time and are not repeated.
+ */
+class Deferrer {
+  constructor(
+    private readonly src: Source,
+    private readonly globals: ReadonlySet<string>,
+    private readonly opts: ParseOptions,
+  ) {}
+
+  /** A stub for `def`'s value (bound in `scope`), or null if it should keep its AST. */
+  stub(def: AttrDef & { kind: 'plain' }, name: string, scope: Scope | null): EDeferred | null {
+    if (def.start < 0 || def.end - def.start < DEFER_MIN_SPAN) return null;
+    const e = def.expr;
+    // (values that need no thunk stay: the compiler shares them rather than deferring them)
+    if (e.kind === 'str' || e.kind === 'int' || e.kind === 'float' || e.kind === 'path' || e.kind === 'var' || e.kind === 'deferred') return null;
+    return { kind: 'deferred', pos: e.pos, start: def.start, end: def.end, name, scope, ctx: this, expr: null };
+  }
+
+  expand(d: EDeferred): Expr {
+    if (d.expr !== null) return d.expr;
+    const e = parseRange(this.src, d.start, d.end, this.opts);
+    for (let x: Expr = e; x.kind === 'lambda' && x.name === undefined; x = x.body) x.name = d.name;
+    new Binder(this.src, this.globals, this).expr(e, d.scope as Scope | null);
+    d.expr = e;
+    return e;
+  }
 }
 
 // Variable references are immutable, so equal ones are shared (fewer objects
@@ -68,6 +117,7 @@ class Binder {
   constructor(
     private src: Source,
     private globals: ReadonlySet<string>,
+    private defer: Deferrer | null,
   ) {}
 
   private resolve(name: string, pos: number, scope: Scope | null): VarRef {
@@ -127,6 +177,7 @@ class Binder {
         case 'str':
         case 'path':
         case 'curPos':
+        case 'deferred':
           return;
         case 'lambda':
           e = this.lambdaHead(e, scope);
@@ -262,11 +313,15 @@ class Binder {
   private defInner: Scope | null = null;
   private defOuter: Scope | null = null;
 
-  private readonly bindDef = (def: AttrDef): void => {
+  private readonly bindDef = (def: AttrDef, name: string): void => {
     if (def.kind === 'plain') {
       const inner = this.defInner;
       const outer = this.defOuter;
       this.expr(def.expr, inner);
+      if (this.defer !== null) {
+        const d = this.defer.stub(def, name, inner);
+        if (d !== null) def.expr = d;
+      }
       this.defInner = inner;
       this.defOuter = outer;
     } else if (def.kind === 'inherit') {

@@ -427,15 +427,16 @@ const SPARE_MAX = 1 << 22;
  * the lexer, as such a character is (the token texts are taken from the
  * string itself).
  */
-function toByteArray(text: string): Buffer {
-  const n = text.length;
+function toByteArray(text: string, start = 0, n = text.length): Buffer {
   let b = spare;
   if (b !== null && b.length >= n + BYTES_PAD) spare = null;
   else b = Buffer.allocUnsafeSlow(Math.max(n + BYTES_PAD, 1 << 12));
-  if (!/[^\x00-\xff]/.test(text)) {
-    b.write(text, 0, n, 'latin1');
+  // (with a range, only [start, n) is filled: the lexer never looks back)
+  const part = start === 0 && n === text.length ? text : text.slice(start, n);
+  if (!/[^\x00-\xff]/.test(part)) {
+    b.write(part, start, n - start, 'latin1');
   } else {
-    for (let i = 0; i < n; i++) {
+    for (let i = start; i < n; i++) {
       const c = text.charCodeAt(i);
       b[i] = c < 256 ? c : 128;
     }
@@ -476,13 +477,19 @@ export class Lexer {
   /** Whether the text has a NUL byte (strings then need to be checked for one). */
   private readonly hasNul: boolean;
 
+  /**
+   * With `range`, only the text [start, end) is read, as if the source ended
+   * at `end` (offsets stay those of the whole source): see parseRange.
+   */
   constructor(
     src: Source,
     private readonly opts: LexOptions,
+    range?: { start: number; end: number },
   ) {
     this.text = src.text;
-    this.n = this.text.length;
-    this.bytes = toByteArray(this.text);
+    this.n = range ? range.end : this.text.length;
+    if (range) this.i = this.prevStart = range.start;
+    this.bytes = toByteArray(this.text, range?.start, this.n);
     this.eofOffset = this.n;
     this.t = new Tok(chevrotain.EOF, '', 0, 0, undefined);
     this.noCR = this.text.indexOf('\r') < 0;

@@ -8,22 +8,25 @@ import type { MessagePort } from 'node:worker_threads';
 import { Source } from './ast.js';
 import { NixParseError } from './errors.js';
 import { flatten } from './flatten.js';
-import { parse } from './parser.js';
+import { parse, parseRange } from './parser.js';
 import type { ParseOptions } from './parser.js';
 
 interface Request {
   path: string | null;
   origin: string;
   text: string;
+  range: { start: number; end: number } | undefined;
   opts: Omit<ParseOptions, 'warn'>;
   port: MessagePort;
   shared: Int32Array;
 }
 
-const { path, origin, text, opts, port, shared } = workerData as Request;
+const { path, origin, text, range, opts, port, shared } = workerData as Request;
 const warnings: [string, number][] = [];
 try {
-  const expr = parse(new Source(path, origin, text), { ...opts, warn: (m, p) => warnings.push([m, p]) });
+  const src = new Source(path, origin, text);
+  const o = { ...opts, warn: (m: string, p: number) => void warnings.push([m, p]) };
+  const expr = range ? parseRange(src, range.start, range.end, o) : parse(src, o);
   // Flattened: structured cloning of a deeply nested AST would overflow the receiver's stack.
   port.postMessage({ flat: flatten(expr), warnings });
 } catch (e) {

@@ -497,7 +497,7 @@ function makeNode(k: number, a: unknown, b: unknown, c: unknown, d: unknown): un
     case N_DYN_NAME:
       return { expr: a, pos: b };
     case N_PLAIN:
-      return { kind: 'plain', expr: a, pos: b };
+      return { kind: 'plain', expr: a, pos: b, start: c, end: d };
     case N_INHERIT:
       return { kind: 'inherit', expr: a, pos: b };
     case N_INHERIT_FROM:
@@ -588,8 +588,9 @@ function mkDynName(expr: Expr, pos: number): AttrName {
   return makeNode(N_DYN_NAME, expr, pos, undefined, undefined) as AttrName;
 }
 
-function mkPlain(expr: Expr, pos: number): AttrDef {
-  return makeNode(N_PLAIN, expr, pos, undefined, undefined) as AttrDef;
+/** A plain definition; `expr` is the text [start, end) (start -1: not one piece of text, see AttrDef). */
+function mkPlain(expr: Expr, pos: number, start: number, end: number): AttrDef {
+  return makeNode(N_PLAIN, expr, pos, start, end) as AttrDef;
 }
 
 function mkInherit(expr: EVar, pos: number): AttrDef {
@@ -1740,9 +1741,11 @@ class NixParser extends EmbeddedActionsParser {
     const name = id.image;
     const pos = id.startOffset;
     this.CONSUME2(T.EQUALS);
+    const start = this.next1().startOffset;
     const e = this.SUBRULE3(this.expr);
+    const end = this.next1().startOffset;
     this.CONSUME3(T.SEMI);
-    if (!this.RECORDING_PHASE) this.addSimpleAttr(this.curAttrs, name, pos, e);
+    if (!this.RECORDING_PHASE) this.addSimpleAttr(this.curAttrs, name, pos, e, start, end);
   };
 
   private bindingAlts = [
@@ -1768,9 +1771,11 @@ class NixParser extends EmbeddedActionsParser {
         if (this.enter(this.gPathMoreB)) this.MANY3(this.pathMoreB);
         const path = this.RECORDING_PHASE ? [] : (this.takeItems(base) as AttrName[]);
         this.CONSUME(T.EQUALS);
+        const start = this.next1().startOffset;
         const e = this.SUBRULE2(this.expr);
+        const end = this.next1().startOffset;
         this.CONSUME2(T.SEMI);
-        if (!this.RECORDING_PHASE) this.addAttr(this.curAttrs, path, e, pos);
+        if (!this.RECORDING_PHASE) this.addAttr(this.curAttrs, path, e, pos, start, end);
       },
     },
     { ALT: this.simpleBinding },
@@ -1816,19 +1821,19 @@ class NixParser extends EmbeddedActionsParser {
   }
 
   /** addAttr for a path of one static name. */
-  private addSimpleAttr(attrs: EAttrs, name: string, pos: number, e: Expr): void {
+  private addSimpleAttr(attrs: EAttrs, name: string, pos: number, e: Expr, start: number, end: number): void {
     const j = attrs.attrs.get(name);
     if (j) {
       const path = [mkName(name, pos)];
-      if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j.expr, e, path);
+      if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j, e, path);
       else throw this.dupAttr(showAttrPath(path), pos, j.pos);
     } else {
-      attrs.attrs.set(name, mkPlain(e, pos));
+      attrs.attrs.set(name, mkPlain(e, pos, start, end));
     }
   }
 
   /** Adds `path = e;` to attrs, creating / merging nested attribute sets as CppNix does. */
-  private addAttr(attrs: EAttrs, path: AttrName[], e: Expr, pos: number): void {
+  private addAttr(attrs: EAttrs, path: AttrName[], e: Expr, pos: number, start: number, end: number): void {
     let cur = attrs;
     const last = path.length - 1;
     for (let k = 0; k < last; k++) {
@@ -1836,11 +1841,14 @@ class NixParser extends EmbeddedActionsParser {
       if ('name' in a) {
         const j = cur.attrs.get(a.name);
         if (j) {
-          if (j.kind === 'plain' && j.expr.kind === 'attrs') cur = j.expr;
-          else throw this.dupAttr(showAttrPath(path), pos, j.pos);
+          if (j.kind === 'plain' && j.expr.kind === 'attrs') {
+            cur = j.expr;
+            // (its set gets attributes from elsewhere in the text)
+            j.start = -1;
+          } else throw this.dupAttr(showAttrPath(path), pos, j.pos);
         } else {
           const nested = newAttrs(-1, false);
-          cur.attrs.set(a.name, mkPlain(nested, pos));
+          cur.attrs.set(a.name, mkPlain(nested, pos, -1, -1));
           cur = nested;
         }
       } else {
@@ -1853,25 +1861,30 @@ class NixParser extends EmbeddedActionsParser {
     if ('name' in a) {
       const j = cur.attrs.get(a.name);
       if (j) {
-        if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j.expr, e, path);
+        if (j.kind === 'plain' && j.expr.kind === 'attrs' && e.kind === 'attrs') this.mergeAttrs(j, e, path);
         else throw this.dupAttr(showAttrPath(path), pos, j.pos);
       } else {
-        cur.attrs.set(a.name, mkPlain(e, pos));
+        cur.attrs.set(a.name, mkPlain(e, pos, start, end));
       }
     } else {
       addDynamic(cur, mkDynamic(a.expr, e, pos));
     }
   }
 
-  /** Merges the attribute set literal `src` into `dst` (`a.b = …; a = { … };`). */
-  private mergeAttrs(dst: EAttrs, src: EAttrs, prefix: AttrName[]): void {
+  /**
+   * Merges the attribute set literal `src` into the set of the definition
+   * `into` (`a.b = …; a = { … };`), which is then no longer one piece of text.
+   */
+  private mergeAttrs(into: AttrDef & { kind: 'plain' }, src: EAttrs, prefix: AttrName[]): void {
+    into.start = -1;
+    const dst = into.expr as EAttrs;
     const offset = dst.inheritFrom.length;
     for (const [name, def] of src.attrs) {
       const j = dst.attrs.get(name);
       const path = [...prefix, { name, pos: def.pos }];
       if (j) {
         if (j.kind === 'plain' && j.expr.kind === 'attrs' && def.kind === 'plain' && def.expr.kind === 'attrs') {
-          this.mergeAttrs(j.expr, def.expr, path);
+          this.mergeAttrs(j, def.expr, path);
         } else {
           throw this.dupAttr(showAttrPath(path), def.pos, j.pos);
         }
@@ -2317,6 +2330,20 @@ function getParser(): NixParser {
 
 /** Parses a Nix expression.  Throws NixParseError. */
 export function parse(src: Source, opts: ParseOptions): Expr {
+  return parseIn(src, opts, undefined);
+}
+
+/**
+ * Parses the expression that is the text [start, end) of `src` (the value of
+ * a binding, see defer.ts), with the positions it has in the whole source.
+ */
+export function parseRange(src: Source, start: number, end: number, opts: ParseOptions): Expr {
+  return parseIn(src, opts, { start, end });
+}
+
+type Range = { start: number; end: number } | undefined;
+
+function parseIn(src: Source, opts: ParseOptions, range: Range): Expr {
   // Warnings are buffered, so that a retry (see below) does not repeat them.
   const userWarn = opts.warn;
   let warnings: [string, number][] = [];
@@ -2326,14 +2353,14 @@ export function parse(src: Source, opts: ParseOptions): Expr {
   };
   let result: Expr;
   try {
-    result = parseHere(src, popts);
+    result = parseHere(src, popts, range);
   } catch (e) {
     if (!(e instanceof DeepNesting)) {
       flush();
       throw e;
     }
     // Too deeply nested for this thread's stack: retry in a worker thread with a large stack.
-    const r = isMainThread ? parseInWorker(src, opts) : null;
+    const r = isMainThread ? parseInWorker(src, opts, range) : null;
     if (!r) {
       flush();
       throw e.error;
@@ -2355,9 +2382,9 @@ class DeepNesting extends Error {
   }
 }
 
-function parseHere(src: Source, opts: ParseOptions): Expr {
+function parseHere(src: Source, opts: ParseOptions, range: Range): Expr {
   const lexOpts = { pipeOperators: opts.experimentalFeatures?.has('pipe-operators') ?? false };
-  const lexer = new Lexer(src, lexOpts);
+  const lexer = new Lexer(src, lexOpts, range);
   const p = getParser();
   p.setup(src, opts, lexer);
   let result: Expr;
@@ -2395,7 +2422,7 @@ const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
 let workerAvailable: boolean | undefined;
 
 /** Parses in a worker thread with a 1 GiB stack, synchronously.  Null if that is not possible. */
-function parseInWorker(src: Source, opts: ParseOptions): WorkerReply | null {
+function parseInWorker(src: Source, opts: ParseOptions, range: Range): WorkerReply | null {
   // (Under a TypeScript test runner there is no compiled worker script.)
   workerAvailable ??= WORKER_URL.protocol === 'file:' && fs.existsSync(fileURLToPath(WORKER_URL));
   if (!workerAvailable) return null;
@@ -2405,7 +2432,7 @@ function parseInWorker(src: Source, opts: ParseOptions): WorkerReply | null {
   let worker: Worker;
   try {
     worker = new Worker(WORKER_URL, {
-      workerData: { path: src.path, origin: src.origin, text: src.text, opts: rest, port: port2, shared },
+      workerData: { path: src.path, origin: src.origin, text: src.text, range, opts: rest, port: port2, shared },
       transferList: [port2],
       resourceLimits: { stackSizeMb: 1024 },
     });

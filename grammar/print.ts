@@ -252,6 +252,7 @@ function showBindings(e: EAttrs, d: number): void {
 }
 
 function show(e: Expr, d: number): void {
+  if (e.kind === 'deferred') e = e.ctx.expand(e);
   if (d > MAX_DEPTH) {
     showIter(e);
     return;
@@ -437,11 +438,12 @@ function pushBindings(st: Item[], e: EAttrs): void {
 function showIter(root: Expr): void {
   const st: Item[] = [root];
   while (st.length) {
-    const e = st.pop()!;
+    let e = st.pop()!;
     if (typeof e === 'string') {
       out += e;
       continue;
     }
+    if (e.kind === 'deferred') e = e.ctx.expand(e);
     if (out.length > CHUNK) flush();
     switch (e.kind) {
       case 'int':

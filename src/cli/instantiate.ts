@@ -96,7 +96,7 @@ export async function instantiate(args: string[]): Promise<number> {
           src = new Source(p, p, fs.readFileSync(path.resolve(inp.file!)).toString('latin1'));
           base = toBytes(path.dirname(path.resolve(inp.file!)));
         }
-        const e = state.parseSource(src, base);
+        const e = state.parseSource(src, base, null, false);
         writeOut(printExpr(e) + '\n');
       }
       return 0;

@@ -252,6 +252,8 @@ export class Compiler {
         return this.binary(e.op, e.lhs, e.rhs, e.pos);
       case 'concat':
         return this.concat(e.parts, e.forceString, e.pos, e.partPos);
+      case 'deferred':
+        return this.compile(e.ctx.expand(e));
       case 'curPos': {
         const p = this.src.position(e.pos);
         const v = new Attrs(

@@ -7,7 +7,7 @@ import type { Expr, Pos } from '../../grammar/ast.js';
 import { Source } from '../../grammar/ast.js';
 import { bind } from '../../grammar/bind.js';
 import { NixParseError, fromBytes, showPosWithFrame, toBytes } from '../../grammar/errors.js';
-import { parse } from '../../grammar/parser.js';
+import { parse, type ParseOptions } from '../../grammar/parser.js';
 import { registerAll } from './builtins/index.js';
 import type { BuiltinDef, Registry } from './builtins/registry.js';
 import { Compiler } from './compile.js';
@@ -107,12 +107,17 @@ export class EvalState {
   }
 
   /** Parses and binds a source; throws NixParseError. */
-  parseSource(src: Source, basePath: string, outer: Map<string, number> | null = null): Expr {
+  /**
+   * Parses and binds `src`.  With `defer` (for evaluation), big bindings are
+   * parsed again when first evaluated instead of keeping their AST (see
+   * bind.ts's Deferrer); the AST is then only for the evaluator.
+   */
+  parseSource(src: Source, basePath: string, outer: Map<string, number> | null = null, defer = true): Expr {
     const lint = (name: string) => {
       const v = this.settings.get(name);
       return v === 'warn' || v === 'fatal' ? v : 'ignore';
     };
-    const e = parse(src, {
+    const opts: ParseOptions = {
       basePath,
       home: this.env.HOME !== undefined ? toBytes(this.env.HOME) : undefined,
       experimentalFeatures: this.settings.experimentalFeatures,
@@ -122,8 +127,9 @@ export class EvalState {
         urlLiterals: lint('lint-url-literals'),
       },
       warn: (msg, offset) => this.warn(msg, { src, offset }),
-    });
-    bind(e, src, { globals: this.globalNames ??= new Set(this.globals.keys()), outer });
+    };
+    const e = parse(src, opts);
+    bind(e, src, { globals: this.globalNames ??= new Set(this.globals.keys()), outer, defer: defer ? opts : undefined });
     return e;
   }
 

@@ -606,7 +606,7 @@ export const DERIVATION_ORIGIN = toBytes('«nix-internal»/derivation-internal.n
  */
 function derivationFunction(state: EvalState): Value {
   const src = new Source(null, DERIVATION_ORIGIN, DERIVATION_NIX);
-  const top = state.parseSource(src, '/');
+  const top = state.parseSource(src, '/', null, false);
   const compiler = new Compiler({ globals: state.globals }, src);
   const lam = force(compiler.compile(top)([null]));
   const shape = (ok: boolean): void => {

@@ -70,7 +70,8 @@ const DEFER_MIN_SPAN = 48;
  * a file), its AST is replaced by an EDeferred stub holding its text range
  * and scope; compiling the stub parses and binds that text again, giving
  * the same AST (positions included).  Parse warnings were given the first
- * time and are not repeated.
+ * time and are not repeated.  Bindings inside an expanded one keep their
+ * AST, so no text is parsed more than twice.
  */
 class Deferrer {
   constructor(
@@ -92,7 +93,9 @@ class Deferrer {
     if (d.expr !== null) return d.expr;
     const e = parseRange(this.src, d.start, d.end, this.opts);
     for (let x: Expr = e; x.kind === 'lambda' && x.name === undefined; x = x.body) x.name = d.name;
-    new Binder(this.src, this.globals, this).expr(e, d.scope as Scope | null);
+    // (code in use tends to use its own bindings: deferring them again would
+    // parse nested bindings once per level)
+    new Binder(this.src, this.globals, null).expr(e, d.scope as Scope | null);
     d.expr = e;
     return e;
   }

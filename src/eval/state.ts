@@ -129,7 +129,9 @@ export class EvalState {
       warn: (msg, offset) => this.warn(msg, { src, offset }),
     };
     const e = parse(src, opts);
-    bind(e, src, { globals: this.globalNames ??= new Set(this.globals.keys()), outer, defer: defer ? opts : undefined });
+    // (not with `outer` scopes: the REPL adds names to its Map later, which a
+    // deferred binding's later binding would see)
+    bind(e, src, { globals: this.globalNames ??= new Set(this.globals.keys()), outer, defer: defer && outer === null ? opts : undefined });
     return e;
   }
 

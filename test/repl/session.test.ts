@@ -205,3 +205,13 @@ describe('traces', () => {
     expect(r).toContain("error: attribute 'y' missing");
   });
 });
+
+describe('bindings entered earlier', () => {
+  it('keep the variables they saw when a name is bound again (their big bindings are not deferred)', async () => {
+    await s.run('a = 1');
+    await s.run('f = let g = x: builtins.concatStringsSep "-" [ (toString a) (toString x) "padding padding" ]; in g');
+    await s.run('a = 2');
+    expect(await s.run('f 3')).toBe('"1-3-padding padding"\n');
+    expect(await s.run('a')).toBe('2\n');
+  });
+});

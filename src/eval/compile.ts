@@ -580,7 +580,12 @@ export class Compiler {
     const codes: Code[] = defs.map((d, i) => (d.kind === 'inheritFrom' ? inheritSelect(layout.keys[i]!, this.pos(d.pos)) : this.lazy(d.expr)));
     const froms = defs.map((d) => (d.kind === 'inheritFrom' ? d.from : -1));
     const n = layout.keys.length;
-    if (n === 0 && dyn.length === 0) return () => Attrs.slots(layout, [null], posTables);
+    if (n === 0 && dyn.length === 0) {
+      // one set for all evaluations: an empty set has nothing to share or mutate
+      // (and is never printed as «repeated»)
+      const empty = Attrs.slots(layout, [null], posTables);
+      return () => empty;
+    }
     const hasFrom = fromSrc.length > 0;
     // Values that need a thunk get it when first asked for (many never are:
     // a package's attributes that only its build would read).

@@ -405,3 +405,12 @@ describe('error rendering', () => {
     );
   });
 });
+
+describe('empty set literals', () => {
+  it('evaluate to one shared set that behaves as separate empty sets', () => {
+    expect(ev('let f = x: { }; in [ (f 1) (f 2) ((f 3) // { a = 1; }) (f 4) (f 5 == { }) (builtins.attrNames (f 6)) ]')).toBe(
+      '[ { } { } { a = 1; } { } true [ ] ]',
+    );
+    expect(ev('let f = x: { }; a = f 1; b = f 2 // { x = 1; }; in [ a b (f 3) ]')).toBe('[ { } { x = 1; } { } ]');
+  });
+});

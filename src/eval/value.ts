@@ -596,26 +596,7 @@ export class Attrs {
     const r = this.rep;
     if (r instanceof Attrs) return r.has(name) ? r.posOf(name) : (this.vals as Attrs).posOf(name);
     if (!this.posTables || !this.has(name)) return undefined;
-    for (const t of this.posTables) {
-      if (typeof t === 'function') {
-        const p = t(name);
-        if (p) return p;
-      } else if (t instanceof Map) {
-        const p = t.get(name);
-        if (p) return p;
-      } else {
-        const off = t.offsets.get(name);
-        if (off !== undefined) {
-          // one Pos object per attribute definition, made on first use
-          let cache = t.poses;
-          if (!cache) cache = (t as { poses?: Map<string, Pos> }).poses = new Map();
-          let p = cache.get(name);
-          if (!p) cache.set(name, (p = { src: t.src, offset: off }));
-          return p;
-        }
-      }
-    }
-    return undefined;
+    return posInTables(this.posTables, name);
   }
 
   /** The position tables, for sets made from this one. */
@@ -629,6 +610,30 @@ export class Attrs {
   }
 
   static readonly EMPTY = new Attrs(new Map());
+}
+
+/** Where `name` (an attribute of the set they belong to) was defined, by position tables (see Attrs.posOf). */
+export function posInTables(tables: readonly PosTable[], name: string): Pos | undefined {
+  for (const t of tables) {
+    if (typeof t === 'function') {
+      const p = t(name);
+      if (p) return p;
+    } else if (t instanceof Map) {
+      const p = t.get(name);
+      if (p) return p;
+    } else {
+      const off = t.offsets.get(name);
+      if (off !== undefined) {
+        // one Pos object per attribute definition, made on first use
+        let cache = t.poses;
+        if (!cache) cache = (t as { poses?: Map<string, Pos> }).poses = new Map();
+        let p = cache.get(name);
+        if (!p) cache.set(name, (p = { src: t.src, offset: off }));
+        return p;
+      }
+    }
+  }
+  return undefined;
 }
 
 const EMPTY_MAP = new Map<string, Value>();

@@ -265,6 +265,12 @@ describe('attribute sets', () => {
     expect(ev('builtins.unsafeGetAttrPos "a" (builtins.listToAttrs [ { name = "a"; value = 1; } ])')).toBe(
       '{ column = 69; file = "«string»"; line = 1; }',
     );
+    // the first element with a name defines it, also elements made by `//` or by listToAttrs (checked with CppNix 2.8)
+    const l =
+      'let l = builtins.listToAttrs ([ { name = "a"; value = 1; } { name = "b"; value = 2; } ] ++ [ ({ name = "c"; } // { value = 3; }) { name = "a"; value = 9; } (builtins.listToAttrs [ { name = "name"; value = "d"; } { name = "value"; value = 4; } ]) ]); in map (n: builtins.unsafeGetAttrPos n l) [ "a" "b" "c" "d" "zz" ]';
+    expect(ev(l)).toBe(
+      '[ { column = 47; file = "«string»"; line = 1; } { column = 74; file = "«string»"; line = 1; } { column = 116; file = "«string»"; line = 1; } { column = 231; file = "«string»"; line = 1; } null ]',
+    );
     expect(ev('builtins.unsafeGetAttrPos "a" (builtins.mapAttrs (n: v: v) { a = 1; })')).toBe('null');
     expect(ev('builtins.unsafeGetAttrPos "a" (builtins.zipAttrsWith (n: v: v) [ { a = 1; } ])')).toBe('null');
     expect(ev('builtins.unsafeGetAttrPos "a" (removeAttrs { a = 1; b = 2; } [ "b" ])')).toBe('{ column = 46; file = "«string»"; line = 1; }');

@@ -6,7 +6,7 @@
 
 import { NixError } from '../errors.js';
 import { call2, forceFunction, forceStringNoCtx } from '../ops.js';
-import { Attrs, Thunk, compareBytes, force, type Value } from '../value.js';
+import { Attrs, Thunk, compareBytes, force, posInTables, type PosTable, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
@@ -121,15 +121,20 @@ export function register(r: Registry): void {
         }
       }
       const res = new Attrs(m);
-      // an attribute is defined where its `value` is (looked up only when asked;
-      // the table of which element defined which name is made then too)
-      let from: Map<string, Attrs> | null = null;
+      // An attribute is defined where its `value` is: looked up only when asked
+      // (the table of which element defined which name is made then too).  Only
+      // the elements' position tables are kept, not the elements: those of a
+      // package set's `{ name = …; value = …; }` pairs are all the same array.
+      const tables = new Array<PosTable[] | null>(list.length);
+      for (let i = 0; i < list.length; i++) tables[i] = elems[i]!.positionTables;
+      let from: Map<string, PosTable[] | null> | null = null;
       res.addPosLookup((name) => {
         if (from === null) {
           from = new Map();
-          for (let i = 0; i < names.length; i++) if (!from.has(names[i]!)) from.set(names[i]!, elems[i]!);
+          for (let i = 0; i < names.length; i++) if (!from.has(names[i]!)) from.set(names[i]!, tables[i]!);
         }
-        return from.get(name)?.posOf('value');
+        const t = from.get(name);
+        return t ? posInTables(t, 'value') : undefined;
       });
       return res;
     },

@@ -48,6 +48,12 @@ import {
 export interface CompileContext {
   /** The base environment: `builtins`, `true`, `map`, … */
   globals: Map<string, Value>;
+  /**
+   * Set literals of constants to evaluate once and share: only for literals
+   * whose sets never escape as values of their own (a shared non-empty set
+   * would print as «repeated» where CppNix makes two), see derivation.ts.
+   */
+  shared?: ReadonlySet<EAttrs>;
 }
 
 export class Compiler {
@@ -488,6 +494,15 @@ export class Compiler {
   }
 
   private attrs(a: EAttrs): Code {
+    if (this.ctx.shared?.has(a)) {
+      const code = this.attrsCode(a);
+      let v: Value | undefined;
+      return (env) => (v ??= code(env));
+    }
+    return this.attrsCode(a);
+  }
+
+  private attrsCode(a: EAttrs): Code {
     const positions = this.attrPositions(a);
     // shared by every set this literal makes (never mutated)
     const posTables = [positions];

@@ -607,7 +607,14 @@ export const DERIVATION_ORIGIN = toBytes('«nix-internal»/derivation-internal.n
 function derivationFunction(state: EvalState): Value {
   const src = new Source(null, DERIVATION_ORIGIN, DERIVATION_NIX);
   const top = state.parseSource(src, '/', null, false);
-  const compiler = new Compiler({ globals: state.globals }, src);
+  // `commonAttrs`'s `{ outPath = null; drvPath = null; }` (only ever the lower
+  // side of `//`) is one set for all derivations
+  const shared = new Set<EAttrs>();
+  const lowest = (e: Expr): Expr => (e.kind === 'binary' && e.op === '//' ? lowest(e.lhs) : e);
+  const common = (top.kind === 'lambda' && top.body.kind === 'let' ? top.body.attrs.attrs.get('commonAttrs') : undefined) as { expr?: Expr } | undefined;
+  const bottom = common?.expr ? lowest(common.expr) : undefined;
+  if (bottom?.kind === 'attrs') shared.add(bottom);
+  const compiler = new Compiler({ globals: state.globals, shared }, src);
   const lam = force(compiler.compile(top)([null]));
   const shape = (ok: boolean): void => {
     if (!ok) throw new Error('derivation-internal.nix does not have the expected shape');

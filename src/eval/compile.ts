@@ -450,9 +450,11 @@ export class Compiler {
         if (!(v instanceof Attrs)) return false;
         const name = names[i]!(env);
         if (name === null) return false;
+        // (the last name is only looked for: a literal's unmade value stays unmade)
+        if (i === names.length - 1) return v.has(name);
         const x = v.get(name);
         if (x === undefined) return false;
-        if (i < names.length - 1) v = x instanceof Thunk ? x.force() : x;
+        v = x instanceof Thunk ? x.force() : x;
       }
       return true;
     };

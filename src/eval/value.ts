@@ -497,7 +497,7 @@ export class Attrs {
       if (n < 0) {
         const lower = this.vals as Attrs;
         n = lower.size;
-        r.forEach((k) => {
+        r.forEachName((k) => {
           if (!lower.has(k)) n++;
         });
         this.aux = (aux % 16) + 16 * (n + 1);
@@ -541,6 +541,31 @@ export class Attrs {
     if (r instanceof Attrs) return r.has(name) || (this.vals as Attrs).has(name);
     if (r instanceof Mapped) return r.src.has(name);
     return r.has(name);
+  }
+
+  /** Calls `f` for every name, in no particular order; unlike forEach, makes no value (see Layout.lazyCodes). */
+  forEachName(f: (name: string) => void): void {
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const ks = r.keys;
+      for (let i = 0; i < ks.length; i++) f(ks[i]!);
+    } else if (r instanceof Map) {
+      for (const k of r.keys()) f(k);
+    } else if (r instanceof Mapped) {
+      r.src.forEachName(f);
+    } else if (r instanceof Attrs) {
+      const seen = new Set<string>();
+      const once = (k: string): void => {
+        if (!seen.has(k)) {
+          seen.add(k);
+          f(k);
+        }
+      };
+      r.forEachName(once);
+      (this.vals as Attrs).forEachName(once);
+    } else {
+      for (const k of r.keys()) f(k);
+    }
   }
 
   /** Calls `f` for every attribute, in iteration order. */

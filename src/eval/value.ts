@@ -368,13 +368,17 @@ export class Attrs {
   without(names: string[]): Attrs {
     const r = this.rep;
     if (r instanceof Layout) {
+      // (kept sorted by insertion: Array.prototype.sort allocates a work array per call)
       const drop: number[] = [];
       for (const n of names) {
         const i = r.indexOf(n);
-        if (i >= 0 && !drop.includes(i)) drop.push(i);
+        if (i < 0 || drop.includes(i)) continue;
+        let j = drop.length;
+        drop.push(i);
+        for (; j > 0 && drop[j - 1]! > i; j--) drop[j] = drop[j - 1]!;
+        drop[j] = i;
       }
       if (drop.length === 0) return this;
-      drop.sort((a, b) => a - b);
       const { layout, from } = r.minus(drop);
       const vs = this.vals as Value[];
       const vals = new Array<Value>(from.length + 1);

@@ -695,7 +695,7 @@ function plainOutputNames(v: Value): string[] | null {
       if (typeof s !== 'string') return null;
       names[i] = s;
     }
-    if (names.length > 1 && new Set(names).size !== names.length) return null;
+    for (let i = 1; i < names.length; i++) if (names.lastIndexOf(names[i - 1]!) !== i - 1) return null;
     return names;
   } catch (e) {
     // the Nix body forces it again and reports the error with its frames

@@ -536,22 +536,27 @@ export class Compiler {
     };
     /** The set with the dynamic attributes added. */
     const withDynamic = (env: Env, base: Attrs): Attrs => {
-      const names: string[] = [];
-      const values: Value[] = [];
-      const poses: (Pos | null)[] = [];
-      for (const d of dyn) {
+      // (arrays of the exact size: growing them by push allocates 17 slots at once)
+      const names = new Array<string>(dyn.length);
+      const values = new Array<Value>(dyn.length);
+      const poses = new Array<Pos | null>(dyn.length);
+      let k = 0;
+      for (let i = 0; i < dyn.length; i++) {
+        const d = dyn[i]!;
         const name = d.name(env);
         if (name === null) continue;
-        const j = names.indexOf(name);
+        let j = k - 1;
+        while (j >= 0 && names[j] !== name) j--;
         if (j >= 0 || base.has(name)) {
           const prev = j >= 0 ? poses[j] : base.posOf(name);
           throw new NixError(`dynamic attribute '${name}' already defined at ${prev ? showPosText(prev) : UNKNOWN_POS}`, d.pos);
         }
-        names.push(name);
-        values.push(d.value(env));
-        poses.push(d.pos);
+        names[k] = name;
+        values[k] = d.value(env);
+        poses[k++] = d.pos;
       }
-      if (names.length === 0) return base;
+      if (k === 0) return base;
+      if (k < dyn.length) names.length = values.length = poses.length = k;
       const bl = base.slotLayout;
       const ext = bl !== null ? dynLayout(bl, names, poses) : null;
       return ext !== null ? base.extended(ext.layout, values, ext.posTables) : slowDynamic(base, names, values, poses);

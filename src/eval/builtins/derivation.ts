@@ -48,7 +48,7 @@ import {
 } from '../ops.js';
 import type { EvalState } from '../state.js';
 import { Compiler } from '../compile.js';
-import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, UNMADE, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
 import { valueToJSON } from './json.js';
 import { realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
@@ -660,23 +660,29 @@ function derivationFunction(state: EvalState): Value {
     const letEnv: Env = new Array<Value>(slots.length + 1).fill(null);
     letEnv[0] = env as unknown as Value;
     letEnv[iStrict] = new Thunk(strictCode, letEnv);
-    const vals = new Array<Value>(outs.length + 1);
-    vals[0] = null;
-    for (let i = 0; i < outs.length; i++) vals[i + 1] = new Thunk(valueCode, [letEnv as unknown as Value, outs[i]!]);
-    letEnv[iOutputSets] = Attrs.slots(outputsLayout(outs), vals, outputsPosTables);
+    // each output's set is made when first asked for (see outputsLayout)
+    const vals = new Array<Value>(outs.length + 1).fill(UNMADE);
+    vals[0] = letEnv as unknown as Value;
+    const outputSets = Attrs.slots(outputsLayout(outs), vals, outputsPosTables);
+    letEnv[iOutputSets] = outputSets;
     letEnv[iCommon] = new Thunk(commonCode, letEnv);
     // (`forOutput` stays null: the parts above do not refer to it)
-    return force(vals[1]!);
+    return force(outputSets.get(outs[0]!)!);
   };
   // every output is defined where listToAttrs's `value` is
   const outputsPosTables: PosTable[] = [() => valuePos];
   const outputsLayouts = new Map<string, Layout>();
-  /** One Layout per list of output names (bounded). */
+  /**
+   * One Layout per list of output names (bounded).  Its sets keep the `let`'s
+   * environment in element 0 and make the thunk of output `o` (`forOutput o`'s
+   * `value`, in the environment of that call) when `o` is first looked up.
+   */
   const outputsLayout = (outs: string[]): Layout => {
     const key = namesKey(outs);
     let l = key === null ? undefined : outputsLayouts.get(key);
     if (l === undefined) {
       l = new Layout(outs);
+      l.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => valueCode([letEnv as unknown as Value, o]) }));
       if (key !== null && outputsLayouts.size < 64) outputsLayouts.set(key, l);
     }
     return l;

@@ -344,6 +344,33 @@ describe('deep recursion', () => {
       'in foldr (x: acc: x + acc) 0 (builtins.genList (x: x) 100000)';
     expect(cli(foldr).stdout).toBe('4999950000\n');
   });
+  // a value nested 100 000 deep (the suite's *-stack-overflow tests)
+  const deepList = 'let long = builtins.genList (x: x) 100000; l = builtins.foldl\' (tail: head: { inherit head tail; }) null long; in ';
+  const foldr100k =
+    'let foldr = op: nul: list: let len = builtins.length list; go = n: if n == len then nul else op (builtins.elemAt list n) (go (n + 1)); in go 0; ' +
+    'r = foldr (x: acc: x + acc) 0 (builtins.genList (x: x) 100000); in ';
+  const cliArgs = (args: string[], expr: string) =>
+    spawnSync(path.resolve(__dirname, '../../bin/tsnix'), ['instantiate', '--eval', ...args, '-'], { input: expr, encoding: 'utf8', env: { ...process.env, NIX_CONFIG: '' } });
+  it("stops walks over deeply nested values at CppNix's depth, with CppNix's trace", () => {
+    for (const [expr, omitted, at] of [
+      ['builtins.deepSeq l 1', 9997, '«stdin»:1:30'], // the call forcing an element: at the function
+      ['builtins.toJSON l', 9997, '«stdin»:1:87'], // toJSON forces an attribute from its position
+      ['l', 9998, '«stdin»:1:30'], // --strict
+    ] as const) {
+      const r = cliArgs(['--strict', '--show-trace'], deepList + expr);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain(`(${omitted} duplicate frames omitted)`);
+      expect(r.stderr).toMatch(new RegExp(`error: stack overflow; max-call-depth exceeded\\n\\s+at ${at}:`));
+    }
+    // an explicit max-call-depth is the limit of walks too
+    expect(cliArgs(['--strict', '--option', 'max-call-depth', '300000'], deepList + 'builtins.deepSeq l 1').stdout).toBe('1\n');
+    expect(cliArgs(['--strict', '--show-trace', '--option', 'max-call-depth', '1000'], deepList + 'builtins.deepSeq l 1').stderr).toContain('(997 duplicate frames omitted)');
+  });
+  it('still evaluates deep recursion inside a walk (forced near its top)', () => {
+    expect(cliArgs(['--strict'], foldr100k + '{ a = [ r ]; }').stdout).toBe('{ a = [ 4999950000 ]; }\n');
+    expect(cliArgs(['--strict'], foldr100k + 'builtins.toJSON { a = [ r ]; }').stdout).toBe('"{\\"a\\":[4999950000]}"\n');
+    expect(cliArgs([], foldr100k + 'builtins.deepSeq [ { a = r; } ] r').stdout).toBe('4999950000\n');
+  });
   it('turns runaway recursion into a Nix error', () => {
     const st = state({ settings: [['max-call-depth', '1000']] });
     expect(err('let f = x: f x; in f 1', st)).toBe('stack overflow; max-call-depth exceeded');

@@ -2,9 +2,9 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
-import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, force, mkStr, typeName, type Context, type Value } from '../value.js';
-import { argCtx, determinePos, type Registry } from './registry.js';
+import { beginWalk, coerceToString, endWalk, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, mkStr, typeName, type Context, type Value } from '../value.js';
+import { argCtx, determinePos, forceAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
   r.add({
@@ -72,7 +72,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
     out.put('}');
   };
   const put = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
-    v = force(v);
+    v = forceAt(v, pos);
     if (v === null) out.put('null');
     else if (v === true) out.put('true');
     else if (v === false) out.put('false');
@@ -110,7 +110,14 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
     }
   };
-  go(v, pos, copyToStore);
+  // (the value itself is forced before the walk: see beginWalk)
+  v = forceAt(v, pos);
+  const saved = beginWalk();
+  try {
+    go(v, pos, copyToStore);
+  } finally {
+    endWalk(saved);
+  }
   return out.toString();
 }
 

@@ -33,7 +33,20 @@ const commands: Record<string, () => Promise<Command>> = {
   repl: async () => (await import('./repl.js')).replCommand,
 };
 
+/**
+ * bin/tsnix moves NODE_EXTRA_CA_CERTS aside for the commands that download
+ * nothing, so that node starts without reading it (see there): it goes back
+ * into the environment, for builtins.getEnv and the programs tsnix runs.
+ */
+function restoreEnv(): void {
+  const ca = process.env.TSNIX_NODE_EXTRA_CA_CERTS;
+  if (ca === undefined) return;
+  process.env.NODE_EXTRA_CA_CERTS = ca;
+  delete process.env.TSNIX_NODE_EXTRA_CA_CERTS;
+}
+
 export async function main(argv: string[]): Promise<void> {
+  restoreEnv();
   let code: number;
   try {
     code = await run(argv);

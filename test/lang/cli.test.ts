@@ -28,6 +28,18 @@ describe('tsnix command line', () => {
     expect(r.stderr).toContain("unrecognised flag '--frob'");
   });
 
+  it('starts without reading NODE_EXTRA_CA_CERTS unless it may download, and keeps it in its environment', () => {
+    // (node warns at start when it cannot read the file: the warning shows whether node read it)
+    const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.crt' };
+    const r = tsnix(['instantiate', '--eval', '-E', 'builtins.getEnv "NODE_EXTRA_CA_CERTS"'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('"/nonexistent/ca.crt"\n');
+    expect(r.stderr).toBe('');
+    expect(tsnix(['instantiate', '--eval', '-E', 'builtins.getEnv "TSNIX_NODE_EXTRA_CA_CERTS"'], { env }).stdout).toBe('""\n');
+    // builds (builtin:fetchurl over https) start with it
+    expect(tsnix(['build', '--help'], { env }).stderr).toContain('/nonexistent/ca.crt');
+  });
+
   it('prints its version', () => {
     const r = tsnix(['--version']);
     expect(r.code).toBe(0);

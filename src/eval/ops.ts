@@ -127,7 +127,7 @@ function decodeCtxPath(c: string): string {
 export function forceDeep(v: Value): Value {
   const seen = new Set<object>();
   const go = (v: Value): void => {
-    if (v instanceof Thunk) v = walkForce(v);
+    if (v instanceof Thunk) v = v.force();
     if (Array.isArray(v) || v instanceof Attrs) {
       enterDepth(null);
       try {
@@ -162,82 +162,26 @@ export function forceDeep(v: Value): Value {
       });
     }
   };
-  // (the value itself is forced before the walk, which is one level, as CppNix's forceValueDeep)
-  const top = v instanceof Thunk ? v.force() : v;
-  if (!(Array.isArray(top) || top instanceof Attrs)) return top;
-  const saved = beginWalk();
+  // (the walk itself is one level, as CppNix's forceValueDeep)
+  enterDepth(null);
   try {
-    enterDepth(null);
-    try {
-      go(top);
-    } finally {
-      leaveDepth();
-    }
+    go(v);
   } finally {
-    endWalk(saved);
+    leaveDepth();
   }
-  return top;
+  return v instanceof Thunk ? v.force() : v;
 }
 
 // ---------------------------------------------------------------- calling
 
 let callDepth = 0;
-/** max-call-depth + 1 (CppNix's addCallDepth fails when the depth before the call exceeds max-call-depth); lowered during walks, see beginWalk. */
+/** max-call-depth + 1: CppNix's addCallDepth fails when the depth before the call exceeds max-call-depth. */
 let maxCallDepth = 10001;
-/** The limit (+ 1) inside data walks that begin below it. */
-let walkLimit = 10001;
 
-/** CppNix's default max-call-depth. */
-export const CPPNIX_MAX_CALL_DEPTH = 10000;
-
-/**
- * Sets max-call-depth.  `walk` is a lower limit for data walks (deepSeq,
- * `--strict`, toJSON, structured attributes): tsnix's default allows deeper
- * function calls than CppNix's 10 000 (a foldr over 100 000 elements), but a
- * walk over a value nested 100 000 deep still ends, as in CppNix, in a
- * "stack overflow" at 10 000, with the same trace.
- */
-export function setMaxCallDepth(n: number, walk: number = n): void {
+export function setMaxCallDepth(n: number): void {
   maxCallDepth = n + 1;
-  walkLimit = Math.min(n, walk) + 1;
 }
 
-/** The limit (+ 1) of the walk in progress (Infinity outside walks). */
-let curWalkLimit = Infinity;
-
-/**
- * Starts a data walk: until endWalk, its steps count against the walk limit,
- * and so do the calls made to force a value at the walk's deepest level
- * (see walkForce).  A walk that begins deeper than the walk limit (only
- * tsnix's higher call limit gets there; CppNix would have failed already)
- * has the call limit.  Returns what endWalk restores.
- */
-export function beginWalk(): number {
-  const saved = curWalkLimit;
-  curWalkLimit = callDepth < walkLimit ? walkLimit : maxCallDepth;
-  return saved;
-}
-
-export function endWalk(saved: number): void {
-  curWalkLimit = saved;
-}
-
-/**
- * Forces a value a walk is at: a call made at a depth past the walk limit
- * fails as it does in CppNix (with the call's position), while the calls of
- * a value forced higher up the walk may go as deep as max-call-depth lets
- * them (a foldr over 100 000 elements inside a list `--strict` prints).
- */
-export function walkForce(t: Thunk): Value {
-  if (callDepth < curWalkLimit || t.code === null) return t.force();
-  const saved = maxCallDepth;
-  maxCallDepth = curWalkLimit;
-  try {
-    return t.force();
-  } finally {
-    maxCallDepth = saved;
-  }
-}
 
 /** Whether lambda calls add "while calling" / "from call site" frames (CppNix: only with --show-trace). */
 let showTrace = true;
@@ -259,7 +203,7 @@ export function setInterruptFlag(flag: Int32Array | null): void {
 /** Counts one level of a recursive walk (toJSON, deepSeq, …) against max-call-depth. */
 export function enterDepth(pos: Pos | null): void {
   if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
-  if (++callDepth > maxCallDepth || callDepth > curWalkLimit) {
+  if (++callDepth > maxCallDepth) {
     callDepth--;
     throw stackOverflow(pos);
   }

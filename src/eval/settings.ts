@@ -35,7 +35,7 @@ export const SETTINGS: Record<string, SettingDef> = {
   'keep-going': { type: 'bool', def: 'false', desc: 'keep building after a failure' },
   'keep-outputs': { type: 'bool', def: 'false', desc: 'keep outputs of derivations alive in gc' },
   'keep-derivations': { type: 'bool', def: 'true', desc: 'keep derivations of live outputs in gc' },
-  'max-call-depth': { type: 'int', def: '250000', desc: 'maximum depth of nested function calls (CppNix: 10000; tsnix allows deep but legal recursion such as a foldr over 100 000 elements; walks over data (deepSeq, --strict, toJSON) keep 10000 unless this is set)' },
+  'max-call-depth': { type: 'int', def: '250000', desc: 'maximum depth of nested function calls (CppNix: 10000; tsnix allows deep but legal recursion such as a foldr over 100 000 elements)' },
   'max-jobs': { type: 'string', def: '1', desc: 'number of builds run in parallel' },
   'nix-path': { type: 'list', def: '', desc: 'search path for <...> lookups' },
   'pure-eval': { type: 'bool', def: 'false', desc: 'pure evaluation mode' },
@@ -55,11 +55,6 @@ export class Settings {
   private values = new Map<string, string>();
   /** Warnings found while reading (unknown settings); the caller prints them. */
   readonly warnings: string[] = [];
-
-  /** Whether a setting was given (configuration file, NIX_CONFIG, command line), not left at its default. */
-  isSet(name: string): boolean {
-    return this.values.has(name);
-  }
 
   get(name: string): string {
     const v = this.values.get(name);

@@ -12,7 +12,7 @@ import { registerAll } from './builtins/index.js';
 import type { BuiltinDef, Registry } from './builtins/registry.js';
 import { Compiler } from './compile.js';
 import { NixError } from './errors.js';
-import { CPPNIX_MAX_CALL_DEPTH, setMaxCallDepth, setShowTrace } from './ops.js';
+import { setMaxCallDepth, setShowTrace } from './ops.js';
 import { Settings } from './settings.js';
 import { Attrs, PrimOp, Thunk, type Value } from './value.js';
 import { ComputeStore } from '../store/compute-store.js';
@@ -55,8 +55,7 @@ export class EvalState {
     this.env = opts.env ?? process.env;
     this.store = opts.store ?? new ComputeStore(storeDirFromEnv(this.env));
     this.stderrFn = opts.stderr ?? ((s) => process.stderr.write(Buffer.from(s, 'latin1')));
-    // (left at its default, the limit is CppNix's inside data walks: see setMaxCallDepth)
-    setMaxCallDepth(this.settings.int('max-call-depth'), this.settings.isSet('max-call-depth') ? undefined : CPPNIX_MAX_CALL_DEPTH);
+    setMaxCallDepth(this.settings.int('max-call-depth'));
     setShowTrace(this.settings.showTrace);
     const sp = [...(opts.searchPath ?? [])];
     const nixPath = this.env.NIX_PATH;

@@ -2,7 +2,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { beginWalk, coerceToString, endWalk, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
+import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, mkStr, typeName, type Context, type Value } from '../value.js';
 import { argCtx, determinePos, forceAt, type Registry } from './registry.js';
 
@@ -110,14 +110,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
     }
   };
-  // (the value itself is forced before the walk: see beginWalk)
-  v = forceAt(v, pos);
-  const saved = beginWalk();
-  try {
-    go(v, pos, copyToStore);
-  } finally {
-    endWalk(saved);
-  }
+  go(v, pos, copyToStore);
   return out.toString();
 }
 

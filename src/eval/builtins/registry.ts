@@ -4,7 +4,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { call1, callN, forceAttrs, forceList, walkForce } from '../ops.js';
+import { call1, callN, forceAttrs, forceList } from '../ops.js';
 import { Lambda, Thunk, type Attrs, type Value, type CallSite } from '../value.js';
 import type { EvalState } from '../state.js';
 
@@ -171,14 +171,14 @@ const APPLY1 = (a: unknown, t?: Thunk): Value => {
 let appCallPos: Pos | null = null;
 
 /**
- * Forces a value (in a walk: see walkForce) as CppNix's forceValue(v, pos): a lazy application made by a
+ * Forces a value as CppNix's forceValue(v, pos): a lazy application made by a
  * builtin (lazyCall1) is called from `pos` (its "from call site" frame, and
  * where a max-call-depth error points), not from the function's position.
  */
 export function forceAt(v: Value, pos: Pos | null): Value {
   if (!(v instanceof Thunk)) return v;
   if (v.code === APPLY1) appCallPos = pos;
-  return walkForce(v);
+  return v.force();
 }
 
 /** CppNix's getAttr failure: no position, and a frame (without position) saying where the attribute was looked up. */

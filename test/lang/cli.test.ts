@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -38,6 +40,19 @@ describe('tsnix command line', () => {
     expect(tsnix(['instantiate', '--eval', '-E', 'builtins.getEnv "TSNIX_NODE_EXTRA_CA_CERTS"'], { env }).stdout).toBe('""\n');
     // builds (builtin:fetchurl over https) start with it
     expect(tsnix(['build', '--help'], { env }).stderr).toContain('/nonexistent/ca.crt');
+  });
+
+  it('starts through a symbolic link to the launcher, and from its own directory', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-link-'));
+    try {
+      fs.symlinkSync(BIN, path.join(dir, 'tsnix'));
+      const r = spawnSync(path.join(dir, 'tsnix'), ['instantiate', '--eval', '-E', '1 + 1'], { encoding: 'utf8' });
+      expect(r.stdout).toBe('2\n');
+      const r2 = spawnSync('sh', ['tsnix', '--version'], { cwd: path.dirname(BIN), encoding: 'utf8' });
+      expect(r2.stdout).toMatch(/^tsnix \(Nix\) /);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('prints its version', () => {

@@ -300,7 +300,7 @@ export interface ECurPos {
 
 /**
  * The value of a `let` or attribute binding whose AST was dropped after
- * binding (see grammar/defer.ts): it is parsed and bound again from its text
+ * binding (see the Deferrer in grammar/bind.ts): it is parsed and bound again from its text
  * [start, end) when first needed (`expand`).  Only the evaluator sees these
  * (State.parseSource); `--parse` and other users of `parse` never do.
  */

@@ -2335,7 +2335,7 @@ export function parse(src: Source, opts: ParseOptions): Expr {
 
 /**
  * Parses the expression that is the text [start, end) of `src` (the value of
- * a binding, see defer.ts), with the positions it has in the whole source.
+ * a binding, see bind.ts's Deferrer), with the positions it has in the whole source.
  */
 export function parseRange(src: Source, start: number, end: number, opts: ParseOptions): Expr {
   return parseIn(src, opts, { start, end });

@@ -133,7 +133,7 @@ export function forceDeep(v: Value): Value {
       try {
         goInner(v);
       } finally {
-        callDepth--;
+        leaveDepth();
       }
     }
   };
@@ -181,7 +181,6 @@ let maxCallDepth = 10001;
 export function setMaxCallDepth(n: number): void {
   maxCallDepth = n + 1;
 }
-
 
 /** Whether lambda calls add "while calling" / "from call site" frames (CppNix: only with --show-trace). */
 let showTrace = true;

@@ -106,9 +106,8 @@ export class EvalState {
     this.stderr(s + '\n');
   }
 
-  /** Parses and binds a source; throws NixParseError. */
   /**
-   * Parses and binds `src`.  With `defer` (for evaluation), big bindings are
+   * Parses and binds `src`; throws NixParseError.  With `defer` (for evaluation), big bindings are
    * parsed again when first evaluated instead of keeping their AST (see
    * bind.ts's Deferrer); the AST is then only for the evaluator.
    */

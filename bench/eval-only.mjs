@@ -47,6 +47,10 @@ for (const n of chosen) {
   }
 }
 
+if (!fs.existsSync(pkgset)) {
+  console.error(`eval-only: ${pkgset} is missing (../shared/bench beside the project)`);
+  process.exit(2);
+}
 const haveNix = spawnSync('nix-instantiate', ['--version'], { encoding: 'utf8' }).status === 0;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-eval-only-'));
 const store = path.join(tmp, 'store');

@@ -67,10 +67,7 @@ function run(cmd, args) {
   const t0 = process.hrtime.bigint();
   const p = spawnSync(cmd, args, { env, encoding: 'latin1', maxBuffer: 1 << 30 });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (p.status !== 0) {
-    console.error(`${cmd} failed:\n${p.stderr}`);
-    process.exit(1);
-  }
+  if (p.status !== 0) throw new Error(`${cmd} failed:\n${p.stderr}`);
   return { ms, out: p.stdout };
 }
 
@@ -95,6 +92,9 @@ try {
     const ratio = haveNix ? `${(t / c).toFixed(2)}x` : '-';
     console.log(`${n.padEnd(14)} ${`${t.toFixed(0)} ms`.padStart(9)} ${haveNix ? `${c.toFixed(0)} ms`.padStart(9) : '-'.padStart(9)}  ${ratio.padStart(5)}  ${check}`);
   }
+} catch (e) {
+  console.error(e.message);
+  process.exitCode = 1;
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });
 }

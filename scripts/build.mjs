@@ -15,6 +15,8 @@ const bundle = path.join(dist, 'tsnix.cjs');
 const blob = path.join(dist, 'tsnix.blob');
 // Must equal the value bin/tsnix passes (a snapshot only loads with the same V8 flags).
 const STACK_SIZE = 943206;
+// The young generation's size, also as bin/tsnix passes it (see there).
+const V8_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=32'];
 
 // grammar/chevrotain.ts loads Chevrotain's single-file build with top-level
 // await (fast without a bundle); in the bundle a static import does it.
@@ -81,7 +83,7 @@ await esbuild.build({
   plugins: [staticChevrotain],
   logLevel: 'warning',
 });
-const r = spawnSync(process.execPath, [`--stack-size=${STACK_SIZE}`, '--snapshot-blob', blob, '--build-snapshot', bundle], {
+const r = spawnSync(process.execPath, [`--stack-size=${STACK_SIZE}`, ...V8_FLAGS, '--snapshot-blob', blob, '--build-snapshot', bundle], {
   stdio: 'inherit',
   cwd: root,
 });

@@ -15,8 +15,12 @@ const bundle = path.join(dist, 'tsnix.cjs');
 const blob = path.join(dist, 'tsnix.blob');
 // Must equal the value bin/tsnix passes (a snapshot only loads with the same V8 flags).
 const STACK_SIZE = 943206;
-// The young generation's size, also as bin/tsnix passes it (see there).
-const V8_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=32'];
+// The other V8 flags bin/tsnix passes (its `v8flags=` line, read from there so
+// that the two cannot differ).
+const launcher = fs.readFileSync(path.join(root, 'bin/tsnix'), 'utf8');
+const v8flagsLine = /^v8flags="([^"]*)"$/m.exec(launcher);
+if (!v8flagsLine) throw new Error('build: bin/tsnix has no v8flags="..." line');
+const V8_FLAGS = v8flagsLine[1].split(' ').filter(Boolean);
 
 // grammar/chevrotain.ts loads Chevrotain's single-file build with top-level
 // await (fast without a bundle); in the bundle a static import does it.

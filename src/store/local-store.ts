@@ -513,7 +513,12 @@ export class LocalStore implements StoreApi {
           throw isErrnoException(e) ? new StoreError(sysErrorMessage(e, this.realStoreDir, 'reading directory')) : e;
         }
       }
-      if (entries.some((n) => !n.toString('latin1').startsWith(TEMP_PREFIX))) {
+      // (The database is looked for again after the listing: another tsnix
+      // process may have created it, and then written into the folder, since
+      // the check above. tsnix creates the database before it writes into a
+      // store, so what the listing saw is that process's if the database is
+      // there now.)
+      if (entries.some((n) => !n.toString('latin1').startsWith(TEMP_PREFIX)) && !this.db.exists) {
         throw new StoreError(
           `refusing to write to '${this.realStoreDir}': it is not empty and is not a tsnix store ` +
             `(there is no database '${this.location.dbPath}'); set TSNIX_STORE_DIR (or TSNIX_ROOT) to use another folder`,

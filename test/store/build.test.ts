@@ -11,8 +11,10 @@ import {
   readdirSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -20,6 +22,8 @@ import { parseDerivation } from '../../src/store/derivation.js';
 import { builderEnvironment, structuredAttrsFiles } from '../../src/store/build/environment.js';
 import { RefScanner } from '../../src/store/build/outputs.js';
 import { FileLock } from '../../src/store/lock.js';
+import { parseHash } from '../../src/store/hash.js';
+import { makeFixedOutputPath } from '../../src/store/store-path.js';
 import { loadVectors } from './vectors.js';
 
 const BIN = resolve(__dirname, '../../bin/tsnix');
@@ -75,6 +79,23 @@ function tsnixAsync(s: Env, args: string[], cwd = join(s.dir, 'work')) {
     child.on('close', (code, signal) => res({ code, signal, stdout, stderr })),
   );
   return { child, done };
+}
+
+/** A NAR from its tokens (each string framed as in the NAR format: length, bytes, zero padding). */
+function narOf(groups: string[][]): Buffer {
+  const parts: Buffer[] = [];
+  for (const t of ['nix-archive-1', '(', ...groups.flat()]) {
+    const b = Buffer.from(t, 'latin1');
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(b.length));
+    parts.push(len, b, Buffer.alloc((8 - (b.length % 8)) % 8));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The fixed-output store path of a recursive sha256 hash (hex) with this name. */
+function fixedOutputPath(s: Env, name: string, hexHash: string): string {
+  return makeFixedOutputPath(name, 'recursive', parseHash(hexHash, 'sha256'), s.store);
 }
 
 /** Writes `work/default.nix`; `body` is the attrset of a `derivation` call (without braces). */
@@ -401,6 +422,44 @@ describe('tsnix build', () => {
     const missing = tsnix(s, ['build', '--no-out-link', '-E', `import <nix/fetchurl.nix> { url = "file://${src}.nope"; sha256 = "${sha}"; }`]);
     expect(missing.code).toBe(100);
     expect(missing.stderr).toContain(`error: unable to download 'file://${src}.nope': No such file or directory`);
+  });
+
+  it('unpacks a NAR with builtin:fetchurl (unpack = true), also xz-compressed, as CppNix does', () => {
+    const tree = join(s.dir, 'tree');
+    mkdirSync(join(tree, 'sub'), { recursive: true });
+    writeFileSync(join(tree, 'a'), 'hi\n');
+    writeFileSync(join(tree, 'sub', 'x'), '#!/bin/sh\n', { mode: 0o755 });
+    symlinkSync('a', join(tree, 'link'));
+    const dump = spawnSync(BIN, ['store', 'dump', tree], { env: { ...process.env, ...s.env } });
+    expect(dump.status).toBe(0);
+    const nar = join(s.dir, 't.nar');
+    writeFileSync(nar, dump.stdout);
+    const sha = createHash('sha256').update(dump.stdout).digest('hex');
+    const fetchNar = (file: string, name = 't.nar') =>
+      `import <nix/fetchurl.nix> { url = "file://${file}"; sha256 = "${sha}"; unpack = true; name = "${name}"; }`;
+    const r = tsnix(s, ['build', '--no-out-link', '-E', fetchNar(nar)]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = r.stdout.trim();
+    // (the fixed-output path of the NAR's hash: CppNix 2.8, given this NAR in a store at the same place, printed the same)
+    expect(out).toBe(fixedOutputPath(s, 't.nar', sha));
+    expect(readFileSync(join(out, 'a'), 'utf8')).toBe('hi\n');
+    expect(lstatSync(join(out, 'sub', 'x')).mode & 0o777).toBe(0o555);
+    expect(readlinkSync(join(out, 'link'))).toBe('a');
+    if (spawnSync('xz', ['--version']).status === 0) {
+      const xz = spawnSync('xz', ['-c'], { input: dump.stdout });
+      writeFileSync(`${nar}.xz`, xz.stdout);
+      const rx = tsnix(s, ['build', '--no-out-link', '-E', fetchNar(`${nar}.xz`, 'from-xz')]);
+      expect(rx.code, rx.stderr).toBe(0);
+      expect(readFileSync(join(rx.stdout.trim(), 'sub', 'x'), 'utf8')).toBe('#!/bin/sh\n');
+    }
+    // a NAR whose entry is named '..' is refused, and nothing is left behind
+    const evil = narOf([['type', 'directory'], ['entry', '(', 'name', '..', 'node', '(', 'type', 'regular', 'contents', 'x', ')', ')'], [')']]);
+    writeFileSync(join(s.dir, 'evil.nar'), evil);
+    const esha = createHash('sha256').update(evil).digest('hex');
+    const bad = tsnix(s, ['build', '--no-out-link', '-E', `import <nix/fetchurl.nix> { url = "file://${join(s.dir, 'evil.nar')}"; sha256 = "${esha}"; unpack = true; }`]);
+    expect(bad.code).toBe(100);
+    expect(bad.stderr).toMatch(/builtin:fetchurl: unpacking 'file:\/\/.*evil\.nar': .*\.\./);
+    expect(readdirSync(s.store).filter((n) => n.endsWith('-evil.nar'))).toEqual([]);
   });
 
   it('keeps what result links root through a garbage collection and deletes the rest', () => {

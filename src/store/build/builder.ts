@@ -9,11 +9,13 @@
  * are the same and the builder runs directly.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decompressXz } from '../binary-cache.js';
 import type { Derivation } from '../derivation.js';
 import { removeTree } from '../local-store.js';
+import { restoreNarSync } from '../nar.js';
 import { isRelocated, toPhysical, type StoreLocation } from '../store-location.js';
 import { builderEnvironment } from './environment.js';
 
@@ -253,7 +255,8 @@ export async function runBuilder(o: RunOptions): Promise<RunResult> {
  * The builders CppNix runs inside itself. `builtin:fetchurl` (used by
  * <nix/fetchurl.nix>) fetches `url` into `$out`: file:// URLs are copied,
  * http(s) URLs downloaded; the hash is checked afterwards like any fixed
- * output's.
+ * output's. With `unpack = true` what is fetched is a NAR (xz-compressed
+ * when the URL ends in `.xz`), restored at `$out`, as CppNix does.
  */
 async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; message: string; kind: 'failed' }> {
   const name = o.drv.builder.slice('builtin:'.length);
@@ -261,9 +264,7 @@ async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; messa
   const url = o.drv.env.get('url') ?? '';
   const out = o.drv.env.get('out');
   if (out === undefined) return { ok: false, kind: 'failed', message: `builtin:fetchurl: no 'out' output` };
-  if (o.drv.env.get('unpack') === '1') {
-    return { ok: false, kind: 'failed', message: `builtin:fetchurl: unpacking ('unpack = true') is not implemented in tsnix yet` };
-  }
+  const unpack = o.drv.env.get('unpack') === '1';
   const dest = fsStr(toPhysical(o.location, out));
   let data: Buffer;
   try {
@@ -283,6 +284,19 @@ async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; messa
   }
   const line = `downloading '${url}'...`;
   o.onLine?.(line);
-  writeFileSync(dest, data, { mode: o.drv.env.get('executable') === '1' ? 0o755 : 0o644 });
+  const executable = o.drv.env.get('executable') === '1';
+  if (!unpack) {
+    writeFileSync(dest, data, { mode: executable ? 0o755 : 0o644 });
+    return { ok: true };
+  }
+  try {
+    if (url.endsWith('.xz')) data = decompressXz(data);
+    // (a malformed NAR, or one with a '..' or '/' in a name, is refused and nothing is left at $out)
+    restoreNarSync(data, Buffer.from(dest, 'latin1'));
+    if (executable) chmodSync(dest, 0o755);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    return { ok: false, kind: 'failed', message: `builtin:fetchurl: unpacking '${url}': ${why}` };
+  }
   return { ok: true };
 }

@@ -15,12 +15,15 @@ const bundle = path.join(dist, 'tsnix.cjs');
 const blob = path.join(dist, 'tsnix.blob');
 // Must equal the value bin/tsnix passes (a snapshot only loads with the same V8 flags).
 const STACK_SIZE = 943206;
-// The other V8 flags bin/tsnix passes (its `v8flags=` line, read from there so
-// that the two cannot differ).
+// The other V8 flags bin/tsnix passes with the snapshot (its `v8flags=` and
+// `snapflags=` lines, read from there so that the two cannot differ).
 const launcher = fs.readFileSync(path.join(root, 'bin/tsnix'), 'utf8');
-const v8flagsLine = /^v8flags="([^"]*)"$/m.exec(launcher);
-if (!v8flagsLine) throw new Error('build: bin/tsnix has no v8flags="..." line');
-const V8_FLAGS = v8flagsLine[1].split(' ').filter(Boolean);
+const flagsLine = (name) => {
+  const m = new RegExp(`^${name}="([^"]*)"$`, 'm').exec(launcher);
+  if (!m) throw new Error(`build: bin/tsnix has no ${name}="..." line`);
+  return m[1].split(' ').filter(Boolean);
+};
+const V8_FLAGS = [...flagsLine('v8flags'), ...flagsLine('snapflags')];
 
 // grammar/chevrotain.ts loads Chevrotain's single-file build with top-level
 // await (fast without a bundle); in the bundle a static import does it.

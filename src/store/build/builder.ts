@@ -292,7 +292,8 @@ async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; messa
   try {
     if (url.endsWith('.xz')) data = decompressXz(data);
     // (a malformed NAR, or one with a '..' or '/' in a name, is refused and nothing is left at $out)
-    restoreNarSync(data, Buffer.from(dest, 'latin1'));
+    // (the physical path as bytes: `dest` is decoded for node:fs's string API)
+    restoreNarSync(data, toPhysical(o.location, out));
     if (executable) chmodSync(dest, 0o755);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);

@@ -282,10 +282,7 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
   // (a small object per call is cheaper than looking one up per position)
   const site = pos === null ? NO_SITE : { pos };
   // a builtin's call counts against max-call-depth as a lambda's does (CppNix's callFunction)
-  if (++callDepth > maxCallDepth) {
-    callDepth--;
-    throw stackOverflow(pos);
-  }
+  enterDepth(pos);
   try {
     return op.fn(args, site);
   } catch (e) {
@@ -301,7 +298,7 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
     else if (e instanceof RangeError) throw stackOverflow(pos);
     throw e;
   } finally {
-    callDepth--;
+    leaveDepth();
   }
 }
 
@@ -312,17 +309,13 @@ export function stackOverflow(pos: Pos | null): NixError {
 export function callLambda(fn: Lambda, arg: Value, pos: Pos | null): Value {
   const info = fn.info;
   const env: Env = info.formals === null ? [fn.env as unknown as Value, arg] : bindFormals(fn, arg, pos);
-  if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
-  if (++callDepth > maxCallDepth) {
-    callDepth--;
-    throw stackOverflow(pos);
-  }
+  enterDepth(pos);
   try {
     return info.body(env);
   } catch (e) {
     throw callFrames(e, info, pos);
   } finally {
-    callDepth--;
+    leaveDepth();
   }
 }
 

@@ -265,7 +265,8 @@ async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; messa
   const out = o.drv.env.get('out');
   if (out === undefined) return { ok: false, kind: 'failed', message: `builtin:fetchurl: no 'out' output` };
   const unpack = o.drv.env.get('unpack') === '1';
-  const dest = fsStr(toPhysical(o.location, out));
+  const phys = toPhysical(o.location, out);
+  const dest = fsStr(phys);
   let data: Buffer;
   try {
     if (url.startsWith('file://')) {
@@ -292,8 +293,8 @@ async function runBuiltin(o: RunOptions): Promise<RunResult | { ok: false; messa
   try {
     if (url.endsWith('.xz')) data = decompressXz(data);
     // (a malformed NAR, or one with a '..' or '/' in a name, is refused and nothing is left at $out)
-    // (the physical path as bytes: `dest` is decoded for node:fs's string API)
-    restoreNarSync(data, toPhysical(o.location, out));
+    // (`phys`, bytes: `dest` is decoded for node:fs's string API)
+    restoreNarSync(data, phys);
     if (executable) chmodSync(dest, 0o755);
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);

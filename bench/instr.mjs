@@ -82,8 +82,8 @@ function measure(dir, extra, args) {
     const out = path.join(tmp, 'callgrind.out');
     const env = { ...process.env, TSNIX_STORE_DIR: path.join(tmp, 'store'), TSNIX_STATE_DIR: path.join(tmp, 'state') };
     delete env.NODE_EXTRA_CA_CERTS;
-    const node = [process.execPath, '--stack-size=65500', '--single-threaded', ...launcherFlags(dir), ...extra.split(' ').filter(Boolean)];
-    const p = spawnSync('valgrind', ['--tool=callgrind', '--cache-sim=no', `--callgrind-out-file=${out}`, ...node, path.join(dir, 'dist/src/cli/entry.js'), 'instantiate', ...args], {
+    const node = [process.execPath, '--stack-size=200000', '--single-threaded', ...launcherFlags(dir), ...extra.split(' ').filter(Boolean)];
+    const p = spawnSync('valgrind', ['--tool=callgrind', '--cache-sim=no', '--main-stacksize=268435456', `--callgrind-out-file=${out}`, ...node, path.join(dir, 'dist/src/cli/entry.js'), 'instantiate', ...args], {
       env,
       encoding: 'latin1',
       maxBuffer: 1 << 30,

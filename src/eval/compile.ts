@@ -867,15 +867,17 @@ const MAX_LAYERS = 8;
 export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   if (y.isEmpty()) return x;
   if (x.isEmpty()) return y;
+  const dx = x.depth;
+  const dy = y.depth;
   // a small set onto a big one: persistent map, O(|y| log |x|) instead of a copy of x
-  if (x.depth === 0 && y.depth === 0 && x.size >= 64 && y.size * 16 <= x.size) {
+  if (dx === 0 && dy === 0 && x.size >= 64 && y.size * 16 <= x.size) {
     const p = x.asPersistent().withMutations((t) => {
       y.forEach((k, v) => t.set(k, v));
     });
     return Attrs.fromPersistent(p, [y, x]);
   }
   // else no copy until all attributes are needed (see Attrs)
-  if (x.depth < MAX_LAYERS && y.depth < MAX_LAYERS) return Attrs.layered(x, y);
+  if (dx < MAX_LAYERS && dy < MAX_LAYERS) return Attrs.layered(x, y, (dx > dy ? dx : dy) + 1);
   const m = x.toMap();
   y.forEach((k, v) => m.set(k, v));
   return new Attrs(m, null, [y, x]);

@@ -401,20 +401,21 @@ export class Attrs {
     return a;
   }
 
-  /** `lower // upper` without copying either (both non-empty). */
-  static layered(lower: Attrs, upper: Attrs): Attrs {
+  /** `lower // upper` without copying either (both non-empty); `depth` is 1 + the greater of their depths. */
+  static layered(lower: Attrs, upper: Attrs, depth: number): Attrs {
     const a = new Attrs(EMPTY_MAP);
     a.rep = upper;
     a.vals = lower;
     a.posTables = undefined;
-    a.aux = Math.max(lower.depth, upper.depth) + 1;
+    a.aux = depth;
     return a;
   }
 
   /** Layers under this set (0 when not layered), to bound the cost of lookups. */
   get depth(): number {
-    const r = this.rep;
-    return r instanceof Attrs ? (this.aux as number) % 16 : 0;
+    // (only a layered set keeps a number in aux)
+    const aux = this.aux;
+    return typeof aux === 'number' ? aux % 16 : 0;
   }
 
   /** The layout and values of a set made by a literal (or null). */

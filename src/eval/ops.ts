@@ -363,7 +363,8 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
       vals[i + 1] = d(env);
     }
   }
-  if (!f.ellipsis && used < attrs.size) {
+  // (sizeAtMost first: counting a layered set's names costs a walk over them)
+  if (!f.ellipsis && used < attrs.sizeAtMost() && used < attrs.size) {
     const allowed = new Set(names);
     for (const k of attrs.keys()) {
       if (!allowed.has(k)) {

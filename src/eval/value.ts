@@ -513,6 +513,21 @@ export class Attrs {
     return r.size;
   }
 
+  /**
+   * A bound on `size` that costs no counting: a layered set whose size is
+   * not known yet gives the sum of its layers' (exact when no name is in
+   * two layers, the usual case of `defaults // args`).
+   */
+  sizeAtMost(): number {
+    const r = this.rep;
+    if (r instanceof Attrs) {
+      const aux = this.aux as number;
+      const n = Math.floor(aux / 16) - 1;
+      return n >= 0 ? n : (this.vals as Attrs).sizeAtMost() + r.sizeAtMost();
+    }
+    return this.size;
+  }
+
   /** Cheaper than `size === 0` for layered sets (never empty). */
   isEmpty(): boolean {
     const r = this.rep;

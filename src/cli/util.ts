@@ -8,9 +8,16 @@ export { writeAll };
 /** A command-line usage error: printed with a hint, exit code 1. */
 export class UsageError extends Error {}
 
+/** Where writeOut writes: stdout, except during the start-up snapshot's warm-up (snapshot-entry.ts). */
+let outFd = 1;
+
+export function setOutFd(fd: number): void {
+  outFd = fd;
+}
+
 /** Write a byte string (see grammar/ast.ts) to stdout. */
 export function writeOut(s: string): void {
-  writeAll(1, Buffer.from(s, 'latin1'));
+  writeAll(outFd, Buffer.from(s, 'latin1'));
 }
 
 /** Write a byte string to stderr. */

@@ -23,7 +23,7 @@ import { instantiate } from './instantiate.js';
 import { main } from './main.js';
 import { setOutFd } from './util.js';
 
-/** A small package set in the style of nixpkgs (fixpoint, overlays, callPackage, `//`, removeAttrs). */
+/** A small package set in the style of nixpkgs (fixpoint, overlays, callPackage, `//`, removeAttrs) and two derivations. */
 const WARM_UP = `
 let
   lib = rec {
@@ -59,6 +59,13 @@ in {
   n = builtins.foldl' (a: b: a + b) 0 (builtins.genList (x: x * 2) 100);
   f = 1.5 * 2;
   l = builtins.length (builtins.concatMap (x: [ x x ]) [ 1 2 3 ]) + builtins.elemAt [ 1 2 ] 0;
+  # (paths computed only: the warm-up's store writes nothing)
+  d = let
+    src = derivation { name = "src.tar.gz"; system = "x86_64-linux"; builder = "/bin/sh"; outputHashMode = "flat";
+      outputHashAlgo = "sha256"; outputHash = builtins.hashString "sha256" "x"; };
+    p = derivation { name = "p"; system = "x86_64-linux"; builder = "/bin/sh"; args = [ "-c" "echo \${src} > $out" ];
+      outputs = [ "out" "dev" ]; buildInputs = [ src ]; flag = true; n = 3; };
+  in [ p.drvPath p.dev.outPath ];
 }`;
 
 function warmUp(): void {

@@ -99,7 +99,10 @@ if (v8.startupSnapshot?.isBuildingSnapshot()) {
   warmUp();
   void warmUpCommand();
   // argv[1] is the name the launcher passes in place of a script
-  v8.startupSnapshot.setDeserializeMainFunction(() => void main(process.argv.slice(2)));
+  v8.startupSnapshot.setDeserializeMainFunction(() => {
+    setOutFd(1); // (whatever became of the warm-up)
+    void main(process.argv.slice(2));
+  });
 } else {
   void main(process.argv.slice(2));
 }

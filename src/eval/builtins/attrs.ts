@@ -58,8 +58,13 @@ export function register(r: Registry): void {
     fn: ([s, l]) => {
       const a = attrsArg(s!, argCtx('removeAttrs', 0));
       const names = listArg(l!, argCtx('removeAttrs', 1));
-      const remove = names.map((n) => forceStringNoCtx(n, null, 'while evaluating the values of the second argument passed to builtins.removeAttrs'));
-      if (remove.length === 0) return a;
+      if (names.length === 0) return a;
+      // (always an array of one kind, whatever kind of array the list is: `without`'s
+      // optimised code is not thrown away when the other kind turns up)
+      const remove = new Array<string>(names.length);
+      for (let i = 0; i < names.length; i++) {
+        remove[i] = forceStringNoCtx(names[i]!, null, 'while evaluating the values of the second argument passed to builtins.removeAttrs');
+      }
       return a.without(remove);
     },
   });

@@ -17,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sharedWorkloads } from './workloads.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wdir = path.resolve(root, '../shared/bench/workloads');
@@ -32,18 +33,8 @@ for (let i = 0; i < argv.length; i++) {
   else names.push(argv[i]);
 }
 
-const workloads = new Map();
-for (const f of fs.readdirSync(wdir).filter((f) => f.endsWith('.nix'))) {
-  for (const line of fs.readFileSync(path.join(wdir, f), 'utf8').split('\n')) {
-    const m = /^#@bench\s+(\{.*\})\s*$/.exec(line);
-    if (!m) continue;
-    const spec = JSON.parse(m[1]);
-    const [sub, ...args] = spec.args;
-    if (sub !== 'instantiate') continue;
-    workloads.set(spec.name, { args: [...args, path.join(wdir, f), ...(spec.seed ? ['--argstr', 'seed', 'cpu-bench'] : [])] });
-  }
-}
-if (parseTree) workloads.set('parse-import', { args: ['--eval', '--strict', '--json', parseTree] });
+const workloads = sharedWorkloads(wdir, 'cpu-bench');
+if (parseTree) workloads.set('parse-import', ['--eval', '--strict', '--json', parseTree]);
 
 for (const name of names) {
   const w = workloads.get(name);
@@ -58,7 +49,7 @@ for (const name of names) {
     roots.forEach((dir, j) => {
       const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-cpu-'));
       const env = { ...process.env, TSNIX_STORE_DIR: path.join(tmp, 'store'), TSNIX_STATE_DIR: path.join(tmp, 'state') };
-      const p = spawnSync('/usr/bin/time', ['-f', '%U %S', path.join(dir, 'bin/tsnix'), 'instantiate', ...w.args], { env, encoding: 'utf8', maxBuffer: 1 << 30 });
+      const p = spawnSync('/usr/bin/time', ['-f', '%U %S', path.join(dir, 'bin/tsnix'), 'instantiate', ...w], { env, encoding: 'utf8', maxBuffer: 1 << 30 });
       fs.rmSync(tmp, { recursive: true, force: true });
       if (p.status !== 0) {
         console.error(p.stderr);

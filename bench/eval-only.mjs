@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pkgsetEvaluations } from './workloads.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkgset = path.resolve(root, '../shared/bench/workloads/pkgset.nix');
@@ -32,13 +33,7 @@ for (let i = 0; i < argv.length; i++) {
   else names.push(argv[i]);
 }
 
-const warm = `let f = s: (import ${pkgset} { seed = s; }).top.drvPath; in map f [ "1" "2" "3" "4" "5" "6" "7" "8" ]`;
-const all = `let p = import ${pkgset} { }; in builtins.length (builtins.filter (x: x != "") (map (n: p.\${n}.name or "") (builtins.attrNames p)))`;
-const workloads = {
-  'drvpath-top': ['--eval', '-A', 'top.drvPath', '--argstr', 'seed', 'eval-only', pkgset],
-  'drvpath-warm': ['--eval', '--strict', '-E', warm],
-  'names-all': ['--eval', '-E', all],
-};
+const workloads = Object.fromEntries(pkgsetEvaluations(pkgset, 'eval-only'));
 const chosen = names.length ? names : Object.keys(workloads);
 for (const n of chosen) {
   if (!workloads[n]) {

@@ -18,8 +18,10 @@
 // NAME: a workload of ../shared/bench/workloads (#@bench lines, instantiate
 // only; seeded ones get a fixed seed and write to a fresh temporary store),
 // or one of these evaluations of the package set (no store writes):
-//   names-all    the name of each of the 3 000 packages
-//   drvpath-top  top.drvPath (410 derivations hashed)
+//   names-all     the name of each of the 3 000 packages
+//   drvpath-top   top.drvPath (410 derivations hashed)
+//   drvpath-warm  the same closure for 8 seeds in one process
+// (see bench/workloads.mjs)
 // --vs runs the same in another checkout (built) and prints the ratio;
 // --v8/--vs-v8 add V8 flags to this checkout's / the other's runs (with no
 // --vs, --vs-v8 compares this checkout with and without flags).
@@ -29,6 +31,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pkgsetEvaluations, sharedWorkloads } from './workloads.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const wdir = path.resolve(root, '../shared/bench/workloads');
@@ -54,20 +57,7 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.exit(2);
 }
 
-const workloads = new Map([
-  ['names-all', { args: ['--eval', '-E', `let p = import ${pkgset} { }; in builtins.length (builtins.filter (x: x != "") (map (n: p.\${n}.name or "") (builtins.attrNames p)))`] }],
-  ['drvpath-top', { args: ['--eval', '-A', 'top.drvPath', '--argstr', 'seed', 'instr', pkgset] }],
-]);
-for (const f of fs.existsSync(wdir) ? fs.readdirSync(wdir).filter((f) => f.endsWith('.nix')) : []) {
-  for (const line of fs.readFileSync(path.join(wdir, f), 'utf8').split('\n')) {
-    const m = /^#@bench\s+(\{.*\})\s*$/.exec(line);
-    if (!m) continue;
-    const spec = JSON.parse(m[1]);
-    const [sub, ...args] = spec.args;
-    if (sub !== 'instantiate') continue;
-    workloads.set(spec.name, { args: [...args, path.join(wdir, f), ...(spec.seed ? ['--argstr', 'seed', 'instr'] : [])] });
-  }
-}
+const workloads = new Map([...pkgsetEvaluations(pkgset, 'instr'), ...sharedWorkloads(wdir, 'instr')]);
 
 // The launcher's V8 flags (bin/tsnix's v8flags= line), so that the heap is sized as in real runs.
 const launcherFlags = (dir) => {
@@ -115,10 +105,10 @@ for (const name of names) {
     process.exit(2);
   }
   try {
-    const a = measure(root, flags, w.args);
+    const a = measure(root, flags, w);
     console.log(`${name.padEnd(15)} ${fmt(a)}`);
     if (other !== null || otherFlags !== null) {
-      const b = measure(other ?? root, otherFlags ?? '', w.args);
+      const b = measure(other ?? root, otherFlags ?? '', w);
       const r = (k) => (b[k] ? (a[k] / b[k]).toFixed(3) : '-');
       console.log(`${'  other'.padEnd(15)} ${fmt(b)}`);
       console.log(`${'  ratio'.padEnd(15)} total ${r('total')}  turbofan ${r('turbofan')}  scavenge ${r('scavenge')}  rest ${r('rest')}`);

@@ -330,6 +330,44 @@ describe('derivation (the wrapper)', () => {
     // an output's set is where listToAttrs found it: the `value` of its element
     expect(pos('dev', 'outputs = [ "out" "dev" ];')).toBe(`${origin}:39:32`);
     expect(pos('name')).toMatch(/«string»:1:\d+$/);
+    // (drvAttrs' own names keep their positions whatever the outputs, also once
+    // attrNames has flattened the set)
+    expect(pos('name', 'outputs = [ "out" "dev" ];')).toMatch(/«string»:1:\d+$/);
+    const flat = forceDeep(
+      evalIn(mkState(), `let d = derivation { ${base} outputs = [ "out" "dev" ]; }; in builtins.seq (builtins.attrNames d) (builtins.unsafeGetAttrPos "name" d).file`),
+    );
+    expect(unicode(str(flat))).toBe('«string»');
+    // outputs named like an attribute the wrapper adds: the Nix body's sets, same positions
+    expect(pos('name', 'outputs = [ "out" "type" ];')).toMatch(/«string»:1:\d+$/);
+    expect(pos('out', 'outputs = [ "out" "type" ];')).toBe(`${origin}:39:32`);
+    expect(pos('type', 'outputs = [ "out" "type" ];')).toBe(`${origin}:51:7`);
+  });
+
+  it('gives every output the attributes of commonAttrs // { … }, outputs named like them too', () => {
+    const names = (expr: string) => forceDeep(evalIn(mkState(), `builtins.attrNames (${expr})`)) as Value[];
+    const plain = (v: Value[]) => v.map((x) => str(x));
+    const own = ['all', 'drvAttrs', 'drvPath', 'outPath', 'outputName', 'type'];
+    expect(plain(names(`derivation { ${base} outputs = [ "out" "dev" ]; }`))).toEqual(
+      [...own, 'builder', 'dev', 'name', 'out', 'outputs', 'system'].sort(),
+    );
+    expect(plain(names(`(derivation { ${base} outputs = [ "out" "dev" ]; }).dev`))).toEqual(
+      [...own, 'builder', 'dev', 'name', 'out', 'outputs', 'system'].sort(),
+    );
+    // an output called `type` is hidden by type = "derivation", as in the Nix code
+    const v = forceDeep(evalIn(mkState(), `let d = derivation { ${base} outputs = [ "out" "type" ]; }; in [ d.type d.outputName (builtins.length d.all) ]`)) as Value[];
+    expect(v.map((x) => force(x))).toEqual(['derivation', 'out', 2]);
+    // one set per output, shared: d.dev.out is d, d.all holds the same sets
+    const same = forceDeep(
+      evalIn(mkState(), `let d = derivation { ${base} outputs = [ "out" "dev" ]; }; in [ (d.dev.out.outputName) (builtins.elemAt d.all 1).outputName d.drvAttrs.name ]`),
+    ) as Value[];
+    expect(same.map((x) => str(x))).toEqual(['out', 'dev', 'x']);
+  });
+
+  it('forces outPath and drvPath first under --strict, as CppNix does', () => {
+    // (CppNix walks a set in the order of its symbols: outPath and drvPath before any of drvAttrs')
+    const e = errorOf(`derivation { ${base} aaa = throw "boom"; }`);
+    expect(e).toMatch(/^error:\n {7}… while evaluating the attribute 'outPath'\n/);
+    expect(e).toContain('error: boom');
   });
 
   it('reports unusual outputs through the Nix body', () => {

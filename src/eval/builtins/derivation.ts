@@ -47,7 +47,7 @@ import {
   setCopyPathToStore,
 } from '../ops.js';
 import type { EvalState } from '../state.js';
-import { Compiler } from '../compile.js';
+import { Compiler, updateAttrs } from '../compile.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, UNMADE, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
 import { valueToJSON } from './json.js';
 import { realisePath } from './paths.js';
@@ -652,7 +652,48 @@ function derivationFunction(state: EvalState): Value {
   const iOutputSets = slots.indexOf('outputSets') + 1;
   const iCommon = slots.indexOf('commonAttrs') + 1;
   const iOutputs = info.formals!.names.indexOf('outputs') + 1;
-  shape(iStrict > 0 && iOutputSets > 0 && iCommon > 0 && iOutputs > 0);
+  // (the lambda's environment keeps the `drvAttrs@` set after the formals: see bindFormals)
+  const iDrvAttrs = info.formals!.names.length + 1;
+  shape(iStrict > 0 && iOutputSets > 0 && iCommon > 0 && iOutputs > 0 && info.arg === 'drvAttrs');
+
+  // The parts of an output's set, `commonAttrs // { outPath = …; drvPath = …; type = …; inherit outputName; }`
+  // where commonAttrs = `{ outPath = null; drvPath = null; } // drvAttrs // outputSets // { all = …; inherit drvAttrs; }`:
+  // the last literal of each
+  const valueE = (valueDef as { expr: Expr }).expr;
+  shape(valueE.kind === 'binary' && valueE.op === '//' && valueE.rhs.kind === 'attrs');
+  const outLit = (valueE as { rhs: EAttrs }).rhs;
+  const commonE = def('commonAttrs');
+  const lastLit = (e: Expr): Expr => (e.kind === 'binary' && e.op === '//' ? lastLit(e.rhs) : e);
+  const commonLit = lastLit(commonE);
+  shape(commonLit.kind === 'attrs');
+  const plainExpr = (a: EAttrs, name: string): Expr => {
+    const d = a.attrs.get(name);
+    shape(d !== undefined && d.kind === 'plain');
+    return (d as { expr: Expr }).expr;
+  };
+  const outPathCode = compiler.compile(plainExpr(outLit, 'outPath'));
+  const drvPathCode = compiler.compile(plainExpr(outLit, 'drvPath'));
+  const typeE = plainExpr(outLit, 'type');
+  shape(typeE.kind === 'str' && outLit.attrs.get('outputName')?.kind === 'inherit');
+  const allCode = compiler.compile(plainExpr(commonLit as EAttrs, 'all'));
+  shape((commonLit as EAttrs).attrs.get('drvAttrs')?.kind === 'inherit');
+  const typeValue = force(compiler.compile(typeE)([null]));
+  // commonAttrs's `{ outPath = null; drvPath = null; }`: first in the order
+  // `--strict` forces an output's attributes in (as CppNix's, whose outPath
+  // and drvPath symbols come before any of drvAttrs'), so kept below drvAttrs
+  shape(bottom?.kind === 'attrs');
+  const nulls = force(compiler.compile(bottom!)([null]));
+  shape(nulls instanceof Attrs);
+  /** Names the sets of an output define over drvAttrs' (outputs' names between drvPath and all). */
+  const OWN = ['outPath', 'drvPath', 'all', 'drvAttrs', 'type', 'outputName'];
+  const ownOffsets = new Map<string, number>([
+    ['outPath', outLit.attrs.get('outPath')!.pos],
+    ['drvPath', outLit.attrs.get('drvPath')!.pos],
+    ['all', (commonLit as EAttrs).attrs.get('all')!.pos],
+    ['drvAttrs', (commonLit as EAttrs).attrs.get('drvAttrs')!.pos],
+    ['type', outLit.attrs.get('type')!.pos],
+    ['outputName', outLit.attrs.get('outputName')!.pos],
+  ]);
 
   const body = (env: Env): Value => {
     const outs = plainOutputNames(env[iOutputs]!);
@@ -660,32 +701,80 @@ function derivationFunction(state: EvalState): Value {
     const letEnv: Env = new Array<Value>(slots.length + 1).fill(null);
     letEnv[0] = env as unknown as Value;
     letEnv[iStrict] = new Thunk(strictCode, letEnv);
-    // each output's set is made when first asked for (see outputsLayout)
+    // each output's set is made when first asked for (see outputsShapes)
+    const shapes = outputsShapes(outs);
     const vals = new Array<Value>(outs.length + 1).fill(UNMADE);
     vals[0] = letEnv as unknown as Value;
-    const outputSets = Attrs.slots(outputsLayout(outs), vals, outputsPosTables);
+    const outputSets = Attrs.slots(shapes.outputs, vals, shapes.outputsPosTables);
     letEnv[iOutputSets] = outputSets;
-    letEnv[iCommon] = new Thunk(commonCode, letEnv);
+    // (commonAttrs is made only by the outputs' sets of the Nix code: see outputsShapes)
+    if (shapes.own === null) letEnv[iCommon] = new Thunk(commonCode, letEnv);
     // (`forOutput` stays null: the parts above do not refer to it)
     return force(outputSets.get(outs[0]!)!);
   };
-  // every output is defined where listToAttrs's `value` is
-  const outputsPosTables: PosTable[] = [() => valuePos];
-  const outputsLayouts = new Map<string, Layout>();
+  interface Shapes {
+    /** The layout of `outputSets`: its sets make output `o`'s set when `o` is first looked up. */
+    outputs: Layout;
+    /** Every output is defined where listToAttrs's `value` is. */
+    outputsPosTables: PosTable[];
+    /** The layout of what an output's set defines over drvAttrs (null: the Nix code makes the set). */
+    own: Layout | null;
+    ownPosTables: PosTable[];
+  }
+  const outputsShapesCache = new Map<string, Shapes>();
   /**
-   * One Layout per list of output names (bounded).  Its sets keep the `let`'s
-   * environment in element 0 and make the thunk of output `o` (`forOutput o`'s
-   * `value`, in the environment of that call) when `o` is first looked up.
+   * The layouts for a list of output names (one per list, bounded).  Output
+   * `o`'s set is `drvAttrs // own`, where `own` has outPath, drvPath, the
+   * outputs' sets, all, drvAttrs, type and outputName: the attributes, values
+   * and positions of `commonAttrs // { … }` without the four sets that
+   * expression makes.  outPath, drvPath and all run the Nix code's
+   * expressions, in its environments.  Outputs named like one of those six
+   * get the Nix code's sets.
    */
-  const outputsLayout = (outs: string[]): Layout => {
+  const outputsShapes = (outs: string[]): Shapes => {
     const key = namesKey(outs);
-    let l = key === null ? undefined : outputsLayouts.get(key);
-    if (l === undefined) {
-      l = new Layout(outs);
-      l.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => valueCode([letEnv as unknown as Value, o]) }));
-      if (key !== null && outputsLayouts.size < 64) outputsLayouts.set(key, l);
-    }
-    return l;
+    let sh = key === null ? undefined : outputsShapesCache.get(key);
+    if (sh !== undefined) return sh;
+    const outputs = new Layout(outs);
+    let own: Layout | null = null;
+    const ownPosTables: PosTable[] = [];
+    if (!outs.some((o) => OWN.includes(o))) {
+      const names = ['outPath', 'drvPath', ...outs, 'all', 'drvAttrs', 'type', 'outputName'];
+      own = new Layout(names);
+      // (element 0 of an own set's values: forOutput's environment, [letEnv, outputName])
+      own.lazyCodes = names.map((n, i) => {
+        if (n === 'outPath') return { code: outPathCode };
+        if (n === 'drvPath') return { code: drvPathCode };
+        if (n === 'all') return { code: (env: Env): Value => allCode(env[0] as unknown as Env) };
+        if (i >= 2 && i < 2 + outs.length) return { code: (env: Env): Value => force(((env[0] as unknown as Env)[iOutputSets] as Attrs).get(n)!) };
+        return null;
+      });
+      const offsets = new Map(ownOffsets);
+      for (const o of outs) offsets.set(o, valuePos.offset);
+      ownPosTables.push({ src, offsets });
+      const ownLayout = own;
+      outputs.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => ownOutput(letEnv, o, ownLayout, ownPosTables) }));
+    } else outputs.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => valueCode([letEnv as unknown as Value, o]) }));
+    const outputsPosTables: PosTable[] = [new Map(outs.map((o) => [o, valuePos]))];
+    sh = { outputs, outputsPosTables, own, ownPosTables };
+    if (key !== null && outputsShapesCache.size < 64) outputsShapesCache.set(key, sh);
+    return sh;
+  };
+  /** Output `o`'s set: drvAttrs // own (see outputsShapes). */
+  const ownOutput = (letEnv: Env, o: string, own: Layout, posTables: PosTable[]): Value => {
+    const n = own.keys.length;
+    const vals = new Array<Value>(n + 1);
+    vals[0] = [letEnv as unknown as Value, o] as unknown as Value;
+    for (let i = 1; i < n - 3; i++) vals[i] = UNMADE;
+    const drvAttrs = (letEnv[0] as unknown as Env)[iDrvAttrs] as Attrs;
+    vals[n - 3] = UNMADE; // all
+    vals[n - 2] = drvAttrs;
+    vals[n - 1] = typeValue;
+    vals[n] = o;
+    // (`{ outPath = null; drvPath = null; } // drvAttrs`, shared by the outputs, in commonAttrs's slot)
+    let lower = letEnv[iCommon] as Attrs | null;
+    if (lower === null) letEnv[iCommon] = lower = updateAttrs(nulls as Attrs, drvAttrs);
+    return updateAttrs(lower, Attrs.slots(own, vals, posTables));
   };
   return new Lambda({ ...info, body }, (lam as Lambda).env);
 }

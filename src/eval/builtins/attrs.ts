@@ -80,40 +80,59 @@ export function register(r: Registry): void {
       // CppNix evaluates every name first, then takes the values in name order
       // (the first element with a given name wins); sorting only matters for
       // which error comes first, so it is done only when there is one.
+      // (one loop, with everything after it that V8 would need type feedback
+      // for made before it: a long first call's loop is compiled while it runs
+      // (OSR), and code that had never run would throw that compilation away)
       const names = new Array<string>(list.length);
       const elems = new Array<Attrs>(list.length);
+      const m = new Map<string, Value>();
+      const res = new Attrs(m);
+      // An attribute is defined where its `value` is: looked up only when asked
+      // (the table of which element defined which name is made then too).  Only
+      // the elements' position tables are kept, not the elements: those of a
+      // package set's `{ name = …; value = …; }` pairs are all the same array.
+      const tables = new Array<PosTable[] | null>(list.length);
+      let from: Map<string, PosTable[] | null> | null = null;
+      res.addPosLookup((name) => {
+        if (from === null) {
+          from = new Map();
+          for (let i = 0; i < names.length; i++) if (!from.has(names[i]!)) from.set(names[i]!, tables[i]!);
+        }
+        const t = from.get(name);
+        return t ? posInTables(t, 'value') : undefined;
+      });
+      let missing = false;
       for (let i = 0; i < list.length; i++) {
         const a = attrsArg(list[i]!, 'while evaluating an element of the list passed to builtins.listToAttrs');
         const nv = a.get('name');
         if (nv === undefined) throw missingAttr('name', pair);
         elems[i] = a;
+        tables[i] = a.positionTables;
         let nf: Value = nv;
-        if (nv instanceof Thunk) {
+        // (a name is a plain string or a thunk of one, mostly: each test only
+        // ever sees values of the kinds it was made for)
+        if (typeof nf !== 'string' && nf instanceof Thunk) {
           // (no closures per element: this loop runs for every package of a package set)
           try {
-            nf = nv.force();
+            nf = nf.force();
           } catch (e) {
             if (e instanceof NixError) e.addTrace(nameCtx, a.posOf('name') ?? null);
             throw e;
           }
         }
-        if (typeof nf === 'string') names[i] = nf;
+        let name: string;
+        if (typeof nf === 'string') name = nf;
         else {
           const namePos = a.posOf('name') ?? null;
-          names[i] = withFrameAt(namePos, nameCtx, () => forceStringNoCtx(nf, namePos));
+          name = withFrameAt(namePos, nameCtx, () => forceStringNoCtx(nf, namePos));
         }
-      }
-      const m = new Map<string, Value>();
-      let missing = false;
-      for (let i = 0; i < list.length; i++) {
-        const name = names[i]!;
-        if (m.has(name)) continue;
-        const v = elems[i]!.get('value');
-        if (v === undefined) {
-          missing = true;
-          break;
-        }
-        m.set(name, v);
+        names[i] = name;
+        // (values are taken as the names come, first one winning: only a
+        // missing `value` waits for all names, whose errors come first)
+        if (missing || m.has(name)) continue;
+        const v = a.get('value');
+        if (v === undefined) missing = true;
+        else m.set(name, v);
       }
       if (missing) {
         // report the error CppNix reports: the first in name order
@@ -125,22 +144,6 @@ export function register(r: Registry): void {
           if (elems[i]!.get('value') === undefined) throw missingAttr('value', pair);
         }
       }
-      const res = new Attrs(m);
-      // An attribute is defined where its `value` is: looked up only when asked
-      // (the table of which element defined which name is made then too).  Only
-      // the elements' position tables are kept, not the elements: those of a
-      // package set's `{ name = …; value = …; }` pairs are all the same array.
-      const tables = new Array<PosTable[] | null>(list.length);
-      for (let i = 0; i < list.length; i++) tables[i] = elems[i]!.positionTables;
-      let from: Map<string, PosTable[] | null> | null = null;
-      res.addPosLookup((name) => {
-        if (from === null) {
-          from = new Map();
-          for (let i = 0; i < names.length; i++) if (!from.has(names[i]!)) from.set(names[i]!, tables[i]!);
-        }
-        const t = from.get(name);
-        return t ? posInTables(t, 'value') : undefined;
-      });
       return res;
     },
   });

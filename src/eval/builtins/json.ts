@@ -53,12 +53,15 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       leaveDepth();
     }
   };
+  // (the loops below write their brackets and commas from one place: a long
+  // first loop is compiled while it runs (OSR), and a call after it that had
+  // never run would throw that compilation away)
   const object = (a: Attrs, copyToStore: boolean): void => {
-    out.put('{');
     const keys = a.keys();
-    for (let i = 0; i < keys.length; i++) {
+    for (let i = 0; ; i++) {
+      out.put(i === 0 ? (keys.length === 0 ? '{}' : '{') : i === keys.length ? '}' : ',');
+      if (i === keys.length) break;
       const k = keys[i]!;
-      if (i) out.put(',');
       out.putJsonString(k);
       out.put(':');
       const apos = a.posOf(k) ?? null;
@@ -69,7 +72,6 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
         throw e;
       }
     }
-    out.put('}');
   };
   const put = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
     v = forceAt(v, pos);
@@ -87,9 +89,9 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       acc.ctx = mergeContexts(acc.ctx, r.ctx);
       out.putJsonString(r.s);
     } else if (Array.isArray(v)) {
-      out.put('[');
-      for (let i = 0; i < v.length; i++) {
-        if (i) out.put(',');
+      for (let i = 0; ; i++) {
+        out.put(i === 0 ? (v.length === 0 ? '[]' : '[') : i === v.length ? ']' : ',');
+        if (i === v.length) break;
         try {
           go(v[i]!, pos, copyToStore);
         } catch (e) {
@@ -97,7 +99,6 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
           throw e;
         }
       }
-      out.put(']');
     } else if (v instanceof Attrs) {
       // (most sets have neither `__toString` nor `outPath`: no peeling then)
       if (!v.has('__toString') && !v.has('outPath')) return object(v, copyToStore);

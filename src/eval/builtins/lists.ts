@@ -41,10 +41,15 @@ export function register(r: Registry): void {
       if (list.length === 0) return list;
       const fn = forceFunction(f!, null, argCtx('filter', 0));
       const out: Value[] = [];
+      // (nothing after the loop needs type feedback: V8 compiles a long first
+      // call's loop while it runs (OSR), and a property load or comparison
+      // that had never run would throw that code away when the loop ends)
+      let dropped = false;
       for (const x of list) {
         if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
+        else dropped = true;
       }
-      return out.length === list.length ? list : out;
+      return dropped ? out : list;
     },
   });
 

@@ -225,12 +225,15 @@ function readFileBytes(file: string): string | null {
     if (st.size >= SCRATCH_MAX) return fs.readFileSync(fd).toString('latin1');
     const buf = (scratch ??= Buffer.allocUnsafe(SCRATCH_MAX));
     let n = 0;
-    // (until end of file: the size is a hint, files of /proc report 0)
+    // (until end of file, or as much as fstat reported: files of /proc report
+    // 0, and a regular file needs no second read to find its end)
+    const size = st.size;
     for (;;) {
       if (n === buf.length) return Buffer.concat([buf, fs.readFileSync(fd)]).toString('latin1');
       const r = fs.readSync(fd, buf, n, buf.length - n, null);
       if (r === 0) break;
       n += r;
+      if (size > 0 && n >= size) break;
     }
     return buf.toString('latin1', 0, n);
   } finally {

@@ -128,8 +128,10 @@ export function register(r: Registry): void {
       const list = listArg(l!, argCtx("foldl'", 2));
       let acc: Value = z!;
       if (list.length === 0) return force(acc);
+      // (a call's result is a value, never a thunk: nothing to do after the
+      // loop, which V8 may compile while it runs, see filter)
       for (const x of list) acc = call2(fn, acc, x, null);
-      return force(acc);
+      return acc;
     },
   });
 
@@ -212,12 +214,13 @@ export function register(r: Registry): void {
       fn: ([f, l]) => {
         const fn = forceFunction(f!, null, argCtx(name, 0));
         const list = listArg(l!, argCtx(name, 1));
+        // (any stops at the first true, all at the first false; nothing after the loop, see filter)
+        const stopAt = name === 'any';
         for (const x of list) {
           const b = forceBool(call1(fn, x, null), null, `while evaluating the return value of the function passed to builtins.${name}`);
-          if (name === 'any' && b) return true;
-          if (name === 'all' && !b) return false;
+          if (b === stopAt) return stopAt;
         }
-        return name === 'all';
+        return !stopAt;
       },
     });
   anyAll('any');
@@ -232,17 +235,19 @@ export function register(r: Registry): void {
       const list = listArg(l!, argCtx('partition', 1));
       const right: Value[] = [];
       const wrong: Value[] = [];
-      for (const x of list) {
-        force(x);
-        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
-        else wrong.push(x);
-      }
-      return new Attrs(
+      // (made before the loop: see filter)
+      const res = new Attrs(
         new Map<string, Value>([
           ['right', right],
           ['wrong', wrong],
         ]),
       );
+      for (const x of list) {
+        force(x);
+        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
+        else wrong.push(x);
+      }
+      return res;
     },
   });
 
@@ -254,13 +259,15 @@ export function register(r: Registry): void {
       const fn = forceFunction(f!, null, argCtx('groupBy', 0));
       const list = listArg(l!, argCtx('groupBy', 1));
       const groups = new Map<string, Value[]>();
+      // (made before the loop: see filter)
+      const res = new Attrs(groups as Map<string, Value>);
       for (const x of list) {
         const k = forceStringNoCtx(call1(fn, x, null), null, 'while evaluating the return value of the grouping function passed to builtins.groupBy');
         let g = groups.get(k);
         if (!g) groups.set(k, (g = []));
         g.push(x);
       }
-      return new Attrs(groups as Map<string, Value>);
+      return res;
     },
   });
 

@@ -719,7 +719,6 @@ function derivationFunction(state: EvalState): Value {
     outputsPosTables: PosTable[];
     /** The layout of what an output's set defines over drvAttrs (null: the Nix code makes the set). */
     own: Layout | null;
-    ownPosTables: PosTable[];
   }
   const outputsShapesCache = new Map<string, Shapes>();
   /**
@@ -737,7 +736,6 @@ function derivationFunction(state: EvalState): Value {
     if (sh !== undefined) return sh;
     const outputs = new Layout(outs);
     let own: Layout | null = null;
-    const ownPosTables: PosTable[] = [];
     if (!outs.some((o) => OWN.includes(o))) {
       const names = ['outPath', 'drvPath', ...outs, 'all', 'drvAttrs', 'type', 'outputName'];
       own = new Layout(names);
@@ -751,12 +749,12 @@ function derivationFunction(state: EvalState): Value {
       });
       const offsets = new Map(ownOffsets);
       for (const o of outs) offsets.set(o, valuePos.offset);
-      ownPosTables.push({ src, offsets });
+      const ownPosTables: PosTable[] = [{ src, offsets }];
       const ownLayout = own;
       outputs.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => ownOutput(letEnv, o, ownLayout, ownPosTables) }));
     } else outputs.lazyCodes = outs.map((o) => ({ code: (letEnv: Env): Value => valueCode([letEnv as unknown as Value, o]) }));
     const outputsPosTables: PosTable[] = [new Map(outs.map((o) => [o, valuePos]))];
-    sh = { outputs, outputsPosTables, own, ownPosTables };
+    sh = { outputs, outputsPosTables, own };
     if (key !== null && outputsShapesCache.size < 64) outputsShapesCache.set(key, sh);
     return sh;
   };

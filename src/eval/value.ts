@@ -461,9 +461,11 @@ export class Attrs {
       }
       return m;
     }
-    if (r instanceof Map) return new Map(r);
-    if (r instanceof Attrs || r instanceof Mapped) return new Map(this.asMap());
-    return new Map(r as IMap<string, Value>);
+    // (copied with forEach: `new Map(map)` and for-of make an array per entry)
+    const m = new Map<string, Value>();
+    const from = r instanceof Attrs || r instanceof Mapped ? this.asMap() : r;
+    from.forEach((v: Value, k: string) => m.set(k, v));
+    return m;
   }
 
   /** The attributes as a persistent map. */
@@ -598,10 +600,9 @@ export class Attrs {
         const v = vs[i + 1]!;
         f(ks[i]!, v === UNMADE ? this.make(r, i) : v);
       }
-    } else if (r instanceof Map) {
-      for (const [k, v] of r) f(k, v);
-    } else if (r instanceof Attrs || r instanceof Mapped) {
-      for (const [k, v] of this.asMap()) f(k, v);
+    } else if (r instanceof Map || r instanceof Attrs || r instanceof Mapped) {
+      // (Map's forEach: for-of makes an array per entry until optimised)
+      (r instanceof Map ? r : this.asMap()).forEach((v, k) => f(k, v));
     } else {
       r.forEach((v, k) => f(k, v));
     }

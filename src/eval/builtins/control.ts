@@ -8,7 +8,7 @@ import { Attrs, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, fo
 import { argCtx, type Registry } from './registry.js';
 
 /** The names, defaults and positions of the sets functionArgs makes for a lambda (made once per lambda). */
-const formalSets = new WeakMap<LambdaInfo, { layout: Layout; defaults: boolean[]; posTables: AttrPositions[] }>();
+const formalSets = new WeakMap<LambdaInfo, { layout: Layout; vals: Value[]; posTables: AttrPositions[] }>();
 
 export function register(r: Registry): void {
   const { state } = r;
@@ -164,12 +164,13 @@ export function register(r: Registry): void {
         for (let i = 0; i < fm.names.length; i++) offsets.set(fm.names[i]!, fm.poses[i]!);
         shape = {
           layout: new Layout(fm.names),
-          defaults: fm.defaults.map((d) => d !== null),
+          // (the values of every result, copied: element 0 is not a value, see Attrs.slots)
+          vals: [null, ...fm.defaults.map((d) => d !== null)],
           posTables: [{ src: v.info.pos.src, offsets }],
         };
         formalSets.set(v.info, shape);
       }
-      return Attrs.slots(shape.layout, [null, ...shape.defaults], shape.posTables);
+      return Attrs.slots(shape.layout, shape.vals.slice(), shape.posTables);
     },
   });
 }

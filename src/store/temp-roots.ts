@@ -51,6 +51,14 @@ export class TempRoots {
     return t;
   }
 
+  /**
+   * Drop the roots of every state directory: for a command that is done with
+   * its stores (all closed) and exits (see src/cli/main.ts).
+   */
+  static releaseAll(): void {
+    for (const t of TempRoots.byState.values()) t.release();
+  }
+
   private readonly file: string;
   private alive: FileLock | undefined;
   private readonly added = new Set<string>();

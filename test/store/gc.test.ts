@@ -441,6 +441,25 @@ describe('temporary roots', () => {
     expect(onDisk(t.store, written)).toBe(false);
   });
 
+  it('tsnix instantiate leaves no temporary roots behind (the file, its lock and its journal go at exit)', () => {
+    const t = newStore();
+    const r = run(t, ['instantiate', '-E', 'derivation { name = "d"; system = "x"; builder = "/bin/sh"; }']);
+    expect(r.status).toBe(0);
+    const drv = r.stdout.trim();
+    expect(drv).toMatch(/^\/.*-d\.drv$/);
+    expect(isValid(t.loc, drv)).toBe(true);
+    // (the folder was made for this process's roots, which it dropped when done)
+    expect(readdirSync(tempRootsDir(t.loc.stateDir))).toEqual([]);
+    // an evaluation error exits the same way
+    const e = run(t, ['instantiate', '-E', 'let e = derivation { name = "e"; system = "x"; builder = "/bin/sh"; }; in builtins.seq e.drvPath (throw "no")']);
+    expect(e.status).toBe(1);
+    expect(e.stderr).toContain('error: no');
+    expect(readdirSync(tempRootsDir(t.loc.stateDir))).toEqual([]);
+    // and with nothing left to protect it, the .drv is garbage
+    expect(run(t, ['store', 'gc']).status).toBe(0);
+    expect(isValid(t.loc, drv)).toBe(false);
+  });
+
   it('a collection waits while another process holds the GC lock', async () => {
     const t = newStore();
     const p = text(t.store, 'p', 'p');

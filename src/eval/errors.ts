@@ -85,6 +85,18 @@ export function typeError(msg: string, pos: Pos | null = null): NixError {
   return new NixError(msg, pos);
 }
 
+/**
+ * What a JS RangeError means for the user: a value too big for V8 (a string
+ * past its 2^29 - 24 characters, an array past its length limit), else a
+ * stack overflow (the JS stack, or a counted recursion: see
+ * ops.ts's enterNativeDepth), for which this gives null.
+ */
+export function rangeErrorMessage(e: RangeError): string | null {
+  if (/string length/i.test(e.message)) return 'string too long: tsnix strings hold at most 536870888 bytes';
+  if (/array length|allocation failed/i.test(e.message)) return 'list too long for tsnix to hold';
+  return null;
+}
+
 /** Renders an error as CppNix does (without a trailing newline). */
 export function renderError(e: NixError, showTrace: boolean, prefix = 'error'): string {
   const frames = [...e.frames].reverse();

@@ -3,7 +3,7 @@
 // strings.  Builtins are written in terms of these.
 
 import type { Pos } from '../../grammar/ast.js';
-import { NixError } from './errors.js';
+import { NixError, rangeErrorMessage } from './errors.js';
 import { formatFloat, printForError } from './print.js';
 import {
   Attrs,
@@ -212,6 +212,23 @@ export function leaveDepth(): void {
   callDepth--;
 }
 
+/**
+ * Counts one level of a recursion that CppNix does not count (equality,
+ * comparison, toXML, `__toString`/`outPath` chains): on a cyclic value
+ * CppNix recurses until its native stack is exhausted and reports "stack
+ * overflow (possible infinite recursion)", which is what this throws past
+ * max-call-depth (a RangeError, as a JS stack overflow: not a Nix error,
+ * so tryEval does not catch it, nor does a thunk keep it).  Without it,
+ * tsnix's own stack (1 GiB, see bin/tsnix) takes seconds to fill.
+ */
+export function enterNativeDepth(): void {
+  if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
+  if (++callDepth > maxCallDepth) {
+    callDepth--;
+    throw new RangeError('stack overflow (possible infinite recursion)');
+  }
+}
+
 /** Where a function was defined (for "return value of the function" frames), if known. */
 export function fnPos(f: Value, fallback: Pos | null): Pos | null {
   if (f instanceof Thunk && f.code === null) f = f.v as Value;
@@ -265,9 +282,15 @@ export function callN(fn: Value, args: Value[], pos: Pos | null): Value {
     if (fn instanceof Attrs) {
       const f = fn.get('__functor');
       if (f !== undefined) {
-        // `f.__functor f arg`
+        // `f.__functor f arg` (a functor whose function gives a functor again
+        // recurses here: counted, see enterNativeDepth)
         const inner = callN(f, [fn], pos);
-        fn = callN(inner, [args[i++]!], pos);
+        enterNativeDepth();
+        try {
+          fn = callN(inner, [args[i++]!], pos);
+        } finally {
+          leaveDepth();
+        }
         continue;
       }
     }
@@ -295,7 +318,10 @@ export function callPrimOp(op: PrimOp, args: Value[], pos: Pos | null): Value {
       }
       e.addTrace(`while calling the '${op.name}' builtin`, pos);
     }
-    else if (e instanceof RangeError) throw stackOverflow(pos);
+    else if (e instanceof RangeError) {
+      const m = rangeErrorMessage(e);
+      throw m === null ? stackOverflow(pos) : new NixError(m, null).addTrace(`while calling the '${op.name}' builtin`, pos);
+    }
     throw e;
   } finally {
     leaveDepth();
@@ -526,10 +552,15 @@ export function lessThan(a: Value, b: Value, pos: Pos | null): boolean {
   if (sa !== null && sb !== null) return sa < sb;
   if (a instanceof NixPath && b instanceof NixPath) return a.path < b.path;
   if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; ; i++) {
-      if (i === b.length) return false;
-      if (i === a.length) return true;
-      if (!eqValues(a[i]!, b[i]!, pos, true)) return lessThan(a[i]!, b[i]!, pos);
+    enterNativeDepth();
+    try {
+      for (let i = 0; ; i++) {
+        if (i === b.length) return false;
+        if (i === a.length) return true;
+        if (!eqValues(a[i]!, b[i]!, pos, true)) return lessThan(a[i]!, b[i]!, pos);
+      }
+    } finally {
+      leaveDepth();
     }
   }
   const sameType = typeName(a) === typeName(b);
@@ -566,21 +597,32 @@ export function eqValues(a: Value, b: Value, pos: Pos | null, inner = false): bo
   if (a instanceof NixPath) return b instanceof NixPath && a.path === b.path;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!eqValues(a[i]!, b[i]!, pos, true)) return false;
+    if (a.length === 0) return true;
+    enterNativeDepth();
+    try {
+      for (let i = 0; i < a.length; i++) if (!eqValues(a[i]!, b[i]!, pos, true)) return false;
+    } finally {
+      leaveDepth();
+    }
     return true;
   }
   if (a instanceof Attrs) {
     if (!(b instanceof Attrs)) return false;
-    if (isDerivationAttrs(a) && isDerivationAttrs(b)) {
-      const oa = a.get('outPath');
-      const ob = b.get('outPath');
-      if (oa !== undefined && ob !== undefined) return eqValues(oa, ob, pos, true);
-    }
-    if (a.size !== b.size) return false;
-    for (const k of a.keys()) {
-      const y = b.get(k);
-      if (y === undefined) return false;
-      if (!eqValues(a.get(k)!, y, pos, true)) return false;
+    enterNativeDepth();
+    try {
+      if (isDerivationAttrs(a) && isDerivationAttrs(b)) {
+        const oa = a.get('outPath');
+        const ob = b.get('outPath');
+        if (oa !== undefined && ob !== undefined) return eqValues(oa, ob, pos, true);
+      }
+      if (a.size !== b.size) return false;
+      for (const k of a.keys()) {
+        const y = b.get(k);
+        if (y === undefined) return false;
+        if (!eqValues(a.get(k)!, y, pos, true)) return false;
+      }
+    } finally {
+      leaveDepth();
     }
     return true;
   }
@@ -693,16 +735,20 @@ export function peelToStringOutPath<R>(v: Value, pos: Pos | null, checkToStringR
         throw e;
       }
       came = true;
+      enterNativeDepth();
       try {
         return peel(r, tsPos);
       } catch (e) {
         if (e instanceof NixError) e.addTrace('while using the result of the `__toString` attribute', tsPos);
         throw e;
+      } finally {
+        leaveDepth();
       }
     }
     const op = v.get('outPath');
     if (op !== undefined) {
       const opPos = v.posOf('outPath') ?? null;
+      enterNativeDepth();
       try {
         if (op instanceof Thunk) op.force();
         return peel(op, opPos);
@@ -711,6 +757,8 @@ export function peelToStringOutPath<R>(v: Value, pos: Pos | null, checkToStringR
         const failed = op instanceof Thunk && op.code !== null;
         if (e instanceof NixError) e.addTrace(`while ${failed ? 'evaluating' : 'using'} the \`outPath\` attribute`, opPos);
         throw e;
+      } finally {
+        leaveDepth();
       }
     }
     if (checkToStringReturn && came) {

@@ -8,7 +8,7 @@
 // `color` is set.
 
 import { showPos } from '../../grammar/errors.js';
-import { NixError, InfiniteRecursionError } from '../eval/errors.js';
+import { NixError, InfiniteRecursionError, rangeErrorMessage } from '../eval/errors.js';
 import { Interrupted } from '../eval/ops.js';
 import { formatFloat, printAttrName, quoteString } from '../eval/print.js';
 import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, type Value } from '../eval/value.js';
@@ -49,7 +49,7 @@ export function isFatal(e: unknown): boolean {
 /** The message of an error met while printing a nested value (one line). */
 export function shortErrorMessage(e: unknown): string {
   if (e instanceof NixError) return e.msg;
-  if (e instanceof RangeError) return 'stack overflow; max-call-depth exceeded';
+  if (e instanceof RangeError) return rangeErrorMessage(e) ?? 'stack overflow; max-call-depth exceeded';
   if (e instanceof Error) return e.message;
   return String(e);
 }

@@ -283,6 +283,15 @@ describe('strings', () => {
     expect(ev('builtins.substring 0 2 "é"')).toBe(toBytes('"é"'));
     expect(ev('builtins.stringLength "${"ab"}c"')).toBe('3');
   });
+  it('print with the escapes of a Nix string literal, however long', () => {
+    // (as CppNix 2.8 prints it: `$` is escaped only before `{`)
+    expect(ev('"a\\"b\\\\c\\nd\\re\\tf$g\\${h}$$i${"\\${"}j\'\'$"')).toBe('"a\\"b\\\\c\\nd\\re\\tf$g\\${h}$$i\\${j\'\'$"');
+    expect(ev('"plain"')).toBe('"plain"');
+    // 20 MB with an escape every 20 bytes
+    const big = ev('builtins.concatStringsSep "" (builtins.genList (x: "aaaaaaaaaaaaaaaaaa\n") 1000000)');
+    expect(big.length).toBe(2 + 1000000 * 20);
+    expect(big.slice(0, 22)).toBe('"aaaaaaaaaaaaaaaaaa\\na');
+  });
   it('indented strings strip indentation and handle escapes', () => {
     expect(ev("''\n    a\n      b\n  ''")).toBe('"a\\n  b\\n"');
     expect(ev("''a'''b''$c''\\nd''")).toBe('"a\'\'b$c\\nd"');
@@ -374,6 +383,50 @@ describe('deep recursion', () => {
   it('turns runaway recursion into a Nix error', () => {
     const st = state({ settings: [['max-call-depth', '1000']] });
     expect(err('let f = x: f x; in f 1', st)).toBe('stack overflow; max-call-depth exceeded');
+  });
+  it('stops recursions on cyclic values that CppNix ends in a stack overflow, within max-call-depth', () => {
+    // (without a count these filled tsnix's 1 GiB stack: 10 to 90 s, or a heap exhausted)
+    const depth = ['--option', 'max-call-depth', '1000'];
+    const overflow = 'error: stack overflow (possible infinite recursion)\n';
+    for (const expr of [
+      'let x = { a = y; }; y = { a = x; }; in x == y',
+      'let x = [ x ]; y = [ y ]; in x == y',
+      'let x = [ x ]; y = [ y ]; in x < y',
+    ]) {
+      const r = cliArgs(depth, expr);
+      expect([r.status, r.stderr], expr).toEqual([1, overflow]);
+    }
+    // a value that is itself is still equal to itself (no recursion at all)
+    expect(cliArgs(depth, 'let x = [ x ]; in x == x').stdout).toBe('true\n');
+    // __toString, outPath and __functor chains that never end
+    for (const expr of ['builtins.readFile { __toString = s: s; }', 'builtins.toString (let x = { outPath = x; }; in x)', '{ __functor = s: s; } 1']) {
+      const r = cliArgs(depth, expr);
+      expect(r.status, expr).toBe(1);
+      expect(r.stderr, expr).toMatch(/error: stack overflow; max-call-depth exceeded\n\s+at «stdin»:1:\d+:/);
+    }
+    // XML output of a set or list inside itself (`builtins.builtins`) fails at once, whatever the depth
+    for (const expr of ['builtins', 'let x = [ x ]; in x']) {
+      const r = cliArgs(['--xml'], expr);
+      expect([r.status, r.stdout, r.stderr], expr).toEqual([1, '', overflow]);
+    }
+    // and nesting that goes on without repeating itself stops at max-call-depth
+    // (a list 300 deep whose elements are values, not thunks: foldl' forces each)
+    const nested = "builtins.foldl' (t: h: [ t ]) [ ] (builtins.genList (x: x) 300)";
+    const r = cliArgs(['--option', 'max-call-depth', '100', '--xml'], nested);
+    expect([r.status, r.stdout, r.stderr]).toEqual([1, '', overflow]);
+    expect(cliArgs(['--xml'], nested).stdout.match(/<list>/g)).toHaveLength(300);
+    // a derivation met again inside itself is written once, then <repeated />
+    // (its `all` holds it, and here `self` too)
+    const drv = cliArgs(['--xml', '--strict', '--no-location'], 'let d = derivation { name = "d"; system = "x"; builder = "/bin/sh"; } // { self = d; }; in d');
+    expect(drv.status).toBe(0);
+    expect(drv.stdout.match(/<repeated \/>/g)).toHaveLength(3); // all, out, self (as CppNix 2.8 prints it)
+    expect(drv.stdout).toContain('<attr name="self">\n      <derivation drvPath="');
+  });
+  it('says when a string would be longer than tsnix can hold (not a stack overflow)', () => {
+    const r = cliArgs([], 'let s = builtins.concatStringsSep "" (builtins.genList (x: "0123456789abcdef") 1048576); in builtins.stringLength (builtins.replaceStrings [ "0" ] [ (builtins.concatStringsSep "" (builtins.genList (x: "0123456789") 60)) ] s)');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("… while calling the 'replaceStrings' builtin");
+    expect(r.stderr).toContain('error: string too long: tsnix strings hold at most 536870888 bytes\n');
   });
 });
 

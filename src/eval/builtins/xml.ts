@@ -20,7 +20,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { formatFloat, isDerivation } from '../print.js';
-import { mergeContexts } from '../ops.js';
+import { enterNativeDepth, leaveDepth, mergeContexts } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, Thunk, compareBytes, mkStr, type Context, type Value } from '../value.js';
 import type { Registry } from './registry.js';
 
@@ -128,6 +128,21 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
     return undefined;
   };
 
+  // A list or set met again inside itself would be written forever (CppNix
+  // recurses until its stack is exhausted: `builtins` holds `builtins`), so
+  // that fails at once, as it would in the end; other endless nesting fails
+  // past max-call-depth.  (A derivation is written in full only once.)
+  const path = new Set<object>();
+  const enter = (v: object): void => {
+    if (path.has(v)) throw new RangeError('stack overflow (possible infinite recursion)');
+    enterNativeDepth();
+    path.add(v);
+  };
+  const leave = (v: object): void => {
+    path.delete(v);
+    leaveDepth();
+  };
+
   const go = (v: Value, root = false): void => {
     if (v instanceof Lambda && !opts.strict && !root) {
       // CppNix keeps a function that is an element of a set or list as a thunk
@@ -153,9 +168,14 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
     } else if (v instanceof NixFloat) doc.empty('float', [['value', formatFloat(v.v)]]);
     else if (v instanceof NixPath) doc.empty('path', [['value', v.path]]);
     else if (Array.isArray(v)) {
-      doc.open('list');
-      for (const x of v) go(x);
-      doc.close('list');
+      enter(v);
+      try {
+        doc.open('list');
+        for (const x of v) go(x);
+        doc.close('list');
+      } finally {
+        leave(v);
+      }
     } else if (v instanceof Attrs) {
       if (isDerivation(v)) {
         const attrs: XMLAttrs = [];
@@ -170,9 +190,14 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
         } else doc.empty('repeated');
         doc.close('derivation');
       } else {
-        doc.open('attrs');
-        showAttrs(v);
-        doc.close('attrs');
+        enter(v);
+        try {
+          doc.open('attrs');
+          showAttrs(v);
+          doc.close('attrs');
+        } finally {
+          leave(v);
+        }
       }
     } else if (v instanceof Lambda) {
       const info = v.info;

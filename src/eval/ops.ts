@@ -212,6 +212,11 @@ export function leaveDepth(): void {
   callDepth--;
 }
 
+/** Whether one more level would pass max-call-depth (enterDepth would throw). */
+export function atMaxDepth(): boolean {
+  return callDepth + 1 > maxCallDepth;
+}
+
 /**
  * Counts one level of a recursion that CppNix does not count (equality,
  * comparison, toXML, `__toString`/`outPath` chains): on a cyclic value

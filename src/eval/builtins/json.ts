@@ -2,7 +2,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { NixError } from '../errors.js';
-import { coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
+import { atMaxDepth, coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, mkStr, typeName, type Context, type Value } from '../value.js';
 import { argCtx, determinePos, forceAt, type Registry } from './registry.js';
 
@@ -64,9 +64,17 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
       const k = keys[i]!;
       out.putJsonString(k);
       out.put(':');
+      const x = a.get(k)!;
+      // (a plain string, number, boolean or null needs its position only past
+      // max-call-depth: the lookup is skipped, as the forcing is)
+      if ((typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' || x === null) && !atMaxDepth()) {
+        if (typeof x === 'string') out.putJsonString(x);
+        else out.put(String(x));
+        continue;
+      }
       const apos = a.posOf(k) ?? null;
       try {
-        go(a.get(k)!, apos, copyToStore);
+        go(x, apos, copyToStore);
       } catch (e) {
         if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
         throw e;

@@ -1141,7 +1141,8 @@ export class LocalStore implements StoreApi {
       for (const { info } of items) parseStorePath(info.path, this.storeDir);
       for (const { info } of items) this.tempRoot(info.path);
       this.commit();
-      const adding = new Set<string>();
+      // (a path listed twice is taken from its first NAR, the one checked and registered)
+      const adding = new Map<string, IncomingNar>();
       for (const { info, nar } of items) {
         const got = nar.result();
         if (this.isValidPath(info.path) || adding.has(info.path)) continue;
@@ -1156,7 +1157,7 @@ export class LocalStore implements StoreApi {
           );
         }
         if (info.ca !== undefined) this.checkReceivedContentAddress(info, nar.temp, got.narHash);
-        adding.add(info.path);
+        adding.set(info.path, nar);
         const reg: PathRegistration = {
           path: info.path,
           narHash: got.narHash,
@@ -1174,9 +1175,8 @@ export class LocalStore implements StoreApi {
           if (!adding.has(ref) && !this.isValidPath(ref)) throw new StoreError(`path '${ref}' is not valid`);
         }
       }
-      const temps = new Map(items.map(({ info, nar }) => [info.path, nar]));
       for (const r of regs) {
-        const nar = temps.get(r.path) as IncomingNar;
+        const nar = adding.get(r.path) as IncomingNar;
         this.moveIntoPlace(nar.temp, r.path);
         nar.moved = true;
         moved.push({ path: r.path, phys: toFsPath(this.toPhysical(r.path)) });

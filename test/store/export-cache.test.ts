@@ -317,6 +317,25 @@ describe('import of the recorded export streams', () => {
     expect(exp.stderr).toBe(`error: path '${TOFILE}' is not valid\n`);
   });
 
+  it('takes a path listed twice in one stream from its first NAR, the one it registers', () => {
+    const r = newRoot();
+    const u64 = (n: number): Buffer => {
+      const b = Buffer.alloc(8);
+      b.writeBigUInt64LE(BigInt(n));
+      return b;
+    };
+    const str = (s: string): Buffer => Buffer.concat([u64(s.length), Buffer.from(s), Buffer.alloc((8 - (s.length % 8)) % 8)]);
+    const nar = (contents: string): Buffer => Buffer.concat(['nix-archive-1', '(', 'type', 'regular', 'contents', contents, ')'].map(str));
+    const p = '/nix/store/yd3hii9hi6vb6s87gllap4kvfpp1vikh-dep.txt';
+    // (each item: 1, the NAR, the magic, path, no references, no deriver, no signature; then 0)
+    const item = (contents: string): Buffer => Buffer.concat([u64(1), nar(contents), u64(0x4558494e), str(p), u64(0), str(''), u64(0)]);
+    const res = tsnix(r, ['store', 'import'], Buffer.concat([item('first\n'), item('second\n'), u64(0)]));
+    expect([res.code, res.stderr]).toEqual([0, '']);
+    expect(tsnix(r, ['store', 'dump', p]).stdout.equals(nar('first\n'))).toBe(true);
+    const verify = tsnix(r, ['store', 'verify', '--check-contents']);
+    expect([verify.code, verify.stderr]).toEqual([0, 'reading the Nix store...\nchecking path existence...\nchecking link hashes...\nchecking store hashes...\n']);
+  });
+
   it('leaves nothing registered when a stream is truncated or corrupt', () => {
     const r = newRoot();
     const whole = exportBytes(2);

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Source } from '../../grammar/ast.js';
 import { NixParseError, toBytes } from '../../grammar/errors.js';
-import { NixError, NixUsageError, rangeErrorMessage, renderError } from '../eval/errors.js';
+import { NATIVE_STACK_OVERFLOW, NixError, NixUsageError, rangeErrorMessage, renderError } from '../eval/errors.js';
 import { callN, forceAttrs } from '../eval/ops.js';
 import type { Settings } from '../eval/settings.js';
 import { EvalState } from '../eval/state.js';
@@ -206,7 +206,7 @@ export function reportError(e: unknown, showTrace: boolean, program = 'nix'): nu
     return 1;
   }
   if (e instanceof RangeError) {
-    writeErr(`error: ${rangeErrorMessage(e) ?? 'stack overflow (possible infinite recursion)'}\n`);
+    writeErr(`error: ${rangeErrorMessage(e) ?? NATIVE_STACK_OVERFLOW}\n`);
     return 1;
   }
   // errors of the store and other modules (their own Error classes) are user errors

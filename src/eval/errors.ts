@@ -85,6 +85,18 @@ export function typeError(msg: string, pos: Pos | null = null): NixError {
   return new NixError(msg, pos);
 }
 
+/** What CppNix reports when a recursion exhausts its native stack (and tsnix when its JS stack overflows). */
+export const NATIVE_STACK_OVERFLOW = 'stack overflow (possible infinite recursion)';
+
+/**
+ * That stack overflow, thrown where tsnix stops a recursion CppNix does not
+ * count: a RangeError, as a JS stack overflow is (not a Nix error, so tryEval
+ * does not catch it, nor does a thunk keep it).
+ */
+export function nativeStackOverflow(): RangeError {
+  return new RangeError(NATIVE_STACK_OVERFLOW);
+}
+
 /**
  * What a JS RangeError means for the user: a value too big for V8 (a string
  * past its 2^29 - 24 characters, an array past its length limit), else a

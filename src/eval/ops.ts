@@ -3,7 +3,7 @@
 // strings.  Builtins are written in terms of these.
 
 import type { Pos } from '../../grammar/ast.js';
-import { NixError, rangeErrorMessage } from './errors.js';
+import { NixError, nativeStackOverflow, rangeErrorMessage } from './errors.js';
 import { formatFloat, printForError } from './print.js';
 import {
   Attrs,
@@ -199,13 +199,19 @@ export function setInterruptFlag(flag: Int32Array | null): void {
   interruptFlag = flag;
 }
 
-/** Counts one level of a recursive walk (toJSON, deepSeq, …) against max-call-depth. */
-export function enterDepth(pos: Pos | null): void {
+/** One level more against max-call-depth; false (nothing counted) past it. */
+function deeper(): boolean {
   if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
   if (++callDepth > maxCallDepth) {
     callDepth--;
-    throw stackOverflow(pos);
+    return false;
   }
+  return true;
+}
+
+/** Counts one level of a recursive walk (toJSON, deepSeq, …) against max-call-depth. */
+export function enterDepth(pos: Pos | null): void {
+  if (!deeper()) throw stackOverflow(pos);
 }
 
 export function leaveDepth(): void {
@@ -220,18 +226,12 @@ export function atMaxDepth(): boolean {
 /**
  * Counts one level of a recursion that CppNix does not count (equality,
  * comparison, toXML, `__toString`/`outPath` chains): on a cyclic value
- * CppNix recurses until its native stack is exhausted and reports "stack
- * overflow (possible infinite recursion)", which is what this throws past
- * max-call-depth (a RangeError, as a JS stack overflow: not a Nix error,
- * so tryEval does not catch it, nor does a thunk keep it).  Without it,
+ * CppNix recurses until its native stack is exhausted, which is what this
+ * reports past max-call-depth (see nativeStackOverflow).  Without it,
  * tsnix's own stack (1 GiB, see bin/tsnix) takes seconds to fill.
  */
 export function enterNativeDepth(): void {
-  if (interruptFlag !== null && Atomics.load(interruptFlag, 0) !== 0) throw new Interrupted('interrupted by the user');
-  if (++callDepth > maxCallDepth) {
-    callDepth--;
-    throw new RangeError('stack overflow (possible infinite recursion)');
-  }
+  if (!deeper()) throw nativeStackOverflow();
 }
 
 /** Where a function was defined (for "return value of the function" frames), if known. */

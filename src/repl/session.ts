@@ -13,7 +13,7 @@ import type { Expr } from '../../grammar/ast.js';
 import { Source } from '../../grammar/ast.js';
 import { NixParseError, fromBytes, showPos, toBytes } from '../../grammar/errors.js';
 import { Compiler } from '../eval/compile.js';
-import { NixError, rangeErrorMessage, renderError } from '../eval/errors.js';
+import { NATIVE_STACK_OVERFLOW, NixError, rangeErrorMessage, renderError } from '../eval/errors.js';
 import { Interrupted, callN, coerceToString, forceAttrs, setShowTrace } from '../eval/ops.js';
 import { loadSettings } from '../eval/settings.js';
 import { EvalState, storeDirFromEnv } from '../eval/state.js';
@@ -286,7 +286,7 @@ export class ReplSession {
     if (e instanceof NixParseError) s = e.render();
     else if (e instanceof NixError) s = renderError(e, this.showTrace);
     else if (e instanceof Interrupted) s = 'error: interrupted by the user';
-    else if (e instanceof RangeError) s = `error: ${rangeErrorMessage(e) ?? 'stack overflow (possible infinite recursion)'}`;
+    else if (e instanceof RangeError) s = `error: ${rangeErrorMessage(e) ?? NATIVE_STACK_OVERFLOW}`;
     else if (e instanceof Error && [Error, TypeError, ReferenceError, SyntaxError, EvalError, URIError].includes(e.constructor as ErrorConstructor)) {
       s = `error: internal error: ${e.message}`;
     } else if (e instanceof Error) s = `error: ${e.message}`;

@@ -20,6 +20,7 @@
 
 import type { Pos } from '../../../grammar/ast.js';
 import { formatFloat, isDerivation } from '../print.js';
+import { nativeStackOverflow } from '../errors.js';
 import { enterNativeDepth, leaveDepth, mergeContexts } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, NixFloat, NixPath, NixStr, Thunk, compareBytes, mkStr, type Context, type Value } from '../value.js';
 import type { Registry } from './registry.js';
@@ -134,7 +135,7 @@ function toXMLDoc(v: Value, opts: XMLOptions, acc: { ctx: Context }): string {
   // past max-call-depth.  (A derivation is written in full only once.)
   const path = new Set<object>();
   const enter = (v: object): void => {
-    if (path.has(v)) throw new RangeError('stack overflow (possible infinite recursion)');
+    if (path.has(v)) throw nativeStackOverflow();
     enterNativeDepth();
     path.add(v);
   };

@@ -17,7 +17,8 @@
 
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, isMainThread, receiveMessageOnPort } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
 import type { IToken, TokenType } from 'chevrotain';
 import type { AttrDef, AttrName, BinaryOp, DynamicAttrDef, EAttrs, ECall, EStr, EVar, Expr, Formal } from './ast.js';
 import { Source } from './ast.js';
@@ -2360,7 +2361,7 @@ function parseIn(src: Source, opts: ParseOptions, range: Range): Expr {
       throw e;
     }
     // Too deeply nested for this thread's stack: retry in a worker thread with a large stack.
-    const r = isMainThread ? parseInWorker(src, opts, range) : null;
+    const r = workerThreads().isMainThread ? parseInWorker(src, opts, range) : null;
     if (!r) {
       flush();
       throw e.error;
@@ -2419,6 +2420,13 @@ interface WorkerReply {
 }
 
 const WORKER_URL = new URL('./parse-worker.js', import.meta.url);
+
+// (required when first needed: a worker_threads module loaded while the
+// start-up snapshot is built cannot start workers once it is deserialized)
+let workerThreadsModule: typeof import('node:worker_threads') | undefined;
+function workerThreads(): typeof import('node:worker_threads') {
+  return (workerThreadsModule ??= createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads'));
+}
 let workerAvailable: boolean | undefined;
 
 /** Parses in a worker thread with a 1 GiB stack, synchronously.  Null if that is not possible. */
@@ -2427,6 +2435,7 @@ function parseInWorker(src: Source, opts: ParseOptions, range: Range): WorkerRep
   workerAvailable ??= WORKER_URL.protocol === 'file:' && fs.existsSync(fileURLToPath(WORKER_URL));
   if (!workerAvailable) return null;
   const shared = new Int32Array(new SharedArrayBuffer(4));
+  const { MessageChannel, Worker, receiveMessageOnPort } = workerThreads();
   const { port1, port2 } = new MessageChannel();
   const { warn: _warn, ...rest } = opts;
   let worker: Worker;

@@ -16,6 +16,7 @@ import { setMaxCallDepth, setShowTrace } from './ops.js';
 import { Settings } from './settings.js';
 import { Attrs, PrimOp, Thunk, type Value } from './value.js';
 import { ComputeStore } from '../store/compute-store.js';
+import { storeReadBarrier } from '../store/background-writer.js';
 import type { StoreApi } from '../store/store-api.js';
 import { DEFAULT_STORE_DIR } from '../store/store-path.js';
 
@@ -164,6 +165,7 @@ export class EvalState {
 
   private readNixFile(file: string, pos: Pos | null): { p: string; text: string } {
     let p = file;
+    storeReadBarrier(p);
     try {
       let text = readFileBytes(fromBytes(p));
       if (text === null) {

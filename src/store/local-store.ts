@@ -52,6 +52,7 @@ import {
   type Stats,
 } from 'node:fs';
 import { TempRoots } from './temp-roots.js';
+import { BackgroundWriter, storeReadBarrier } from './background-writer.js';
 import { posix } from 'node:path';
 import { copyFromCache, type FileBinaryCache } from './binary-cache.js';
 import { StoreError } from './compute-store.js';
@@ -334,6 +335,13 @@ export class LocalStore implements StoreApi {
   private immediate: NodeJS.Immediate | undefined;
   private exitHook: (() => void) | undefined;
   private temp: TempRoots | undefined;
+  /** Creates .drv files on a second thread (see background-writer.ts). */
+  private writer: BackgroundWriter | undefined;
+
+  /** How many .drv files the worker thread and the main thread have created (for tests). */
+  get backgroundWriterStats(): { byWorker: number; byMain: number } {
+    return { ...(this.writer?.stats ?? { byWorker: 0, byMain: 0 }) };
+  }
 
   constructor(opts: LocalStoreOptions = {}) {
     this.location = opts.location ?? storeLocation();
@@ -437,6 +445,8 @@ export class LocalStore implements StoreApi {
       if (this.pending.size === 0) return;
       const regs = [...this.pending.values()];
       this.pending.clear();
+      // (the files of the paths first: a path is valid only with all its contents)
+      this.writer?.drain();
       this.db.registerValidPaths(regs);
       for (const r of regs) this.known.add(r.path);
     } finally {
@@ -619,30 +629,48 @@ export class LocalStore implements StoreApi {
     this.tempRoot(path);
     if (this.isValidPath(path)) return path;
     this.checkReferences(path, refs);
-    this.writeText(path, text, contentsHash, refs, outputPaths(drv));
+    this.writeText(path, text, contentsHash, refs, outputPaths(drv), true);
     return path;
   }
 
+  /**
+   * Write a text path and queue its registration. In the `background`, the
+   * file is created by the BackgroundWriter's thread (see there), and
+   * `commit` waits for it before it registers the path.
+   */
   private writeText(
     path: string,
     text: string,
     contentsHash: Hash,
     refs: string[],
     drvOutputs?: Map<string, string>,
+    background = false,
   ): void {
     this.prepareWrite();
     const contents = Buffer.from(text, 'latin1');
+    const file = toFsPath(this.toPhysical(path));
     // Written straight to its name when nothing is there: until it is
     // registered nobody trusts the file, and a leftover of a crash is replaced
     // through a temporary name and a rename.
-    if (!this.writeNewFile(toFsPath(this.toPhysical(path)), contents)) {
-      const temp = this.writeTempFile(contents);
-      try {
-        this.moveIntoPlace(temp, path);
-      } catch (e) {
-        rmSync(temp, { force: true });
-        throw e;
+    const write = (): void => {
+      if (!this.writeNewFile(file, contents)) {
+        const temp = this.writeTempFile(contents);
+        try {
+          this.moveIntoPlace(temp, path);
+        } catch (e) {
+          rmSync(temp, { force: true });
+          throw e;
+        }
       }
+    };
+    if (background) {
+      this.writer ??= new BackgroundWriter({
+        dirs: [...new Set([this.storeDir, this.realStoreDir])],
+        chmod: (this.umask & 0o444) !== 0,
+      });
+      this.writer.enqueue({ file, contents, writeSync: write });
+    } else {
+      write();
     }
     const nar = narHashOfContents(contents);
     const reg: PathRegistration = {
@@ -659,7 +687,8 @@ export class LocalStore implements StoreApi {
   readDerivation(drvPath: string): Derivation {
     this.assertValid(drvPath);
     const phys = this.toPhysical(drvPath);
-    const text = sys('reading file', phys, () => readFileSync(toFsPath(phys))).toString('latin1');
+    const queued = this.writer?.queuedContents(phys);
+    const text = (queued ?? sys('reading file', phys, () => readFileSync(toFsPath(phys)))).toString('latin1');
     return this.parseDrvText(drvPath, text);
   }
 
@@ -737,6 +766,7 @@ export class LocalStore implements StoreApi {
    * recursive sha256 gives a `source` path, anything else a fixed-output one.
    */
   addPath(src: FsPath, opts: AddPathOptions): AddedPath {
+    storeReadBarrier(typeof src === 'string' ? src : src.toString('latin1'));
     const srcStr = typeof src === 'string' ? src : src.toString('latin1');
     const srcB = toFsPath(src);
     const method: FileIngestionMethod = opts.method;

@@ -12,6 +12,7 @@ import { forceAttrs, forceString, forceStringNoCtx } from '../ops.js';
 import type { EvalState } from '../state.js';
 import type { Attrs, Value } from '../value.js';
 import { realisePath } from './paths.js';
+import { storeReadBarrier } from '../../store/background-writer.js';
 import { argCtx, type Registry } from './registry.js';
 
 /** An algorithm name as the hashing builtins accept it. */
@@ -71,6 +72,7 @@ function requireAttr(a: Attrs, name: string): Value {
 }
 
 function readFileBytes(file: string, pos: Pos | null): Buffer {
+  storeReadBarrier(file);
   try {
     return fs.readFileSync(fromBytes(file));
   } catch (e) {

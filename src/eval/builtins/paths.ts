@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
+import { storeReadBarrier } from '../../store/background-writer.js';
 import { NixError, ThrownError } from '../errors.js';
 import { coerceToString, forceStringNoCtx, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, NixPath, NixStr, force, mkStr, type Context, type Value } from '../value.js';
@@ -77,6 +78,7 @@ function resolveLinks(file: string): string {
 }
 
 function fsPath(p: string): string {
+  storeReadBarrier(p);
   return fromBytes(p);
 }
 

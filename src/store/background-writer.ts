@@ -1,0 +1,226 @@
+/**
+ * Creating files in a worker thread while the main thread goes on evaluating.
+ *
+ * Creating a small file costs a few hundred microseconds of kernel time on
+ * some disks (ext4 on a virtual disk: 0.3-0.6 ms), far more than printing and
+ * hashing the derivation it holds: instantiating a package set spends most
+ * of its time creating .drv files one after the other. LocalStore hands the
+ * .drv files it writes to a BackgroundWriter instead, which creates them on
+ * a second thread, and waits for them (`drain`) before it commits their
+ * registrations: a path still becomes valid only once its file is complete.
+ *
+ * Jobs are claimed with a compare-and-swap on a status word in shared
+ * memory, by the worker as it receives them or by the main thread when it
+ * drains: the main thread never waits for a job the worker has not started
+ * (nor for the worker to start at all), it does such jobs itself. A job the
+ * worker could not do (the file exists already, a write failed) is done
+ * again by the main thread, synchronously, with the store's full handling
+ * (replacing an unregistered leftover, or the error message of the failure).
+ */
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+
+// (loaded when first needed, not at the top: a worker_threads module taken
+// into the start-up snapshot cannot start workers after it is deserialized,
+// Node 20's process.cwd() in the new thread fails)
+function loadWorkerThreads(): typeof import('node:worker_threads') {
+  return createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
+}
+
+/** A file to create: read-only, mtime 1, with these contents. */
+export interface FileJob {
+  /** The file's path (bytes). */
+  readonly file: Buffer;
+  readonly contents: Buffer;
+  /** What the store writes the file with when it does it itself (and what it throws). */
+  readonly writeSync: () => void;
+}
+
+const QUEUED = 0;
+const BY_WORKER = 1;
+const BY_MAIN = 2;
+const DONE = 3;
+const FAILED = 4;
+const CHUNK = 1024;
+
+// The worker: create each file it can claim; on any failure remove what it
+// created and report FAILED (the main thread then does the job itself).
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const C = fs.constants;
+const chunks = [];
+parentPort.on('message', (m) => {
+  if (m.chunk) chunks.push(new Int32Array(m.chunk));
+  if (m.c < 0) return;
+  const st = chunks[m.c];
+  const f = Buffer.from(m.f.buffer, m.f.byteOffset, m.f.length);
+  if (Atomics.compareExchange(st, m.i, ${QUEUED}, ${BY_WORKER}) !== ${QUEUED}) return;
+  let fd = -1, ok = false;
+  try {
+    fd = fs.openSync(f, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o444);
+    for (let off = 0; off < m.d.length; ) off += fs.writeSync(fd, m.d, off, m.d.length - off);
+    if (m.chmod) fs.fchmodSync(fd, 0o444);
+    fs.futimesSync(fd, 1, 1);
+    ok = true;
+  } catch {
+  } finally {
+    if (fd >= 0) {
+      try { fs.closeSync(fd); } catch { ok = false; }
+      if (!ok) try { fs.rmSync(f, { force: true }); } catch {}
+    }
+  }
+  Atomics.store(st, m.i, ok ? ${DONE} : ${FAILED});
+  Atomics.notify(st, m.i);
+});
+`;
+
+/** Files queued before the worker is started: a few are cheaper to write here than to start a thread for. */
+const START_AFTER = 8;
+
+export class BackgroundWriter {
+  private worker: Worker | null = null;
+  private failedToStart = false;
+  private readonly chunks: Int32Array[] = [];
+  /** Jobs not drained yet, with their chunk and slot. */
+  private jobs: { job: FileJob; c: number; i: number }[] = [];
+  private next = CHUNK;
+  /** Contents of the files queued and not drained yet, by path (latin1). */
+  private readonly queued = new Map<string, Buffer>();
+  private readonly chmod: boolean;
+  /** The store directory, logical and physical (bytes as latin1): see storeReadBarrier. */
+  readonly dirs: readonly string[];
+
+  constructor(opts: { dirs: readonly string[]; chmod: boolean }) {
+    this.dirs = opts.dirs;
+    this.chmod = opts.chmod;
+  }
+
+  /** Files queued and not drained yet. */
+  get pending(): number {
+    return this.jobs.length;
+  }
+
+  /** Files created so far by the worker, and by the main thread (tests look at these). */
+  readonly stats = { byWorker: 0, byMain: 0 };
+
+  /** The contents of a file that is queued and perhaps not on disk yet. */
+  queuedContents(file: string): Buffer | undefined {
+    return this.queued.get(file);
+  }
+
+  enqueue(job: FileJob): void {
+    let chunk: SharedArrayBuffer | undefined;
+    if (this.next === CHUNK) {
+      chunk = new SharedArrayBuffer(CHUNK * 4);
+      this.chunks.push(new Int32Array(chunk));
+      this.next = 0;
+    }
+    const c = this.chunks.length - 1;
+    const i = this.next++;
+    this.jobs.push({ job, c, i });
+    this.queued.set(job.file.toString('latin1'), job.contents);
+    activeWriters.add(this);
+    if (!this.worker && !this.failedToStart && this.jobs.length >= START_AFTER) this.start();
+    if (this.worker) this.post(c, i, job, chunk);
+    else if (chunk) this.unsent.push(chunk);
+  }
+
+  /** Chunks allocated before the worker started (sent with the first job it gets). */
+  private unsent: SharedArrayBuffer[] = [];
+
+  private post(c: number, i: number, job: FileJob, chunk?: SharedArrayBuffer): void {
+    const w = this.worker as Worker;
+    for (const u of this.unsent) w.postMessage({ chunk: u, c: -1, i: -1 });
+    this.unsent = [];
+    w.postMessage({ chunk, c, i, f: job.file, d: job.contents, chmod: this.chmod });
+  }
+
+  private start(): void {
+    try {
+      const w = new (loadWorkerThreads().Worker)(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
+      w.unref();
+      // (an error in the worker leaves its jobs to the main thread; see drain)
+      w.on('error', () => {});
+      this.worker = w;
+    } catch {
+      this.failedToStart = true;
+      return;
+    }
+    // The jobs queued so far, with the chunks they use.
+    for (const u of this.unsent) this.worker.postMessage({ chunk: u, c: -1, i: -1 });
+    this.unsent = [];
+    for (const { job, c, i } of this.jobs) this.post(c, i, job);
+  }
+
+  /**
+   * Wait until every queued file is complete on disk: do here the jobs the
+   * worker has not claimed, wait for those it has, and do again those it
+   * failed (whose error, if it happens again, is thrown).
+   */
+  drain(): void {
+    const jobs = this.jobs;
+    this.jobs = [];
+    this.queued.clear();
+    activeWriters.delete(this);
+    for (let k = 0; k < jobs.length; k++) {
+      const { job, c, i } = jobs[k]!;
+      const st = this.chunks[c] as Int32Array;
+      if (Atomics.compareExchange(st, i, QUEUED, BY_MAIN) === QUEUED) {
+        try {
+          job.writeSync();
+        } catch (e) {
+          this.abandon(jobs, k + 1);
+          throw e;
+        }
+        this.stats.byMain++;
+        continue;
+      }
+      let s = Atomics.load(st, i);
+      // (a timeout, only so that a worker that died mid-job cannot hang the process)
+      for (let waited = 0; s === BY_WORKER; waited++) {
+        if (Atomics.wait(st, i, BY_WORKER, 1000) === 'timed-out' && waited >= 30) {
+          Atomics.store(st, i, FAILED);
+        }
+        s = Atomics.load(st, i);
+      }
+      if (s === FAILED) {
+        try {
+          job.writeSync();
+        } catch (e) {
+          this.abandon(jobs, k + 1);
+          throw e;
+        }
+        this.stats.byMain++;
+      } else {
+        this.stats.byWorker++;
+      }
+    }
+    // All chunks are finished with: the next job starts a new one.
+    this.next = CHUNK;
+  }
+
+  /** After a failure: the jobs not started yet are dropped (their files would be unregistered leftovers). */
+  private abandon(jobs: { c: number; i: number }[], from: number): void {
+    for (let k = from; k < jobs.length; k++) {
+      const { c, i } = jobs[k]!;
+      Atomics.compareExchange(this.chunks[c] as Int32Array, i, QUEUED, BY_MAIN);
+    }
+    this.next = CHUNK;
+  }
+}
+
+const activeWriters = new Set<BackgroundWriter>();
+
+/**
+ * Make every file queued in this process complete on disk before `path` is
+ * read, if `path` (bytes as latin1) is in a store directory with queued
+ * files: the evaluator calls this before it reads a file
+ * (`builtins.readFile drv.drvPath`). Errors are those of writing the files.
+ */
+export function storeReadBarrier(path: string): void {
+  if (activeWriters.size === 0) return;
+  for (const w of [...activeWriters]) {
+    if (w.dirs.some((d) => path === d || path.startsWith(d + '/'))) w.drain();
+  }
+}

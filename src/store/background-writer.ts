@@ -29,9 +29,10 @@ function loadWorkerThreads(): typeof import('node:worker_threads') {
 
 /** A file to create: read-only, mtime 1, with these contents. */
 export interface FileJob {
-  /** The file's path (bytes). */
-  readonly file: Buffer;
-  readonly contents: Buffer;
+  /** The file's path (bytes as latin1). */
+  readonly file: string;
+  /** Its contents (bytes as latin1). */
+  readonly text: string;
   /** What the store writes the file with when it does it itself (and what it throws). */
   readonly writeSync: () => void;
 }
@@ -54,12 +55,13 @@ parentPort.on('message', (m) => {
   if (m.chunk) chunks.push(new Int32Array(m.chunk));
   if (m.c < 0) return;
   const st = chunks[m.c];
-  const f = Buffer.from(m.f.buffer, m.f.byteOffset, m.f.length);
+  const f = Buffer.from(m.f, 'latin1');
+  const d = Buffer.from(m.d, 'latin1');
   if (Atomics.compareExchange(st, m.i, ${QUEUED}, ${BY_WORKER}) !== ${QUEUED}) return;
   let fd = -1, ok = false;
   try {
     fd = fs.openSync(f, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o444);
-    for (let off = 0; off < m.d.length; ) off += fs.writeSync(fd, m.d, off, m.d.length - off);
+    for (let off = 0; off < d.length; ) off += fs.writeSync(fd, d, off, d.length - off);
     if (m.chmod) fs.fchmodSync(fd, 0o444);
     fs.futimesSync(fd, 1, 1);
     ok = true;
@@ -85,8 +87,8 @@ export class BackgroundWriter {
   /** Jobs not drained yet, with their chunk and slot. */
   private jobs: { job: FileJob; c: number; i: number }[] = [];
   private next = CHUNK;
-  /** Contents of the files queued and not drained yet, by path (latin1). */
-  private readonly queued = new Map<string, Buffer>();
+  /** Contents of the files queued and not drained yet, by path. */
+  private readonly queued = new Map<string, string>();
   private readonly chmod: boolean;
   /** The store directory, logical and physical (bytes as latin1): see storeReadBarrier. */
   readonly dirs: readonly string[];
@@ -105,7 +107,7 @@ export class BackgroundWriter {
   readonly stats = { byWorker: 0, byMain: 0 };
 
   /** The contents of a file that is queued and perhaps not on disk yet. */
-  queuedContents(file: string): Buffer | undefined {
+  queuedText(file: string): string | undefined {
     return this.queued.get(file);
   }
 
@@ -119,7 +121,7 @@ export class BackgroundWriter {
     const c = this.chunks.length - 1;
     const i = this.next++;
     this.jobs.push({ job, c, i });
-    this.queued.set(job.file.toString('latin1'), job.contents);
+    this.queued.set(job.file, job.text);
     activeWriters.add(this);
     if (!this.worker && !this.failedToStart && this.jobs.length >= START_AFTER) this.start();
     if (this.worker) this.post(c, i, job, chunk);
@@ -133,7 +135,8 @@ export class BackgroundWriter {
     const w = this.worker as Worker;
     for (const u of this.unsent) w.postMessage({ chunk: u, c: -1, i: -1 });
     this.unsent = [];
-    w.postMessage({ chunk, c, i, f: job.file, d: job.contents, chmod: this.chmod });
+    // (strings: a Buffer would be sent with all of the pool it is a slice of)
+    w.postMessage({ chunk, c, i, f: job.file, d: job.text, chmod: this.chmod });
   }
 
   private start(): void {

@@ -647,13 +647,13 @@ export class LocalStore implements StoreApi {
     background = false,
   ): void {
     this.prepareWrite();
-    const contents = Buffer.from(text, 'latin1');
-    const file = toFsPath(this.toPhysical(path));
+    const phys = this.toPhysical(path);
     // Written straight to its name when nothing is there: until it is
     // registered nobody trusts the file, and a leftover of a crash is replaced
     // through a temporary name and a rename.
     const write = (): void => {
-      if (!this.writeNewFile(file, contents)) {
+      const contents = Buffer.from(text, 'latin1');
+      if (!this.writeNewFile(toFsPath(phys), contents)) {
         const temp = this.writeTempFile(contents);
         try {
           this.moveIntoPlace(temp, path);
@@ -668,11 +668,11 @@ export class LocalStore implements StoreApi {
         dirs: [...new Set([this.storeDir, this.realStoreDir])],
         chmod: (this.umask & 0o444) !== 0,
       });
-      this.writer.enqueue({ file, contents, writeSync: write });
+      this.writer.enqueue({ file: phys, text, writeSync: write });
     } else {
       write();
     }
-    const nar = narHashOfContents(contents);
+    const nar = narHashOfContents(text);
     const reg: PathRegistration = {
       path,
       narHash: nar.hash,
@@ -687,8 +687,8 @@ export class LocalStore implements StoreApi {
   readDerivation(drvPath: string): Derivation {
     this.assertValid(drvPath);
     const phys = this.toPhysical(drvPath);
-    const queued = this.writer?.queuedContents(phys);
-    const text = (queued ?? sys('reading file', phys, () => readFileSync(toFsPath(phys)))).toString('latin1');
+    const text =
+      this.writer?.queuedText(phys) ?? sys('reading file', phys, () => readFileSync(toFsPath(phys))).toString('latin1');
     return this.parseDrvText(drvPath, text);
   }
 
@@ -1432,17 +1432,25 @@ const N_FILE_HEADER = Buffer.concat([T_MAGIC, T_REGULAR]);
  * sha256 and size of the NAR of a single non-executable file with these
  * contents (what narFromContents would produce), without building it.
  */
-export function narHashOfContents(contents: Buffer): { hash: Hash; size: number } {
-  const h = new HashSink('sha256');
-  const len = Buffer.alloc(8);
-  len.writeUInt32LE(contents.length % 0x100000000, 0);
-  len.writeUInt32LE(Math.floor(contents.length / 0x100000000), 4);
-  h.update(N_FILE_HEADER).update(len).update(contents);
-  const pad = (8 - (contents.length % 8)) % 8;
-  if (pad) h.update(ZERO8.subarray(0, pad));
-  h.update(T_CLOSE);
-  return h.finish();
+export function narHashOfContents(contents: Buffer | string): { hash: Hash; size: number } {
+  // (the whole NAR in one buffer, hashed in one call: a hash object and five
+  // updates per .drv file cost more than the copy; a reused buffer for small ones)
+  const n = contents.length; // (a string holds bytes: one char each)
+  const pad = (8 - (n % 8)) % 8;
+  const size = N_FILE_HEADER.length + 8 + n + pad + T_CLOSE.length;
+  const nar = size <= NAR_SCRATCH_SIZE ? (narScratch ??= Buffer.allocUnsafe(NAR_SCRATCH_SIZE)) : Buffer.allocUnsafe(size);
+  let o = N_FILE_HEADER.copy(nar, 0);
+  nar.writeUInt32LE(n % 0x100000000, o);
+  nar.writeUInt32LE(Math.floor(n / 0x100000000), o + 4);
+  o += 8;
+  o += typeof contents === 'string' ? nar.write(contents, o, 'latin1') : contents.copy(nar, o);
+  nar.fill(0, o, o + pad);
+  T_CLOSE.copy(nar, o + pad);
+  return { hash: sha256(nar.subarray(0, size)), size };
 }
+
+const NAR_SCRATCH_SIZE = 64 * 1024;
+let narScratch: Buffer | undefined;
 
 /** Feeds NAR bytes to hashers through one buffer, so that small pieces cost no hash call each. */
 class NarHashFeeder {

@@ -163,21 +163,21 @@ describe('BackgroundWriter', () => {
     const file = join(d, 'f');
     let ran = 0;
     w.enqueue({
-      file: Buffer.from(file),
-      contents: Buffer.from('x'),
+      file,
+      text: 'x',
       writeSync: () => {
         ran++;
         writeFileSync(file, 'x');
       },
     });
-    expect(w.queuedContents(file)?.toString()).toBe('x');
+    expect(w.queuedText(file)).toBe('x');
     storeReadBarrier(join(tmp(), 'elsewhere'));
     expect(w.pending).toBe(1);
     storeReadBarrier(file);
     expect(w.pending).toBe(0);
     expect(ran).toBe(1);
     expect(readFileSync(file, 'latin1')).toBe('x');
-    expect(w.queuedContents(file)).toBeUndefined();
+    expect(w.queuedText(file)).toBeUndefined();
   });
 
   it('throws the error of a job that fails again on the main thread, after the jobs before it are done', () => {
@@ -189,8 +189,8 @@ describe('BackgroundWriter', () => {
       const file = i === 10 ? join(d, 'missing', 'f10') : join(d, `f${i}`);
       files.push(file);
       w.enqueue({
-        file: Buffer.from(file),
-        contents: Buffer.from(`c${i}`),
+        file,
+        text: `c${i}`,
         writeSync: () => writeFileSync(file, `c${i}`, { flag: 'wx' }),
       });
     }

@@ -79,6 +79,9 @@ parentPort.on('message', (m) => {
 
 /** Files queued before the worker is started: a few are cheaper to write here than to start a thread for. */
 const START_AFTER = 8;
+/** Finished jobs are forgotten every PRUNE_EVERY new ones; at MAX_BACKLOG unfinished ones, all are drained. */
+const PRUNE_EVERY = 256;
+const MAX_BACKLOG = 4096;
 
 export class BackgroundWriter {
   private worker: Worker | null = null;
@@ -126,6 +129,29 @@ export class BackgroundWriter {
     if (!this.worker && !this.failedToStart && this.jobs.length >= START_AFTER) this.start();
     if (this.worker) this.post(c, i, job, chunk);
     else if (chunk) this.unsent.push(chunk);
+    if (++this.sincePrune === PRUNE_EVERY) {
+      this.sincePrune = 0;
+      this.prune();
+      // (a disk slower than the evaluation: the main thread helps, so that
+      // what waits, and its text in memory, stays bounded)
+      if (this.jobs.length >= MAX_BACKLOG) this.drain();
+    }
+  }
+
+  private sincePrune = 0;
+
+  /** Forget the jobs the worker has finished (and their texts). */
+  private prune(): void {
+    const keep: { job: FileJob; c: number; i: number }[] = [];
+    for (const j of this.jobs) {
+      if (Atomics.load(this.chunks[j.c] as Int32Array, j.i) === DONE) {
+        this.queued.delete(j.job.file);
+        this.stats.byWorker++;
+      } else {
+        keep.push(j);
+      }
+    }
+    this.jobs = keep;
   }
 
   /** Chunks allocated before the worker started (sent with the first job it gets). */

@@ -201,6 +201,34 @@ describe('BackgroundWriter', () => {
   });
 });
 
+describe('BackgroundWriter memory', () => {
+  it('forgets finished jobs as it goes, and drains when too many wait', () => {
+    const d = tmp();
+    const w = new BackgroundWriter({ dirs: [d], chmod: false });
+    const job = (i: number) => {
+      const file = join(d, `f${i}`);
+      return { file, text: `c${i}`, writeSync: () => writeFileSync(file, `c${i}`, { flag: 'wx' }) };
+    };
+    for (let i = 0; i < 255; i++) w.enqueue(job(i));
+    sleep(1000);
+    expect(w.pending).toBe(255);
+    w.enqueue(job(255)); // the 256th: the finished ones are forgotten
+    expect(w.pending).toBeLessThan(100);
+    expect(w.queuedText(join(d, 'f0'))).toBeUndefined();
+    // however fast the worker is, no more than 4096 (+ the 256 between two checks) ever wait
+    let most = 0;
+    for (let i = 256; i < 256 + 5000; i++) {
+      w.enqueue(job(i));
+      most = Math.max(most, w.pending);
+    }
+    expect(most).toBeLessThan(4096 + 256);
+    w.drain();
+    expect(w.stats.byWorker + w.stats.byMain).toBe(5256);
+    expect(readdirSync(d).length).toBe(5256);
+    expect(readFileSync(join(d, 'f5255'), 'latin1')).toBe('c5255');
+  });
+});
+
 describe('tsnix instantiate', () => {
   it('reads a .drv written moments before (builtins.readFile drv.drvPath)', () => {
     const base = tmp();

@@ -18,7 +18,9 @@
  * Text files (toFile, .drv) are written straight to their final name when
  * nothing is there, else through a temporary name. So a registered path
  * always has all its contents, and a failed add leaves nothing registered
- * and no temporary files.
+ * and no temporary files. The .drv files of writeDerivation are created by
+ * a worker thread while the evaluation goes on (background-writer.ts); a
+ * commit waits for them first.
  *
  * Registrations are batched: they are kept in memory (and count as valid
  * for this process at once) and committed in one transaction when the event

@@ -6,6 +6,7 @@
 // The evaluator reaches the store only through `state.store` (a StoreApi):
 // a ComputeStore computes every path without writing, a LocalStore writes.
 
+import { storeReadBarrier } from '../../store/background-writer.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -101,6 +102,7 @@ function warnWithTrace(state: EvalState, w: NixError): void {
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
+  storeReadBarrier(p);
   try {
     return fs.lstatSync(Buffer.from(p, 'latin1'));
   } catch {

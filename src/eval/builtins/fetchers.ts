@@ -13,6 +13,7 @@
 // network fetches (github:, https:// …): tsnix has no downloader, so they fail
 // with a clear error.
 
+import { storeReadBarrier } from '../../store/background-writer.js';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -85,6 +86,7 @@ function releaseTemp(state: EvalState, tmp: string): void {
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
+  storeReadBarrier(p);
   try {
     return fs.lstatSync(Buffer.from(p, 'latin1'));
   } catch {

@@ -55,11 +55,12 @@ parentPort.on('message', (m) => {
   if (m.chunk) chunks.push(new Int32Array(m.chunk));
   if (m.c < 0) return;
   const st = chunks[m.c];
-  const f = Buffer.from(m.f, 'latin1');
-  const d = Buffer.from(m.d, 'latin1');
   if (Atomics.compareExchange(st, m.i, ${QUEUED}, ${BY_WORKER}) !== ${QUEUED}) return;
-  let fd = -1, ok = false;
+  // (everything after the claim in the try: the main thread waits for a claimed job's end)
+  let fd = -1, ok = false, f;
   try {
+    f = Buffer.from(m.f, 'latin1');
+    const d = Buffer.from(m.d, 'latin1');
     fd = fs.openSync(f, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, 0o444);
     for (let off = 0; off < d.length; ) off += fs.writeSync(fd, d, off, d.length - off);
     if (m.chmod) fs.fchmodSync(fd, 0o444);
@@ -128,7 +129,6 @@ export class BackgroundWriter {
     activeWriters.add(this);
     if (!this.worker && !this.failedToStart && this.jobs.length >= START_AFTER) this.start();
     if (this.worker) this.post(c, i, job, chunk);
-    else if (chunk) this.unsent.push(chunk);
     if (++this.sincePrune === PRUNE_EVERY) {
       this.sincePrune = 0;
       this.prune();
@@ -154,31 +154,24 @@ export class BackgroundWriter {
     this.jobs = keep;
   }
 
-  /** Chunks allocated before the worker started (sent with the first job it gets). */
-  private unsent: SharedArrayBuffer[] = [];
-
   private post(c: number, i: number, job: FileJob, chunk?: SharedArrayBuffer): void {
-    const w = this.worker as Worker;
-    for (const u of this.unsent) w.postMessage({ chunk: u, c: -1, i: -1 });
-    this.unsent = [];
     // (strings: a Buffer would be sent with all of the pool it is a slice of)
-    w.postMessage({ chunk, c, i, f: job.file, d: job.text, chmod: this.chmod });
+    (this.worker as Worker).postMessage({ chunk, c, i, f: job.file, d: job.text, chmod: this.chmod });
   }
 
   private start(): void {
     try {
       const w = new (loadWorkerThreads().Worker)(WORKER_SOURCE, { eval: true, stdout: false, stderr: false });
       w.unref();
-      // (an error in the worker leaves its jobs to the main thread; see drain)
+      // (an error outside a job leaves the jobs unclaimed, to the main thread's drain)
       w.on('error', () => {});
       this.worker = w;
     } catch {
       this.failedToStart = true;
       return;
     }
-    // The jobs queued so far, with the chunks they use.
-    for (const u of this.unsent) this.worker.postMessage({ chunk: u, c: -1, i: -1 });
-    this.unsent = [];
+    // The chunks so far, then the jobs queued so far.
+    for (const st of this.chunks) this.worker.postMessage({ chunk: st.buffer, c: -1, i: -1 });
     for (const { job, c, i } of this.jobs) this.post(c, i, job);
   }
 
@@ -195,38 +188,25 @@ export class BackgroundWriter {
     for (let k = 0; k < jobs.length; k++) {
       const { job, c, i } = jobs[k]!;
       const st = this.chunks[c] as Int32Array;
-      if (Atomics.compareExchange(st, i, QUEUED, BY_MAIN) === QUEUED) {
-        try {
-          job.writeSync();
-        } catch (e) {
-          this.abandon(jobs, k + 1);
-          throw e;
-        }
-        this.stats.byMain++;
-        continue;
-      }
-      let s = Atomics.load(st, i);
-      // (a timeout, only so that a worker that died mid-job cannot hang the process)
-      for (let waited = 0; s === BY_WORKER; waited++) {
-        if (Atomics.wait(st, i, BY_WORKER, 1000) === 'timed-out' && waited >= 30) {
-          Atomics.store(st, i, FAILED);
-        }
+      // (the worker never leaves a job it claimed: its whole job is in a try)
+      let s = Atomics.compareExchange(st, i, QUEUED, BY_MAIN);
+      while (s === BY_WORKER) {
+        Atomics.wait(st, i, BY_WORKER);
         s = Atomics.load(st, i);
       }
-      if (s === FAILED) {
-        try {
-          job.writeSync();
-        } catch (e) {
-          this.abandon(jobs, k + 1);
-          throw e;
-        }
-        this.stats.byMain++;
-      } else {
+      if (s === DONE) {
         this.stats.byWorker++;
+        continue;
       }
+      // claimed here (s was QUEUED), or failed by the worker
+      try {
+        job.writeSync();
+      } catch (e) {
+        this.abandon(jobs, k + 1);
+        throw e;
+      }
+      this.stats.byMain++;
     }
-    // All chunks are finished with: the next job starts a new one.
-    this.next = CHUNK;
   }
 
   /** After a failure: the jobs not started yet are dropped (their files would be unregistered leftovers). */
@@ -235,7 +215,6 @@ export class BackgroundWriter {
       const { c, i } = jobs[k]!;
       Atomics.compareExchange(this.chunks[c] as Int32Array, i, QUEUED, BY_MAIN);
     }
-    this.next = CHUNK;
   }
 }
 

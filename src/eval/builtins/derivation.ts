@@ -6,7 +6,6 @@
 // The evaluator reaches the store only through `state.store` (a StoreApi):
 // a ComputeStore computes every path without writing, a LocalStore writes.
 
-import { storeReadBarrier } from '../../store/background-writer.js';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -51,7 +50,7 @@ import type { EvalState } from '../state.js';
 import { Compiler, updateAttrs } from '../compile.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, UNMADE, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
 import { valueToJSON } from './json.js';
-import { realisePath } from './paths.js';
+import { lstatOrNull, realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
 
 // ---------------------------------------------------------------- helpers
@@ -99,15 +98,6 @@ function warnWithTrace(state: EvalState, w: NixError): void {
     throw new NixError(`${w.msg}\n(aborting on warning because abort-on-warn is set)`, w.pos);
   }
   state.stderr(renderError(w, state.settings.showTrace, 'warning') + '\n');
-}
-
-function lstatOrNull(p: string): fs.Stats | null {
-  storeReadBarrier(p);
-  try {
-    return fs.lstatSync(Buffer.from(p, 'latin1'));
-  } catch {
-    return null;
-  }
 }
 
 function baseName(p: string): string {

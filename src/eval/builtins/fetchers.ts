@@ -13,12 +13,12 @@
 // network fetches (github:, https:// …): tsnix has no downloader, so they fail
 // with a clear error.
 
-import { storeReadBarrier } from '../../store/background-writer.js';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pos } from '../../../grammar/ast.js';
+import { lstatOrNull } from './paths.js';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { FileBinaryCache, parseCacheUrl, type NarInfo } from '../../store/binary-cache.js';
 import { makeContentAddressedPath, parseContentAddress } from '../../store/content-address.js';
@@ -83,15 +83,6 @@ function makeTemp(state: EvalState, prefix: string): string {
 /** Removes `tmp` unless the store still needs it (see keepsSources). */
 function releaseTemp(state: EvalState, tmp: string): void {
   if (!keepsSources(state)) fs.rmSync(tmp, { recursive: true, force: true });
-}
-
-function lstatOrNull(p: string): fs.Stats | null {
-  storeReadBarrier(p);
-  try {
-    return fs.lstatSync(Buffer.from(p, 'latin1'));
-  } catch {
-    return null;
-  }
 }
 
 /** The newest mtime in a tree (as CppNix's dumpPathAndGetMtime). */

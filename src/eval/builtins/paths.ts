@@ -77,6 +77,16 @@ function resolveLinks(file: string): string {
   return file;
 }
 
+/** lstat of a path (bytes as latin1), null if it cannot be (also waits for a queued store file: storeReadBarrier). */
+export function lstatOrNull(p: string): fs.Stats | null {
+  storeReadBarrier(p);
+  try {
+    return fs.lstatSync(Buffer.from(p, 'latin1'));
+  } catch {
+    return null;
+  }
+}
+
 function fsPath(p: string): string {
   storeReadBarrier(p);
   return fromBytes(p);

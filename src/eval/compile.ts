@@ -392,16 +392,14 @@ export class Compiler {
       return (env) => {
         const v = subject(env);
         if (v instanceof Attrs) {
-          const x = v.get(name);
-          if (x !== undefined) {
-            if (!(x instanceof Thunk)) return x;
-            try {
-              return x.force();
-            } catch (err) {
-              frames(err, v, name, 0, env);
-              throw err;
-            }
+          let x: Value | undefined;
+          try {
+            x = v.forceAttr(name);
+          } catch (err) {
+            frames(err, v, name, 0, env);
+            throw err;
           }
+          if (x !== undefined) return x;
         }
         return selectFail(v, name, pos, shown);
       };
@@ -422,15 +420,15 @@ export class Compiler {
             if (dflt) return dflt(env);
             return selectFail(v, name, pos, shown);
           }
-          const x = v.get(name);
+          found = v;
+          foundName = name;
+          at = i;
+          const x = v.forceAttr(name);
           if (x === undefined) {
             if (dflt) return dflt(env);
             return selectFail(v, name, pos, shown);
           }
-          found = v;
-          foundName = name;
-          at = i;
-          v = x instanceof Thunk ? x.force() : x;
+          v = x;
         }
       } catch (err) {
         frames(err, found, foundName, at, env);
@@ -452,9 +450,9 @@ export class Compiler {
         if (name === null) return false;
         // (the last name is only looked for: a literal's unmade value stays unmade)
         if (i === names.length - 1) return v.has(name);
-        const x = v.get(name);
+        const x = v.forceAttr(name);
         if (x === undefined) return false;
-        v = x instanceof Thunk ? x.force() : x;
+        v = x;
       }
       return true;
     };

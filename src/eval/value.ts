@@ -556,6 +556,42 @@ export class Attrs {
     return r.get(name);
   }
 
+  /**
+   * The value of `name` forced (undefined when there is none).  A thunk in
+   * one of this set's own slots (a literal's, or a builtin's Map) is then
+   * replaced there by its value, so that a thunk made and forced by one
+   * selection is garbage at once instead of living as long as the set
+   * (a value that is a function keeps its thunk: two sets sharing that
+   * thunk must still compare equal, see eqValues).
+   */
+  forceAttr(name: string): Value | undefined {
+    const r = this.rep;
+    if (r instanceof Layout) {
+      const i = r.indexOf(name);
+      if (i < 0) return undefined;
+      const vals = this.vals as Value[];
+      let v: Value = vals[i + 1]!;
+      if (v === UNMADE) v = this.make(r, i);
+      if (!(v instanceof Thunk)) return v;
+      const x = v.force();
+      if (!(x instanceof Lambda) && vals[i + 1] === v) vals[i + 1] = x;
+      return x;
+    }
+    if (r instanceof Map) {
+      const v = r.get(name);
+      if (!(v instanceof Thunk)) return v;
+      const x = v.force();
+      if (!(x instanceof Lambda) && r !== EMPTY_MAP) r.set(name, x);
+      return x;
+    }
+    if (r instanceof Attrs) {
+      const v = r.forceAttr(name);
+      return v !== undefined ? v : (this.vals as Attrs).forceAttr(name);
+    }
+    const v = r.get(name);
+    return v instanceof Thunk ? v.force() : v;
+  }
+
   has(name: string): boolean {
     const r = this.rep;
     if (r instanceof Layout) return r.indexOf(name) >= 0;

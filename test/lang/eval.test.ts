@@ -271,6 +271,17 @@ describe('equality', () => {
     expect(ev('let f = x: x; in { a = f; } == { a = f; }')).toBe('true');
     expect(ev('[ (x: x) ] == [ (x: x) ]')).toBe('false');
   });
+  it('a selected attribute is replaced by its value in the set, but a function keeps its thunk (pointer equality)', () => {
+    // s and s2 share the thunks of f and n; selecting them first must not change what == says (CppNix 2.8: true)
+    const e = 'let s = { f = (a: b: a) 1; n = 1 + 1; }; s2 = removeAttrs (s // { zz = 1; }) [ "zz" ]; in';
+    expect(ev(`${e} builtins.seq s.f (builtins.seq s.n (s == s2))`)).toBe('true');
+    // (s2 made first: it holds the thunks themselves)
+    expect(ev(`${e} builtins.seq s2 (builtins.seq s.f (builtins.seq s.n (s == s2)))`)).toBe('true');
+    expect(ev(`${e} builtins.seq (builtins.getAttr "f" s2) (s == s2)`)).toBe('true');
+    expect(ev(`${e} [ (builtins.seq s.n s.n) (s == s2) s2.n ]`)).toBe('[ 2 true 2 ]');
+    // (a new thunk per `inherit (s) f`: never equal, as in CppNix)
+    expect(ev(`${e} { inherit (s) f; } == { inherit (s) f; }`)).toBe('false');
+  });
   it('derivations compare by outPath', () => {
     expect(ev('{ type = "derivation"; outPath = "/a"; x = 1; } == { type = "derivation"; outPath = "/a"; x = 2; }')).toBe('true');
   });

@@ -6,7 +6,7 @@
 
 import { NixError } from '../errors.js';
 import { call2, forceFunction, forceStringNoCtx } from '../ops.js';
-import { Attrs, Thunk, compareBytes, force, posInTables, type PosTable, type Value } from '../value.js';
+import { Attrs, Thunk, compareBytes, posInTables, type PosTable, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
@@ -34,9 +34,9 @@ export function register(r: Registry): void {
     fn: ([n, s]) => {
       const name = forceStringNoCtx(n!, null, argCtx('getAttr', 0));
       const a = attrsArg(s!, argCtx('getAttr', 1));
-      const v = a.get(name);
+      const v = a.forceAttr(name);
       if (v === undefined) throw missingAttr(name, 'in the attribute set under consideration');
-      return force(v);
+      return v;
     },
   });
 

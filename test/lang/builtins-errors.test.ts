@@ -259,6 +259,12 @@ describe('attribute sets', () => {
     );
     expect(ev('builtins.listToAttrs [ { name = "a"; value = 1; } { name = "a"; } ]')).toBe('{ a = 1; }');
     expect(trace('builtins.listToAttrs [ { name = "b"; } { name = "a"; value = 1; } ]').at(-1)).toBe("error: attribute 'value' missing");
+    // the first of each name wins, however many names come twice, in any order (checked with CppNix 2.8)
+    expect(ev('builtins.listToAttrs [ { name = "a"; value = 1; } { name = "b"; value = 2; } { name = "a"; value = 3; } { name = "c"; value = 4; } { name = "b"; value = 5; } { name = "c"; value = 6; } { name = "d"; value = 7; } ]')).toBe(
+      '{ a = 1; b = 2; c = 4; d = 7; }',
+    );
+    expect(trace('(builtins.listToAttrs [ { name = "a"; value = throw "first"; } { name = "a"; value = 1; } ]).a').at(-1)).toBe('error: first');
+    expect(trace('builtins.listToAttrs [ { name = "a"; value = 1; } { name = "a"; value = 2; } { name = "b"; } ]').at(-1)).toBe("error: attribute 'value' missing");
   });
 
   it('listToAttrs keeps the positions of the values; mapAttrs and zipAttrsWith make attributes without positions', () => {

@@ -102,6 +102,7 @@ export function register(r: Registry): void {
         return t ? posInTables(t, 'value') : undefined;
       });
       let missing = false;
+      let dup = false;
       for (let i = 0; i < list.length; i++) {
         const a = attrsArg(list[i]!, 'while evaluating an element of the list passed to builtins.listToAttrs');
         const nv = a.get('name');
@@ -129,10 +130,21 @@ export function register(r: Registry): void {
         names[i] = name;
         // (values are taken as the names come, first one winning: only a
         // missing `value` waits for all names, whose errors come first)
-        if (missing || m.has(name)) continue;
+        // (one Map operation per element while no name has come twice: a set
+        // that does not grow found a duplicate, whose first value is put back;
+        // the loop then looks before it sets)
+        if (missing || (dup && m.has(name))) continue;
         const v = a.get('value');
-        if (v === undefined) missing = true;
-        else m.set(name, v);
+        if (v === undefined) {
+          if (!m.has(name)) missing = true;
+          continue;
+        }
+        const size = m.size;
+        m.set(name, v);
+        if (m.size === size) {
+          dup = true;
+          m.set(name, elems[names.indexOf(name)]!.get('value')!);
+        }
       }
       if (missing) {
         // report the error CppNix reports: the first in name order

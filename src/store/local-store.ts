@@ -768,8 +768,8 @@ export class LocalStore implements StoreApi {
    * recursive sha256 gives a `source` path, anything else a fixed-output one.
    */
   addPath(src: FsPath, opts: AddPathOptions): AddedPath {
-    storeReadBarrier(typeof src === 'string' ? src : src.toString('latin1'));
     const srcStr = typeof src === 'string' ? src : src.toString('latin1');
+    storeReadBarrier(srcStr);
     const srcB = toFsPath(src);
     const method: FileIngestionMethod = opts.method;
     const algo: HashAlgo = opts.hashAlgo ?? 'sha256';

@@ -666,7 +666,7 @@ export function setCopyPathToStore(f: typeof copyPathToStore): void {
 export function coerceToString(v: Value, pos: Pos | null, opts: CoerceOptions = {}): CoerceResult {
   // as CppNix's forceValue: an error evaluating the value gets no context frame
   if (v instanceof Thunk) v = v.force();
-  if (v instanceof Attrs && (v.has('__toString') || v.has('outPath'))) {
+  if (v instanceof Attrs && v.coercible()) {
     return peelToStringOutPath(v, pos, !!opts.strictToString, (p) => coerceToString(p, pos, opts));
   }
   if (typeof v === 'string') return { s: v, ctx: EMPTY_CTX };

@@ -198,7 +198,26 @@ export class Layout {
   private without: Map<string, { layout: Layout; from: number[] }> | null = null;
   /** Names in byte order, made on demand. */
   sorted: string[] | null = null;
+  /** The indexes of `keys` in byte order of the names, made on demand (see sortedOrder). */
+  private order: number[] | null = null;
+  /** Whether the names include `__toString` or `outPath` (see Attrs.coercible), once asked. */
+  coercible: boolean | undefined = undefined;
   constructor(readonly keys: readonly string[]) {}
+
+  /** The indexes of `keys` taken in byte order of the names (cached). */
+  sortedOrder(): number[] {
+    let o = this.order;
+    if (o === null) {
+      const ks = this.keys;
+      o = new Array<number>(ks.length);
+      for (let i = 0; i < ks.length; i++) o[i] = i;
+      let inOrder = true;
+      for (let i = 1; i < ks.length; i++) if (ks[i - 1]! > ks[i]!) inOrder = false;
+      if (!inOrder) o.sort((a, b) => (ks[a]! < ks[b]! ? -1 : ks[a]! > ks[b]! ? 1 : 0));
+      this.order = o;
+    }
+    return o;
+  }
 
   indexOf(name: string): number {
     const ks = this.keys;
@@ -592,6 +611,13 @@ export class Attrs {
     return v instanceof Thunk ? v.force() : v;
   }
 
+  /** Whether the set has `__toString` or `outPath` (what coercions, toJSON and printing peel). */
+  coercible(): boolean {
+    const r = this.rep;
+    if (r instanceof Layout) return (r.coercible ??= r.indexOf('__toString') >= 0 || r.indexOf('outPath') >= 0);
+    return this.has('__toString') || this.has('outPath');
+  }
+
   has(name: string): boolean {
     const r = this.rep;
     if (r instanceof Layout) return r.indexOf(name) >= 0;
@@ -650,6 +676,27 @@ export class Attrs {
     if (r instanceof Map) return r.entries();
     if (r instanceof Layout || r instanceof Attrs || r instanceof Mapped) return this.asMap().entries();
     return r.entries() as IterableIterator<[string, Value]>;
+  }
+
+  /**
+   * For a set made by a literal or over a shared Layout: the indexes of its
+   * names in byte order (Layout.sortedOrder), to read with `slotName` and
+   * `slotValue`; null for the other kinds of set (use keys and get).
+   */
+  slotOrder(): number[] | null {
+    const r = this.rep;
+    return r instanceof Layout ? r.sortedOrder() : null;
+  }
+
+  /** The name at index `i` of a set that has a slotOrder. */
+  slotName(i: number): string {
+    return (this.rep as Layout).keys[i]!;
+  }
+
+  /** The value at index `i` of a set that has a slotOrder (as `get` of its name). */
+  slotValue(i: number): Value {
+    const v = (this.vals as Value[])[i + 1]!;
+    return v === UNMADE ? this.make(this.rep as Layout, i) : v;
   }
 
   /** Names in byte order (cached). */

@@ -583,3 +583,63 @@ describe('builtins.fromJSON objects', () => {
     expect(ev(`map (o: removeAttrs o [ "x" ]) (builtins.fromJSON "${doc}")`)).toBe('[ { y = [ ]; } { y = { }; } { y = 3; } { y = 6; } { y = 9; } ]');
   });
 });
+
+describe('builtins.toJSON text', () => {
+  /** The string `text` evaluates to (its bytes read as UTF-8), or the number, as a string. */
+  const str = (text: string): string => {
+    const v = value(text);
+    if (typeof v === 'number') return String(v);
+    return Buffer.from(typeof v === 'string' ? v : (v as NixStr).s, 'latin1').toString('utf8');
+  };
+
+  it('escapes as nlohmann::json does and keeps UTF-8 as it is', () => {
+    // (raw control characters in the Nix string: \x01 \x08 \x0c \x1f, and DEL, which is not escaped)
+    expect(str('builtins.toJSON "q\\"b\\\\n\\nt\\tr\\r\x01\x08\x0c\x1f\x7f é ✓ 🎉"')).toBe(
+      '"q\\"b\\\\n\\nt\\tr\\r\\u0001\\b\\f\\u001f\x7f é ✓ 🎉"',
+    );
+    expect(str('builtins.toJSON { "a\\"b" = "x"; "é" = [ "\\n" ]; }')).toBe('{"a\\"b":"x","é":["\\n"]}');
+  });
+
+  it('rejects bytes that are not UTF-8, at their index', () => {
+    const msg = (bytes: string): string => {
+      try {
+        forceDeep(mkState().evalString(`builtins.toJSON "${bytes}"`, '«string»', '/'));
+      } catch (e) {
+        if (e instanceof NixError) return e.msg;
+        throw e;
+      }
+      return 'no error';
+    };
+    expect(msg('ab\xff')).toBe('JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index 2: 0xFF');
+    expect(msg('\\"\xc3')).toBe('JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index 1: 0xC3'); // cut short
+    expect(msg('\xed\xa0\x80')).toBe('JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index 0: 0xED'); // a surrogate
+    expect(msg('\xc3\xa9')).toBe('no error');
+  });
+
+  it('writes long strings whole, escaped or not', () => {
+    const n = 70000;
+    expect(str(`builtins.stringLength (builtins.toJSON (builtins.concatStringsSep "" (builtins.genList (i: "\\"") ${n})))`)).toBe(String(2 * n + 2));
+    expect(str(`builtins.toJSON [ (builtins.concatStringsSep "" (builtins.genList (i: "ab") ${n})) "\\"" ]`)).toBe(`["${'ab'.repeat(n)}","\\""]`);
+    // past the room of the buffer in the middle of a string that needs escaping (a toJSON
+    // inside another starts with 4 096 bytes: the second string starts at 4 036)
+    const x = 'x'.repeat(4032);
+    const ab = 'a'.repeat(10) + '\\"' + 'b'.repeat(29);
+    expect(str(`builtins.toJSON [ (builtins.toJSON [ "${x}" "${ab}" ]) ]`)).toBe(JSON.stringify([JSON.stringify([x, ab.replace('\\', '')])]));
+  });
+
+  it('runs inside itself: a value forced while writing may call toJSON', () => {
+    expect(str('builtins.toJSON { a = builtins.toJSON { b = "x"; }; c = [ (builtins.toJSON [ 1 2 ]) ]; d = 3; }')).toBe(
+      '{"a":"{\\"b\\":\\"x\\"}","c":["[1,2]"],"d":3}',
+    );
+    // the inner one fails (tryEval catches it) and the outer one goes on where it was
+    expect(str('builtins.toJSON { a = (builtins.tryEval (builtins.toJSON { x = [ 1 (throw "no") ]; })).success; b = "after"; }')).toBe(
+      '{"a":false,"b":"after"}',
+    );
+    // an inner one longer than the outer one's buffer
+    const big = 'builtins.concatStringsSep "" (builtins.genList (i: "y") 100000)';
+    expect(str(`builtins.stringLength (builtins.toJSON [ "a" (builtins.toJSON [ (${big}) ]) "b" ])`)).toBe(String(5 + (1 + 100004 + 2 + 1) + 5)); // ["a", then the inner text quoted, its two quotes escaped, then ,"b"]
+    expect(str(`let big = ${big}; in builtins.toJSON [ (builtins.substring 0 3 (builtins.toJSON [ big ])) (builtins.toJSON "z") ]`)).toBe(
+      '["[\\"y","\\"z\\""]',
+    );
+  });
+});

@@ -43,166 +43,205 @@ export function register(r: Registry): void {
  * "while evaluating list element at index N" at the list's position.
  */
 export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
-  const out = new ByteWriter();
-  // each value counts against max-call-depth, as CppNix's addCallDepth(pos)
-  const go = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
-    enterDepth(pos);
-    try {
-      put(v, pos, copyToStore);
-    } finally {
-      leaveDepth();
-    }
-  };
-  // (the loops below write their brackets and commas from one place: a long
-  // first loop is compiled while it runs (OSR), and a call after it that had
-  // never run would throw that compilation away)
-  const object = (a: Attrs, copyToStore: boolean): void => {
-    const keys = a.keys();
-    for (let i = 0; ; i++) {
-      out.put(i === 0 ? (keys.length === 0 ? '{}' : '{') : i === keys.length ? '}' : ',');
-      if (i === keys.length) break;
-      const k = keys[i]!;
-      out.putJsonString(k);
-      out.put(':');
-      const x = a.get(k)!;
-      // (a plain string, number, boolean or null needs its position only past
-      // max-call-depth: the lookup is skipped, as the forcing is)
-      if ((typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' || x === null) && !atMaxDepth()) {
-        if (typeof x === 'string') out.putJsonString(x);
-        else out.put(String(x));
-        continue;
+  // (forcing a value may run a toJSON of its own: the state of this one is
+  // kept aside meanwhile)
+  const outer = { buf, n, acc: ctxAcc };
+  buf = nesting === 0 ? spare : Buffer.allocUnsafe(1 << 12);
+  n = 0;
+  ctxAcc = acc;
+  nesting++;
+  try {
+    go(v, pos, copyToStore);
+    return buf.toString('latin1', 0, n);
+  } finally {
+    // the buffer of a toJSON that is not inside another is kept for the next
+    if (--nesting === 0 && buf.length <= SPARE_MAX) spare = buf;
+    buf = outer.buf;
+    n = outer.n;
+    ctxAcc = outer.acc;
+  }
+}
+
+// The text is built in a growing buffer (one flat string at the end, no rope
+// of pieces) by the functions below, at module level so that V8 compiles them
+// once (closures made at each call would be compiled again), writing to the
+// state of the toJSON in progress:
+let buf = Buffer.allocUnsafe(0);
+let n = 0;
+let ctxAcc: { ctx: Context } = { ctx: EMPTY_CTX };
+/** How many toJSONs are in progress (one inside the other). */
+let nesting = 0;
+/** The buffer of the last outermost toJSON (up to SPARE_MAX bytes), for the next. */
+let spare = Buffer.allocUnsafe(1 << 16);
+const SPARE_MAX = 1 << 24;
+
+/** Room for `need` more bytes after the first `used` (the text so far, n, unless a literal is being written). */
+function grow(need: number, used = n): void {
+  let size = buf.length * 2;
+  while (size < used + need) size *= 2;
+  const b = Buffer.allocUnsafe(size);
+  buf.copy(b, 0, 0, used);
+  buf = b;
+}
+/** Text written as it is (punctuation, numbers, escaped strings). */
+function raw(s: string): void {
+  const len = s.length;
+  if (n + len > buf.length) grow(len);
+  if (len < 32) {
+    const b = buf;
+    for (let i = 0; i < len; i++) b[n + i] = s.charCodeAt(i);
+    n += len;
+  } else n += buf.write(s, n, 'latin1');
+}
+/** One byte (ASCII punctuation). */
+function byte(c: number): void {
+  if (n === buf.length) grow(1);
+  buf[n++] = c;
+}
+/**
+ * A string literal.  The bytes are copied as they come until one needs
+ * escaping or, at or above 0x80, checking: the rest goes through `escaped`.
+ */
+function str(s: string): void {
+  const len = s.length;
+  if (n + len + 2 > buf.length) grow(len + 2);
+  const b = buf;
+  let j = n;
+  b[j++] = 0x22;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c >= 0x80) return escaped(s, i, j);
+    b[j++] = c;
+  }
+  b[j++] = 0x22;
+  n = j;
+}
+/**
+ * The rest of a string literal from `s[from]`, written at `buf[j]`, as
+ * nlohmann::json writes it: `"` and `\\` escaped, control characters as
+ * \b \t \n \f \r or \u00XX, UTF-8 sequences as they are (an invalid
+ * one is an error).
+ */
+function escaped(s: string, from: number, j: number): void {
+  const len = s.length;
+  // (at most 6 bytes per byte: \u00XX)
+  if (j + 6 * (len - from) + 1 > buf.length) grow(6 * (len - from) + 1, j);
+  const b = buf;
+  for (let i = from; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c < 0x80) {
+      if (c === 0x22 || c === 0x5c) b[j++] = 0x5c;
+      b[j++] = c;
+    } else if (c < 0x20) {
+      b[j++] = 0x5c;
+      const e = c === 8 ? 0x62 : c === 9 ? 0x74 : c === 10 ? 0x6e : c === 12 ? 0x66 : c === 13 ? 0x72 : 0;
+      if (e !== 0) b[j++] = e;
+      else {
+        b[j++] = 0x75;
+        b[j++] = 0x30;
+        b[j++] = 0x30;
+        b[j++] = HEX.charCodeAt(c >> 4);
+        b[j++] = HEX.charCodeAt(c & 15);
       }
-      const apos = a.posOf(k) ?? null;
+    } else {
+      const k = utf8SeqLen(s, i);
+      if (k === 0) throw new NixError(`JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index ${i}: 0x${c.toString(16).toUpperCase().padStart(2, '0')}`);
+      for (let m = 0; m < k; m++) b[j++] = s.charCodeAt(i + m);
+      i += k - 1;
+    }
+  }
+  b[j++] = 0x22;
+  n = j;
+}
+/** One value; each counts against max-call-depth, as CppNix's addCallDepth(pos). */
+function go(v: Value, pos: Pos | null, copyToStore: boolean): void {
+  enterDepth(pos);
+  try {
+    put(v, pos, copyToStore);
+  } finally {
+    leaveDepth();
+  }
+}
+// (the loops below write their brackets and commas from inside: a long
+// first loop is compiled while it runs (OSR), and a call after it that had
+// never run would throw that compilation away)
+function object(a: Attrs, copyToStore: boolean): void {
+  // a literal's set (or one over a shared Layout) is read slot by slot in
+  // the order of its names, the others by name
+  const order = a.slotOrder();
+  const keys = order === null ? a.keys() : null;
+  const len = order !== null ? order.length : keys!.length;
+  for (let i = 0; ; i++) {
+    if (i === 0) byte(0x7b);
+    if (i === len) {
+      byte(0x7d);
+      break;
+    }
+    if (i !== 0) byte(0x2c);
+    const k = order !== null ? a.slotName(order[i]!) : keys![i]!;
+    const x = order !== null ? a.slotValue(order[i]!) : a.get(k)!;
+    str(k);
+    byte(0x3a);
+    // (a plain string, number, boolean or null needs its position only past
+    // max-call-depth: the lookup is skipped, as the forcing is)
+    if ((typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' || x === null) && !atMaxDepth()) {
+      if (typeof x === 'string') str(x);
+      else raw(String(x));
+      continue;
+    }
+    const apos = a.posOf(k) ?? null;
+    try {
+      go(x, apos, copyToStore);
+    } catch (e) {
+      if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+      throw e;
+    }
+  }
+}
+function put(v: Value, pos: Pos | null, copyToStore: boolean): void {
+  v = forceAt(v, pos);
+  if (typeof v === 'string') str(v);
+  else if (v === null) raw('null');
+  else if (v === true) raw('true');
+  else if (v === false) raw('false');
+  else if (typeof v === 'number' || typeof v === 'bigint') raw(String(v));
+  else if (v instanceof NixStr) {
+    ctxAcc.ctx = mergeContexts(ctxAcc.ctx, v.ctx);
+    str(v.s);
+  } else if (v instanceof NixFloat) raw(jsonFloat(v.v));
+  else if (v instanceof NixPath) {
+    const r = coerceToString(v, pos, { copyToStore });
+    ctxAcc.ctx = mergeContexts(ctxAcc.ctx, r.ctx);
+    str(r.s);
+  } else if (Array.isArray(v)) {
+    for (let i = 0; ; i++) {
+      if (i === 0) byte(0x5b);
+      if (i === v.length) {
+        byte(0x5d);
+        break;
+      }
+      if (i !== 0) byte(0x2c);
       try {
-        go(x, apos, copyToStore);
+        go(v[i]!, pos, copyToStore);
       } catch (e) {
-        if (e instanceof NixError) e.addTrace(`while evaluating attribute '${k}'`, apos);
+        if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`, pos);
         throw e;
       }
     }
-  };
-  const put = (v: Value, pos: Pos | null, copyToStore: boolean): void => {
-    v = forceAt(v, pos);
-    if (v === null) out.put('null');
-    else if (v === true) out.put('true');
-    else if (v === false) out.put('false');
-    else if (typeof v === 'number' || typeof v === 'bigint') out.put(String(v));
-    else if (typeof v === 'string') out.putJsonString(v);
-    else if (v instanceof NixStr) {
-      acc.ctx = mergeContexts(acc.ctx, v.ctx);
-      out.putJsonString(v.s);
-    } else if (v instanceof NixFloat) out.put(jsonFloat(v.v));
-    else if (v instanceof NixPath) {
-      const r = coerceToString(v, pos, { copyToStore });
-      acc.ctx = mergeContexts(acc.ctx, r.ctx);
-      out.putJsonString(r.s);
-    } else if (Array.isArray(v)) {
-      for (let i = 0; ; i++) {
-        out.put(i === 0 ? (v.length === 0 ? '[]' : '[') : i === v.length ? ']' : ',');
-        if (i === v.length) break;
-        try {
-          go(v[i]!, pos, copyToStore);
-        } catch (e) {
-          if (e instanceof NixError) e.addTrace(`while evaluating list element at index ${i}`, pos);
-          throw e;
-        }
-      }
-    } else if (v instanceof Attrs) {
-      // (most sets have neither `__toString` nor `outPath`: no peeling then)
-      if (!v.has('__toString') && !v.has('outPath')) return object(v, copyToStore);
-      peelToStringOutPath(v, pos, true, (peeled, cameThroughToString) => {
-        // a path that `__toString` returned is not copied to the store
-        if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString);
-        object(peeled, copyToStore);
-      });
-    } else if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) {
-      throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
-    }
-  };
-  go(v, pos, copyToStore);
-  return out.toString();
-}
-
-/** Builds a byte string in a growing buffer (one flat string at the end, no rope of pieces). */
-class ByteWriter {
-  private buf = Buffer.allocUnsafe(4096);
-  private n = 0;
-
-  private grow(need: number): void {
-    let size = this.buf.length * 2;
-    while (size < this.n + need) size *= 2;
-    const b = Buffer.allocUnsafe(size);
-    this.buf.copy(b, 0, 0, this.n);
-    this.buf = b;
-  }
-
-  put(s: string): void {
-    const len = s.length;
-    if (this.n + len > this.buf.length) this.grow(len);
-    if (len < 24) {
-      const buf = this.buf;
-      let n = this.n;
-      for (let i = 0; i < len; i++) buf[n++] = s.charCodeAt(i);
-      this.n = n;
-    } else this.n += this.buf.write(s, this.n, 'latin1');
-  }
-
-  /** `jsonString(s)`, written directly when nothing needs escaping. */
-  putJsonString(s: string): void {
-    if (NEEDS_ESCAPE.test(s)) return this.put(jsonString(s));
-    const len = s.length + 2;
-    if (this.n + len > this.buf.length) this.grow(len);
-    this.buf[this.n++] = 0x22;
-    this.put(s);
-    this.buf[this.n++] = 0x22;
-  }
-
-  toString(): string {
-    return this.buf.toString('latin1', 0, this.n);
+  } else if (v instanceof Attrs) {
+    // (most sets have neither `__toString` nor `outPath`: no peeling then)
+    if (!v.coercible()) return object(v, copyToStore);
+    peelToStringOutPath(v, pos, true, (peeled, cameThroughToString) => {
+      // a path that `__toString` returned is not copied to the store
+      if (!(peeled instanceof Attrs)) return go(peeled, pos, copyToStore && !cameThroughToString);
+      object(peeled, copyToStore);
+    });
+  } else if (v instanceof Lambda || v instanceof PrimOp || v instanceof PrimOpApp) {
+    throw new NixError(`cannot convert ${typeName(v)} to JSON`, determinePos(v, pos));
   }
 }
 
-/** A JSON string literal of a byte string that must be valid UTF-8 (as nlohmann::json requires). */
-// eslint-disable-next-line no-control-regex
-const NEEDS_ESCAPE = /[\x00-\x1f"\\\x80-\xff]/;
-
-export function jsonString(s: string): string {
-  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
-  let r = '"';
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x22) r += '\\"';
-    else if (c === 0x5c) r += '\\\\';
-    else if (c < 0x20) {
-      switch (c) {
-        case 8:
-          r += '\\b';
-          break;
-        case 9:
-          r += '\\t';
-          break;
-        case 10:
-          r += '\\n';
-          break;
-        case 12:
-          r += '\\f';
-          break;
-        case 13:
-          r += '\\r';
-          break;
-        default:
-          r += '\\u' + c.toString(16).padStart(4, '0');
-      }
-    } else if (c < 0x80) r += s[i];
-    else {
-      const n = utf8SeqLen(s, i);
-      if (n === 0) throw new NixError(`JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index ${i}: 0x${c.toString(16).toUpperCase().padStart(2, '0')}`);
-      r += s.slice(i, i + n);
-      i += n - 1;
-    }
-  }
-  return r + '"';
-}
+const HEX = '0123456789abcdef';
 
 /** Length of the valid UTF-8 sequence starting at i, or 0. */
 function utf8SeqLen(s: string, i: number): number {

@@ -487,6 +487,12 @@ export class Attrs {
     return m;
   }
 
+  /** Whether the set is a persistent map already (asPersistent costs nothing then). */
+  get isPersistent(): boolean {
+    const r = this.rep;
+    return !(r instanceof Layout || r instanceof Map || r instanceof Attrs || r instanceof Mapped);
+  }
+
   /** The attributes as a persistent map. */
   asPersistent(): IMap<string, Value> {
     const r = this.rep;

@@ -119,6 +119,23 @@ describe('laziness', () => {
       `[ ${Array.from({ length: 30 }, (_, i) => i).sort().join(' ')} 29 ]`,
     );
   });
+  it('// of small sets onto a big one: layers, then one copy that later steps update (fold)', () => {
+    // 100 names, then 20 small updates (past the 8 layers kept: the copy, then updates of it),
+    // each replacing one name and adding another; and a one-off update of the big set
+    const big = 'builtins.listToAttrs (builtins.genList (i: { name = "b${toString i}"; value = i; }) 100)';
+    const fold = `builtins.foldl' (acc: i: acc // { b0 = acc.b0 + i; "n\${toString i}" = i; }) (${big}) (builtins.genList (i: i + 1) 20)`;
+    expect(ev(`let r = ${fold}; in [ r.b0 r.b1 r.b99 r.n1 r.n20 (r ? n21) (builtins.length (builtins.attrNames r)) ]`)).toBe(
+      `[ ${(20 * 21) / 2} 1 99 1 20 false 120 ]`,
+    );
+    expect(ev(`let r = ${fold}; in builtins.elemAt (builtins.attrNames r) 100`)).toBe('"n1"');
+    expect(ev(`let r = ${fold}; in builtins.elemAt (builtins.attrValues r) 0`)).toBe(String((20 * 21) / 2));
+    expect(ev(`let r = (${big}) // { b5 = "five"; x = null; }; in [ r.b4 r.b5 r.x (builtins.length (builtins.attrNames r)) ]`)).toBe('[ 4 "five" null 101 ]');
+    // the position of a name from the last update (those of the first ones are lost past
+    // 16 position tables: see mergePosTables)
+    expect(
+      fromBytes(ev(`let r = builtins.foldl' (acc: i: acc //\n { "n\${toString i}" = i; }) (${big}) (builtins.genList (i: i) 20); in (builtins.unsafeGetAttrPos "n19" r).line`)),
+    ).toBe('2');
+  });
   it('intersectAttrs keeps the values and positions of its second argument', () => {
     expect(ev('builtins.intersectAttrs { a = 0; c = 0; d = 0; } { a = 1; b = 2; c = 3; }')).toBe('{ a = 1; c = 3; }');
     expect(ev('builtins.intersectAttrs (builtins.functionArgs ({ x, y ? 1, z }: x)) { z = 1; y = 2; w = 3; }')).toBe('{ y = 2; z = 1; }');

@@ -157,8 +157,48 @@ export interface AttrPositions {
   poses?: Map<string, Pos>;
 }
 
-/** Where attributes were defined: a literal's table, single positions, or a lookup made on demand. */
-type PosTable = AttrPositions | Map<string, Pos> | ((name: string) => Pos | undefined);
+/**
+ * Positions of several tables folded into one, first table winning (see
+ * mergePosTables): a fold of `//` keeps a bounded list of tables without
+ * losing the positions of its first steps.  The tables (the last of which
+ * may be an earlier FoldedPositions) become one persistent map, shared with
+ * that earlier one, only when a position is first asked for: most folds
+ * never ask.
+ */
+export class FoldedPositions {
+  private map: IMap<string, Pos> | null = null;
+  constructor(private tables: PosTable[] | null) {}
+
+  get(name: string): Pos | undefined {
+    return (this.map ?? this.resolve()).get(name);
+  }
+
+  private resolve(): IMap<string, Pos> {
+    // the chain of unresolved ones (as long as the fold, a loop: no recursion), from the oldest
+    const chain: FoldedPositions[] = [];
+    for (let f: PosTable | undefined = this; f instanceof FoldedPositions && f.map === null; f = f.tables!.at(-1)) chain.push(f);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const c = chain[i]!;
+      const ts = c.tables!;
+      const last = ts[ts.length - 1];
+      const stop = last instanceof FoldedPositions ? ts.length - 1 : ts.length;
+      c.map = (last instanceof FoldedPositions ? last.map! : IMap<string, Pos>()).withMutations((m) => {
+        // from the last table to the first: a table's positions replace those of the tables after it
+        for (let j = stop - 1; j >= 0; j--) {
+          const t = ts[j]!;
+          if (t instanceof Map) t.forEach((p, name) => m.set(name, p));
+          else if (t instanceof FoldedPositions) (t.map ?? t.resolve()).forEach((p, name) => m.set(name, p));
+          else if (typeof t !== 'function') t.offsets.forEach((_, name) => m.set(name, posInTables([t], name)!));
+        }
+      });
+      c.tables = null;
+    }
+    return this.map!;
+  }
+}
+
+/** Where attributes were defined: a literal's table, single positions, folded tables, or a lookup made on demand. */
+type PosTable = AttrPositions | Map<string, Pos> | FoldedPositions | ((name: string) => Pos | undefined);
 
 /**
  * A slot of a literal's set whose thunk is not made yet (see Layout.lazyCodes).
@@ -756,6 +796,9 @@ export function posInTables(tables: readonly PosTable[], name: string): Pos | un
     } else if (t instanceof Map) {
       const p = t.get(name);
       if (p) return p;
+    } else if (t instanceof FoldedPositions) {
+      const p = t.get(name);
+      if (p) return p;
     } else {
       const off = t.offsets.get(name);
       if (off !== undefined) {
@@ -787,12 +830,31 @@ function mergePosTables(from: Attrs[]): PosTable[] | null {
     }
     if (r === null) r = [...only!];
     only = null;
-    for (const t of ts) {
-      if (!r.includes(t)) r.push(t);
-      if (r.length >= 16) return r;
-    }
+    for (const t of ts) if (!r.includes(t)) r.push(t);
   }
+  if (r !== null && r.length > MAX_POS_TABLES) r = foldPosTables(r);
   return r ?? only;
+}
+
+/** Bound on the position tables of a set (each is one more lookup for a position). */
+const MAX_POS_TABLES = 16;
+/** Tables left as they are in front of the folded ones. */
+const KEEP_POS_TABLES = 8;
+
+/**
+ * `tables` with those after the first KEEP_POS_TABLES folded into one
+ * FoldedPositions, up to the first lookup function (which cannot be listed:
+ * it and the tables after it stay as they are).  Should the list still be
+ * too long, the tables past the bound are dropped, their positions lost.
+ */
+function foldPosTables(tables: PosTable[]): PosTable[] {
+  let end = KEEP_POS_TABLES;
+  while (end < tables.length && typeof tables[end] !== 'function') end++;
+  if (end - KEEP_POS_TABLES < 2) return tables.slice(0, MAX_POS_TABLES);
+  const r = tables.slice(0, KEEP_POS_TABLES);
+  r.push(new FoldedPositions(tables.slice(KEEP_POS_TABLES, end)));
+  for (let i = end; i < tables.length && r.length < MAX_POS_TABLES; i++) r.push(tables[i]!);
+  return r;
 }
 
 export type { PosTable };

@@ -130,11 +130,32 @@ describe('laziness', () => {
     expect(ev(`let r = ${fold}; in builtins.elemAt (builtins.attrNames r) 100`)).toBe('"n1"');
     expect(ev(`let r = ${fold}; in builtins.elemAt (builtins.attrValues r) 0`)).toBe(String((20 * 21) / 2));
     expect(ev(`let r = (${big}) // { b5 = "five"; x = null; }; in [ r.b4 r.b5 r.x (builtins.length (builtins.attrNames r)) ]`)).toBe('[ 4 "five" null 101 ]');
-    // the position of a name from the last update (those of the first ones are lost past
-    // 16 position tables: see mergePosTables)
+    // positions of names from the first and the last updates
     expect(
-      fromBytes(ev(`let r = builtins.foldl' (acc: i: acc //\n { "n\${toString i}" = i; }) (${big}) (builtins.genList (i: i) 20); in (builtins.unsafeGetAttrPos "n19" r).line`)),
-    ).toBe('2');
+      fromBytes(ev(`let r = builtins.foldl' (acc: i: acc //\n { "n\${toString i}" = i; }) (${big}) (builtins.genList (i: i) 20); in [ (builtins.unsafeGetAttrPos "n0" r).line (builtins.unsafeGetAttrPos "n19" r).line ]`)),
+    ).toBe('[ 2 2 ]');
+  });
+  it('// keeps the positions of every step of a long fold (checked with CppNix 2.8)', () => {
+    const src = `let
+  r = builtins.foldl' (acc: i: acc //
+    { "n\${toString i}" = i; }) ({ a = 0;
+    } // builtins.listToAttrs [ { name = "l"; value = 1; } ]) (builtins.genList (i: i) 40);
+  s = builtins.foldl' (acc: i: acc // (if i < 40 then { "n\${toString (i - i / 20 * 20)}" = i; } else
+    { "n\${toString (i - i / 20 * 20)}" = i; })) { } (builtins.genList (i: i) 60);
+  pos = x: map (n: let p = builtins.unsafeGetAttrPos n x; in "\${n}:\${toString p.line}:\${toString p.column}") (builtins.attrNames x);
+in`;
+    const ns = (n: number) => Array.from({ length: n }, (_, i) => `n${i}`).sort();
+    // names of its first steps, of the set it started from and of a listToAttrs under that
+    expect(ev(`${src} pos r`)).toBe(`[ "a:3:35" "l:4:47" ${ns(40).map((n) => `"${n}:3:7"`).join(' ')} ]`);
+    // a name defined again and again: the position of its last definition (line 6, not 5)
+    expect(ev(`${src} pos s`)).toBe(`[ ${ns(20).map((n) => `"${n}:6:7"`).join(' ')} ]`);
+    // the last definitions of n0, n1, n2 (steps 39, 37, 38: lines 3, 3, 2) among older ones
+    // from the other line, all of them folded by the 20 steps after them
+    const t = `let
+  t = builtins.foldl' (acc: i: acc // (if i >= 40 then { "u\${toString i}" = i; } else if i - i / 2 * 2 == 0 then { "n\${toString (i - i / 3 * 3)}" = i; "u\${toString i}" = i; } else
+    { "n\${toString (i - i / 3 * 3)}" = i; "u\${toString i}" = i; })) { } (builtins.genList (i: i) 60);
+in map (n: (builtins.unsafeGetAttrPos n t).line) [ "n0" "n1" "n2" "u0" "u59" ]`;
+    expect(ev(t)).toBe('[ 3 3 2 2 2 ]');
   });
   it('intersectAttrs keeps the values and positions of its second argument', () => {
     expect(ev('builtins.intersectAttrs { a = 0; c = 0; d = 0; } { a = 1; b = 2; c = 3; }')).toBe('{ a = 1; c = 3; }');

@@ -877,7 +877,8 @@ export function updateAttrs(x: Attrs, y: Attrs): Attrs {
   // of a big set, it would cost more than the layer it saves, as much as 10x
   // the update of a 200 000-name set that nothing updates again.)
   // (sizeAtMost: counting the names of x would cost a walk over its layers)
-  if (dy === 0 && y.size * 16 <= x.sizeAtMost() && x.sizeAtMost() >= 64) return persistentUpdate(x, y);
+  const nx = x.sizeAtMost();
+  if (dy === 0 && nx >= 64 && y.size * 16 <= nx) return persistentUpdate(x, y);
   const m = x.toMap();
   y.forEach((k, v) => m.set(k, v));
   return new Attrs(m, null, [y, x]);

@@ -236,27 +236,22 @@ export class Layout {
   lazyCodes: readonly ({ code: Code } | null)[] | null = null;
   /** Layouts of this one without some names (removeAttrs), by the removed names. */
   private without: Map<string, { layout: Layout; from: number[] }> | null = null;
-  /** Names in byte order, made on demand. */
-  sorted: string[] | null = null;
+  /** Names in byte order, made on demand (see sortedNames). */
+  private sorted: string[] | null = null;
   /** The indexes of `keys` in byte order of the names, made on demand (see sortedOrder). */
   private order: number[] | null = null;
   /** Whether the names include `__toString` or `outPath` (see Attrs.coercible), once asked. */
   coercible: boolean | undefined = undefined;
   constructor(readonly keys: readonly string[]) {}
 
+  /** The names in byte order (cached). */
+  sortedNames(): string[] {
+    return (this.sorted ??= sortedNames([...this.keys]));
+  }
+
   /** The indexes of `keys` taken in byte order of the names (cached). */
   sortedOrder(): number[] {
-    let o = this.order;
-    if (o === null) {
-      const ks = this.keys;
-      o = new Array<number>(ks.length);
-      for (let i = 0; i < ks.length; i++) o[i] = i;
-      let inOrder = true;
-      for (let i = 1; i < ks.length; i++) if (ks[i - 1]! > ks[i]!) inOrder = false;
-      if (!inOrder) o.sort((a, b) => (ks[a]! < ks[b]! ? -1 : ks[a]! > ks[b]! ? 1 : 0));
-      this.order = o;
-    }
-    return o;
+    return (this.order ??= this.sortedNames().map((k) => this.indexOf(k)));
   }
 
   indexOf(name: string): number {
@@ -748,7 +743,7 @@ export class Attrs {
   /** Names in byte order (cached). */
   keys(): string[] {
     const r = this.rep;
-    if (r instanceof Layout) return (r.sorted ??= sortedNames([...r.keys]));
+    if (r instanceof Layout) return r.sortedNames();
     if (r instanceof Mapped) return r.src.keys();
     // (a layered set becomes a Map first, which leaves aux free for the names)
     const m = r instanceof Attrs ? this.asMap() : r;

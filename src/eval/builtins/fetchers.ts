@@ -18,7 +18,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Pos } from '../../../grammar/ast.js';
-import { lstatOrNull } from './paths.js';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { FileBinaryCache, parseCacheUrl, type NarInfo } from '../../store/binary-cache.js';
 import { makeContentAddressedPath, parseContentAddress } from '../../store/content-address.js';
@@ -30,6 +29,7 @@ import { coerceToString, forceAttrs, forceBool, forceStringNoCtx } from '../ops.
 import type { EvalState } from '../state.js';
 import { Attrs, NixPath, NixStr, force, typeName, type Value } from '../value.js';
 import { inputFromAttrs, inputToURL, urlToString, type InputAttr, type InputAttrs } from './flakes.js';
+import { lstatOrNull } from './paths.js';
 import type { Registry } from './registry.js';
 
 // ---------------------------------------------------------------- helpers

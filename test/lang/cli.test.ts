@@ -55,6 +55,16 @@ describe('tsnix command line', () => {
     }
   });
 
+  it("gives V8 no heap limit of its own (V8's default, at most 4 GiB, stopped big evaluations)", () => {
+    // the launcher's v8flags= line is what every tsnix process (and its snapshot) runs with
+    const line = /^v8flags="([^"]*)"$/m.exec(fs.readFileSync(BIN, 'utf8'));
+    expect(line).not.toBeNull();
+    const flags = line![1]!.split(' ').filter(Boolean);
+    const r = spawnSync(process.execPath, [...flags, '-p', "require('v8').getHeapStatistics().heap_size_limit"], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(Number(r.stdout)).toBeGreaterThanOrEqual(2 ** 40);
+  });
+
   it('prints its version', () => {
     const r = tsnix(['--version']);
     expect(r.code).toBe(0);

@@ -106,6 +106,8 @@ export function nativeStackOverflow(): RangeError {
 export function rangeErrorMessage(e: RangeError): string | null {
   if (/string length/i.test(e.message)) return 'string too long: tsnix strings hold at most 536870888 bytes';
   if (/array length|allocation failed/i.test(e.message)) return 'list too long for tsnix to hold';
+  // (a JS Map or Set holds at most 2^24 entries: a set's attributes, genericClosure's keys, …)
+  if (/(Map|Set) maximum size exceeded/.test(e.message)) return 'too many entries for tsnix to hold: a set of attributes holds at most 16777216';
   return null;
 }
 

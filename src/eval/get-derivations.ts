@@ -5,6 +5,7 @@
 import { NixError } from './errors.js';
 import { forceString } from './ops.js';
 import { Attrs, force, isDerivationAttrs, type Value } from './value.js';
+import { ObjectSet } from './object-set.js';
 
 export interface FoundDerivation {
   drvPath: string;
@@ -15,7 +16,7 @@ export interface FoundDerivation {
 
 export function getDerivations(v: Value): FoundDerivation[] {
   const out: FoundDerivation[] = [];
-  const seen = new Set<Attrs>();
+  const seen = new ObjectSet<Attrs>();
   const visit = (v: Value, top: boolean): void => {
     v = force(v);
     if (v instanceof Attrs) {

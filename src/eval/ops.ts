@@ -4,6 +4,7 @@
 
 import type { Pos } from '../../grammar/ast.js';
 import { NixError, nativeStackOverflow, rangeErrorMessage } from './errors.js';
+import { ObjectSet } from './object-set.js';
 import { formatFloat, printForError } from './print.js';
 import {
   Attrs,
@@ -125,7 +126,7 @@ function decodeCtxPath(c: string): string {
 
 /** Deeply forces a value (lists and attribute sets recursively). */
 export function forceDeep(v: Value): Value {
-  const seen = new Set<object>();
+  const seen = new ObjectSet<object>();
   const go = (v: Value): void => {
     if (v instanceof Thunk) v = v.force();
     if (Array.isArray(v) || v instanceof Attrs) {
@@ -139,8 +140,7 @@ export function forceDeep(v: Value): Value {
   };
   const goInner = (v: Value[] | Attrs): void => {
     if (Array.isArray(v)) {
-      if (seen.has(v)) return;
-      seen.add(v);
+      if (!seen.add(v)) return;
       for (let i = 0; i < v.length; i++) {
         try {
           go(v[i]!);
@@ -150,8 +150,7 @@ export function forceDeep(v: Value): Value {
         }
       }
     } else if (v instanceof Attrs) {
-      if (seen.has(v)) return;
-      seen.add(v);
+      if (!seen.add(v)) return;
       v.forEach((k, x) => {
         try {
           go(x);

@@ -4,6 +4,7 @@
 import { showPos } from '../../grammar/errors.js';
 import { toBytes } from '../../grammar/errors.js';
 import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, type Value } from './value.js';
+import { ObjectSet } from './object-set.js';
 
 const LAQUO = toBytes('«');
 const RAQUO = toBytes('»');
@@ -49,7 +50,7 @@ export function isDerivation(v: Value): v is Attrs {
  */
 export function printInstantiate(v: Value): string {
   const out: string[] = [];
-  const seen = new Set<object>();
+  const seen = new ObjectSet<object>();
   const go = (v: Value) => {
     // CppNix remembers a list by the Value holding it (its thunk here), a set by its bindings
     let where: object | null = null;

@@ -12,6 +12,7 @@ import { NixError, InfiniteRecursionError, rangeErrorMessage } from '../eval/err
 import { Interrupted } from '../eval/ops.js';
 import { formatFloat, printAttrName, quoteString } from '../eval/print.js';
 import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, type Value } from '../eval/value.js';
+import { ObjectSet } from '../eval/object-set.js';
 
 export const ANSI = {
   normal: '\x1b[0m',
@@ -69,7 +70,7 @@ export function printReplValue(v: Value, opts: ReplPrintOptions): string {
   const out: string[] = [];
   // CppNix remembers every set and list printed (not only along the path):
   // keyed by where the value is stored (its thunk), else the value itself.
-  const seen = new Set<object>();
+  const seen = new ObjectSet<object>();
   const p = (s: string, c: Colour) => out.push(color ? ANSI[c] + s + ANSI.normal : s);
 
   const printDerivation = (a: Attrs) => {

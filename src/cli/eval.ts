@@ -4,9 +4,9 @@
 import { forceDeep } from '../eval/ops.js';
 import { printValue } from '../eval/print.js';
 import { autoCall, evalInput, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath } from './common.js';
-import { UsageError, needValue, writeOut } from './util.js';
+import { UsageError, needValue, writeOut, writeOutBytes } from './util.js';
 import { NixError } from '../eval/errors.js';
-import { valueToJSON } from '../eval/builtins/json.js';
+import { writeValueJSON } from '../eval/builtins/json.js';
 import { NixStr } from '../eval/value.js';
 
 export async function evalCommand(args: string[]): Promise<number> {
@@ -61,7 +61,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     v = autoCall(state, v, o);
     v = forceDeep(v);
     if (json) {
-      writeOut(valueToJSON(v, null, false, { ctx: new Set() }) + '\n');
+      writeValueJSON(v, { ctx: new Set() }, writeOutBytes);
+      writeOut('\n');
       return 0;
     }
     if (raw) {

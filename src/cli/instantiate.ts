@@ -7,12 +7,12 @@ import { toBytes } from '../../grammar/errors.js';
 import { printExpr } from '../../grammar/print.js';
 import { forceDeep } from '../eval/ops.js';
 import { printInstantiate } from '../eval/print.js';
-import { valueToJSON } from '../eval/builtins/json.js';
+import { writeValueJSON } from '../eval/builtins/json.js';
 import { valueToXML } from '../eval/builtins/xml.js';
 import { autoCall, cwdBytes, evalInput, inputsOf, makeSettings, makeState, newCommonOptions, parseCommonFlag, reportError, selectAttrPath, type CommonOptions } from './common.js';
 import type { Settings } from '../eval/settings.js';
 import { getDerivations } from '../eval/get-derivations.js';
-import { UsageError, needValue, readStdin, writeErr, writeOut } from './util.js';
+import { UsageError, needValue, readStdin, writeErr, writeOut, writeOutBytes } from './util.js';
 
 export async function instantiate(args: string[]): Promise<number> {
   const o = newCommonOptions();
@@ -119,8 +119,11 @@ export async function instantiate(args: string[]): Promise<number> {
           continue;
         }
         if (strict) v = forceDeep(v);
-        if (json) writeOut(valueToJSON(v, null, false, { ctx: new Set() })); // no newline, as nix-instantiate prints it
-        else writeOut(printInstantiate(v) + '\n');
+        if (json) writeValueJSON(v, { ctx: new Set() }, writeOutBytes); // no newline, as nix-instantiate prints it
+        else {
+          printInstantiate(v, writeOut);
+          writeOut('\n');
+        }
       }
     }
     return 0;

@@ -20,6 +20,11 @@ export function writeOut(s: string): void {
   writeAll(outFd, Buffer.from(s, 'latin1'));
 }
 
+/** Write bytes to stdout. */
+export function writeOutBytes(b: Uint8Array): void {
+  writeAll(outFd, b);
+}
+
 /** Write a byte string to stderr. */
 export function writeErr(s: string): void {
   writeAll(2, Buffer.from(s, 'latin1'));

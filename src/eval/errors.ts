@@ -103,8 +103,11 @@ export function nativeStackOverflow(): RangeError {
  * stack overflow (the JS stack, or a counted recursion: see
  * ops.ts's enterNativeDepth), for which this gives null.
  */
+/** A JS string holds at most 2^29 - 24 UTF-16 code units (tsnix: bytes). */
+export const STRING_TOO_LONG = 'string too long: tsnix strings hold at most 536870888 bytes';
+
 export function rangeErrorMessage(e: RangeError): string | null {
-  if (/string length/i.test(e.message)) return 'string too long: tsnix strings hold at most 536870888 bytes';
+  if (/string length/i.test(e.message)) return STRING_TOO_LONG;
   if (/array length|allocation failed/i.test(e.message)) return 'list too long for tsnix to hold';
   // (a JS Map or Set holds at most 2^24 entries: a set's attributes, genericClosure's keys, …)
   if (/(Map|Set) maximum size exceeded/.test(e.message)) return 'too many entries for tsnix to hold: a set of attributes holds at most 16777216';

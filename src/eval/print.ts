@@ -47,9 +47,20 @@ export function isDerivation(v: Value): v is Attrs {
  * `nix-instantiate --eval` output.  Values not yet evaluated print as
  * `<CODE>` (only without --strict), functions as `<LAMBDA>` / `<PRIMOP>` /
  * `<PRIMOP-APP>`, a set or list seen again on the way down as «repeated».
+ * With `write`, the text goes to it in pieces as it is made (and "" is
+ * returned): a big value's printout can be longer than a JS string or array
+ * can be (CppNix streams it too).
  */
-export function printInstantiate(v: Value): string {
-  const out: string[] = [];
+export function printInstantiate(v: Value, write?: (piece: string) => void): string {
+  let out: string[] = [];
+  const pieces: string[] = [];
+  // (out is joined into one piece every PIECE_PARTS parts, checked between elements)
+  const flush = () => {
+    const piece = out.join('');
+    out = [];
+    if (write) write(piece);
+    else pieces.push(piece);
+  };
   const seen = new ObjectSet<object>();
   const go = (v: Value) => {
     // CppNix remembers a list by the Value holding it (its thunk here), a set by its bindings
@@ -74,6 +85,7 @@ export function printInstantiate(v: Value): string {
         out.push(printAttrName(k), ' = ');
         go(v.get(k)!);
         out.push('; ');
+        if (out.length >= PIECE_PARTS) flush();
       }
       out.push('}');
       return;
@@ -89,6 +101,7 @@ export function printInstantiate(v: Value): string {
       for (const x of v) {
         go(x);
         out.push(' ');
+        if (out.length >= PIECE_PARTS) flush();
       }
       out.push(']');
       return;
@@ -99,8 +112,12 @@ export function printInstantiate(v: Value): string {
     else out.push(printScalar(v));
   };
   go(v);
-  return out.join('');
+  flush();
+  return write ? '' : pieces.join('');
 }
+
+/** See printInstantiate. */
+const PIECE_PARTS = 1 << 16;
 
 function printScalar(v: Value): string {
   if (v === null) return 'null';

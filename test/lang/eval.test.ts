@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { fromBytes, toBytes } from '../../grammar/errors.js';
 import { NixError, renderError } from '../../src/eval/errors.js';
+import { writeValueJSON, valueToJSON } from '../../src/eval/builtins/json.js';
 import { forceDeep } from '../../src/eval/ops.js';
 import { printInstantiate, printValue } from '../../src/eval/print.js';
 import { Settings } from '../../src/eval/settings.js';
@@ -541,5 +542,48 @@ describe('empty set literals', () => {
       '[ { } { } { a = 1; } { } true [ ] ]',
     );
     expect(ev('let f = x: { }; a = f 1; b = f 2 // { x = 1; }; in [ a b (f 3) ]')).toBe('[ { } { x = 1; } { } ]');
+  });
+});
+
+describe('printing big values (--eval output goes out in pieces)', () => {
+  const N = 300_000;
+  const expected = `[ ${Array.from({ length: N }, (_, i) => i * 3).join(' ')} ]`;
+  const big = () => forceDeep(state().evalString(toBytes(`builtins.genList (x: x * 3) ${N}`), toBytes('«string»'), '/tmp'));
+
+  it('hands a long printout to its writer in several pieces that add up to the whole', () => {
+    const v = big();
+    const pieces: string[] = [];
+    expect(printInstantiate(v, (p) => pieces.push(p))).toBe('');
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(pieces.join('')).toBe(expected);
+    expect(printInstantiate(v)).toBe(expected);
+  });
+
+  it('writes --json output as bytes, the same as toJSON, and nothing for a value without JSON form', () => {
+    const st = state();
+    const v = forceDeep(st.evalString(toBytes('{ s = "é\\n\\t\\"" + builtins.fromJSON "\\"\\\\u0001\\""; l = [ 1 2.5 null ]; }'), toBytes('«string»'), '/tmp'));
+    const chunks: Buffer[] = [];
+    writeValueJSON(v, { ctx: new Set() }, (b) => chunks.push(Buffer.from(b)));
+    expect(Buffer.concat(chunks).toString('utf8')).toBe('{"l":[1,2.5,null],"s":"é\\n\\t\\"\\u0001"}');
+    expect(Buffer.concat(chunks).toString('latin1')).toBe(valueToJSON(v, null, false, { ctx: new Set() }));
+    const f = st.evalString(toBytes('[ (x: x) ]'), toBytes('«string»'), '/tmp');
+    const none: Buffer[] = [];
+    expect(() => writeValueJSON(f, { ctx: new Set() }, (b) => none.push(b))).toThrow('cannot convert a function to JSON');
+    expect(none).toEqual([]);
+  });
+
+  it('prints them from the command line whole (--strict and --json)', () => {
+    const bin = path.resolve(__dirname, '../../bin/tsnix');
+    const run = (...args: string[]) =>
+      spawnSync(bin, ['instantiate', '--eval', '--strict', ...args, '-E', `builtins.genList (x: x * 3) ${N}`], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      });
+    const r = run();
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(expected + '\n');
+    const j = run('--json');
+    expect(j.status).toBe(0);
+    expect(j.stdout).toBe(`[${Array.from({ length: N }, (_, i) => i * 3).join(',')}]`);
   });
 });

@@ -1,7 +1,8 @@
 // JSON: toJSON, fromJSON, and the `--json` output of the CLI.
 
+import { constants as bufferConstants } from 'node:buffer';
 import type { Pos } from '../../../grammar/ast.js';
-import { NixError } from '../errors.js';
+import { NixError, STRING_TOO_LONG } from '../errors.js';
 import { atMaxDepth, coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, mkStr, typeName, type Context, type Value } from '../value.js';
 import { argCtx, determinePos, forceAt, type Registry } from './registry.js';
@@ -43,6 +44,22 @@ export function register(r: Registry): void {
  * "while evaluating list element at index N" at the list's position.
  */
 export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }): string {
+  return jsonOf(v, pos, copyToStore, acc, (b, len) => {
+    if (len > bufferConstants.MAX_STRING_LENGTH) throw new NixError(STRING_TOO_LONG, pos);
+    return b.toString('latin1', 0, len);
+  });
+}
+
+/**
+ * The JSON text of `v` given to `write` as bytes (`--json` output): a JS
+ * string holds at most 512 MiB, a Buffer several GiB.  Nothing is written
+ * when the value has no JSON form.
+ */
+export function writeValueJSON(v: Value, acc: { ctx: Context }, write: (bytes: Buffer) => void): void {
+  jsonOf(v, null, false, acc, (b, len) => write(b.subarray(0, len)));
+}
+
+function jsonOf<R>(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }, done: (b: Buffer, len: number) => R): R {
   // (forcing a value may run a toJSON of its own: the state of this one is
   // kept aside meanwhile)
   const outer = { buf, n, acc: ctxAcc };
@@ -52,7 +69,7 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
   nesting++;
   try {
     go(v, pos, copyToStore);
-    return buf.toString('latin1', 0, n);
+    return done(buf, n);
   } finally {
     // the buffer of a toJSON that is not inside another is kept for the next
     if (--nesting === 0 && buf.length <= SPARE_MAX) spare = buf;

@@ -177,12 +177,9 @@ export function register(r: Registry): void {
     doc: 'Concatenate a list of lists into a single list.',
     fn: ([l]) => {
       const lists = listArg(l!, argCtx('concatLists', 0));
-      const out: Value[] = [];
-      for (const x of lists) {
-        const inner = listArg(x, 'while evaluating a value of the list passed to builtins.concatLists');
-        for (const y of inner) out.push(y);
-      }
-      return out;
+      const inners = new Array<Value[]>(lists.length);
+      for (let i = 0; i < lists.length; i++) inners[i] = listArg(lists[i]!, 'while evaluating a value of the list passed to builtins.concatLists');
+      return concatInners(inners);
     },
   });
 
@@ -193,13 +190,12 @@ export function register(r: Registry): void {
     fn: ([f, l]) => {
       const fn = forceFunction(f!, null, argCtx('concatMap', 0));
       const list = listArg(l!, argCtx('concatMap', 1));
-      const out: Value[] = [];
-      for (const x of list) {
-        const res = call1(fn, x, null);
-        const inner = forceListAt(res, determinePos(res, determinePos(fn)), 'while evaluating the return value of the function passed to builtins.concatMap');
-        for (const y of inner) out.push(y);
+      const inners = new Array<Value[]>(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const res = call1(fn, list[i]!, null);
+        inners[i] = forceListAt(res, determinePos(res, determinePos(fn)), 'while evaluating the return value of the function passed to builtins.concatMap');
       }
-      return out;
+      return concatInners(inners);
     },
   });
 
@@ -473,4 +469,23 @@ function mergeSort(a: Value[], lt: (x: Value, y: Value) => boolean): Value[] {
     dst = t;
   }
   return src;
+}
+
+/**
+ * The lists one after the other, in an array made at its final length: one
+ * grown by push is reallocated at 1.5 times its size, and past about 89
+ * million elements that would exceed V8's bound on an array, which aborts
+ * the process; an array made too long at once is a RangeError ("list too
+ * long", see rangeErrorMessage).
+ */
+function concatInners(inners: Value[][]): Value[] {
+  let total = 0;
+  for (let i = 0; i < inners.length; i++) total += inners[i]!.length;
+  const out = new Array<Value>(total);
+  let k = 0;
+  for (let i = 0; i < inners.length; i++) {
+    const inner = inners[i]!;
+    for (let j = 0; j < inner.length; j++) out[k++] = inner[j]!;
+  }
+  return out;
 }

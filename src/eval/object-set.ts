@@ -1,9 +1,9 @@
 /**
  * A set of objects (compared by identity) without a JS Set's bound of 2^24
- * entries.  The walks over a value (deepSeq, --strict printing, toXML,
- * finding derivations) remember every list and set they have been through,
- * as CppNix's do, and a value of a few million packages can have more than
- * 16 777 216 of them: a plain Set then throws a RangeError.  Entries go into
+ * entries.  The walks over a value (deepSeq, --strict printing, the REPL's
+ * printer, finding derivations) remember every list and set they have been
+ * through, as CppNix's do, and a value of a few million packages can have
+ * more than 16 777 216 of them: a plain Set then throws a RangeError.  Entries go into
  * a list of Sets, a new one when the last is full; almost every walk needs
  * only the first.
  */

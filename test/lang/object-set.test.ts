@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ObjectSet } from '../../src/eval/object-set.js';
 
-describe('ObjectSet (the visited sets of deepSeq, printing, toXML)', () => {
+describe('ObjectSet (the visited sets of deepSeq, printing, finding derivations)', () => {
   it('holds more entries than one JS Set: past a full shard, entries go into the next', () => {
     const s = new ObjectSet<object>(4);
     const xs = Array.from({ length: 11 }, (_, i) => ({ i }));

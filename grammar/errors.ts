@@ -62,6 +62,14 @@ export function toBytes(s: string): string {
   // Fast path: pure ASCII needs no conversion.
   // eslint-disable-next-line no-control-regex
   if (/^[\x00-\x7f]*$/.test(s)) return s;
+  // (a lone U+DC80-U+DCFF stands for the byte it escapes: see src/cli/argv.ts)
+  if (/(?<![\ud800-\udbff])[\udc80-\udcff]/.test(s)) {
+    return s.replace(/[\ud800-\udbff][\udc00-\udfff]|[\udc80-\udcff]|[^\ud800-\udbff\udc80-\udcff]+|[\s\S]/g, (m) =>
+      m.length === 1 && m.charCodeAt(0) >= 0xdc80 && m.charCodeAt(0) <= 0xdcff
+        ? String.fromCharCode(m.charCodeAt(0) - 0xdc00)
+        : Buffer.from(m, 'utf8').toString('latin1'),
+    );
+  }
   return Buffer.from(s, 'utf8').toString('latin1');
 }
 

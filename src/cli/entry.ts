@@ -1,4 +1,5 @@
 // Process entry point (started by bin/tsnix).
+import { commandLineArgs } from './argv.js';
 import { main } from './main.js';
 
-void main(process.argv.slice(2));
+void main(commandLineArgs());

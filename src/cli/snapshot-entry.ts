@@ -20,6 +20,7 @@ import { printExpr } from '../../grammar/print.js';
 import { forceDeep } from '../eval/ops.js';
 import { EvalState } from '../eval/state.js';
 import { instantiate } from './instantiate.js';
+import { commandLineArgs } from './argv.js';
 import { main } from './main.js';
 import { setOutFd } from './util.js';
 
@@ -101,8 +102,8 @@ if (v8.startupSnapshot?.isBuildingSnapshot()) {
   // argv[1] is the name the launcher passes in place of a script
   v8.startupSnapshot.setDeserializeMainFunction(() => {
     setOutFd(1); // (whatever became of the warm-up)
-    void main(process.argv.slice(2));
+    void main(commandLineArgs());
   });
 } else {
-  void main(process.argv.slice(2));
+  void main(commandLineArgs());
 }

@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { toBytes } from '../../grammar/errors.js';
+import { decodeSurrogateEscape } from '../../src/cli/argv.js';
 
 const BIN = path.resolve(__dirname, '../../bin/tsnix');
 
@@ -63,6 +65,54 @@ describe('tsnix command line', () => {
     const r = spawnSync(process.execPath, [...flags, '-p', "require('v8').getHeapStatistics().heap_size_limit"], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(Number(r.stdout)).toBeGreaterThanOrEqual(2 ** 40);
+  });
+
+  it('takes its arguments as bytes, as CppNix does, also where they are not UTF-8', () => {
+    // (node decodes argv as UTF-8 and would turn \377 into U+FFFD's three bytes)
+    const sh = (script: string) => {
+      const r = spawnSync('sh', ['-c', script, 'sh', BIN], { env: { ...process.env, NIX_CONFIG: '', NIX_PATH: '' } });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr.toString('latin1') };
+    };
+    const r = sh(`"$1" instantiate --eval -E "$(printf '"\\377x\\303\\251\\355\\240\\200"')"`);
+    expect(r.stderr).toBe('');
+    expect([...r.stdout]).toEqual([0x22, 0xff, 0x78, 0xc3, 0xa9, 0xed, 0xa0, 0x80, 0x22, 0x0a]);
+    const a = sh(`a=$(printf 'a\\376'); "$1" instantiate --eval -E '{ y }: { "\${y}b" = y; }' --argstr y "$a" -A "\${a}b"`);
+    expect([...a.stdout]).toEqual([0x22, 0x61, 0xfe, 0x22, 0x0a]);
+    // a syntax error shows the byte itself in its code frame
+    const e = sh(`"$1" instantiate --eval -E "$(printf 'x \\377')"`);
+    expect(e.code).toBe(1);
+    expect(e.stderr).toContain('1| x \xff\n');
+  });
+
+  it('escapes the bytes of an argument that are not UTF-8 so that toBytes gives them back', () => {
+    const cases = [
+      [0xff],
+      [0x61, 0xc3, 0xa9, 0x62], // é
+      [0xf0, 0x9f, 0x92, 0x80], // U+1F480, whose low surrogate is U+DC80
+      [0x61, 0xf0, 0x9f, 0x92, 0x80, 0x80], // the same and a stray continuation byte
+      [0xc0, 0x80], // overlong NUL
+      [0xed, 0xa0, 0x80], // an encoded surrogate
+      [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+      [0xe2, 0x82], // cut short
+      [0xe2, 0x82, 0xac, 0xe2], // € and a cut-short one
+    ];
+    let seed = 7;
+    for (let k = 0; k < 200; k++) {
+      cases.push(
+        Array.from({ length: 1 + (k % 13) }, () => {
+          seed = (seed * 1103515245 + 12345) % 2147483648;
+          return seed >> 23;
+        }),
+      );
+    }
+    for (const c of cases) {
+      const b = Buffer.from(c);
+      const s = decodeSurrogateEscape(b);
+      expect(toBytes(s)).toBe(b.toString('latin1'));
+      // valid UTF-8 decodes as node decodes it
+      if (Buffer.from(b.toString('utf8'), 'utf8').equals(b)) expect(s).toBe(b.toString('utf8'));
+    }
+    expect(decodeSurrogateEscape(Buffer.from([0x61, 0xff]))).toBe('a\udcff');
   });
 
   it('prints its version', () => {

@@ -2,6 +2,7 @@
 // (nix-store --read-log): the build side of `tsnix store`.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { toBytes } from '../../grammar/errors.js';
 import type { LocalStore } from '../store/local-store.js';
 import { isStorePath } from '../store/store-path.js';
 import { parseBuildFlag, runBuild, type BuildFlags } from './build.js';
@@ -9,9 +10,7 @@ import { makeSettings, newCommonOptions, parseCommonFlag } from './common.js';
 import { makeProgress } from './progress.js';
 import { UsageError, needValue, writeAll, writeErr, writeOut } from './util.js';
 
-function bytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
-}
+const bytes = toBytes;
 
 /** `tsnix store realise [-j N] [--keep-going] [--add-root LINK] PATH[!OUTPUTS]…` */
 export async function realise(store: LocalStore, args: string[]): Promise<number> {
@@ -40,7 +39,29 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
     else operands.push(a);
     i++;
   }
-  const settings = makeSettings(o);
+  const built = await realiseOperands(store, operands, f, makeSettings(o), dryRun);
+  if (typeof built === 'number') return built;
+  const { addIndirectRoot } = await import('../store/gc-roots.js');
+  built.forEach((p, i) => {
+    writeOut((addRoot !== undefined ? addIndirectRoot(store, p, i === 0 ? addRoot : `${addRoot}-${i + 1}`) : p) + '\n');
+  });
+  return 0;
+}
+
+/** Builds the derivations among store paths as `realise` does, printing nothing on stdout (nix-store -q -f). */
+export async function realiseQuietly(store: LocalStore, paths: string[]): Promise<number> {
+  const built = await realiseOperands(store, paths, { quiet: false }, makeSettings(newCommonOptions()), false);
+  return typeof built === 'number' ? built : 0;
+}
+
+/** Builds the operands (DRV[!OUTPUTS] or valid paths): their output paths in order, or an exit code. */
+async function realiseOperands(
+  store: LocalStore,
+  operands: string[],
+  f: BuildFlags,
+  settings: ReturnType<typeof makeSettings>,
+  dryRun: boolean,
+): Promise<string[] | number> {
   const { namespaceProblem } = await import('../store/build/builder.js');
   // each operand: a .drv (optionally with !outputs) or any valid store path
   const targets: { drvPath: string; outputs?: string[] }[] = [];
@@ -66,15 +87,11 @@ export async function realise(store: LocalStore, args: string[]): Promise<number
   }
   const results = await runBuild(store, targets, f, settings, dryRun, makeProgress({ quiet: f.quiet, stats: f.stats }));
   if (typeof results === 'number') return results;
-  if (dryRun) return 0;
+  if (dryRun) return [];
   const out: string[] = [];
   for (const t of targets) for (const p of results.get(t.drvPath)?.values() ?? []) out.push(p);
   out.push(...plain);
-  const { addIndirectRoot } = await import('../store/gc-roots.js');
-  out.forEach((p, i) => {
-    writeOut((addRoot !== undefined ? addIndirectRoot(store, p, i === 0 ? addRoot : `${addRoot}-${i + 1}`) : p) + '\n');
-  });
-  return 0;
+  return out;
 }
 
 /** `tsnix store log PATH…`: the build log of a derivation or of the derivation that built a path. */

@@ -5,7 +5,8 @@
 //   tsnix store add-fixed [--recursive] ALGO PATH…  (nix-store --add-fixed)
 //   tsnix store dump PATH > NAR                    (nix-store --dump)
 //   tsnix store restore PATH < NAR                 (nix-store --restore)
-//   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`)
+//   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`; in store-query.ts)
+//   tsnix store print-env DRV | check-validity PATH…  (nix-store --print-env, --check-validity; in store-query.ts)
 //   tsnix store verify [--check-contents]          (nix-store --verify)
 //   tsnix store gc [--print-roots | --print-live | --print-dead] [--max-freed N]  (nix-store --gc)
 //   tsnix store delete PATH…                       (nix-store --delete)
@@ -16,10 +17,12 @@
 //
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
-import { collectGarbage, freedSummary, GcResults, parseSize, queryRoots, type GcOptions } from '../store/gc.js';
+import { toBytes } from '../../grammar/errors.js';
+import { collectGarbage, freedSummary, GcResults, parseSize, type GcOptions } from '../store/gc.js';
 import { findRoots, rootLines } from '../store/gc-roots.js';
 import { isHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
+import { QUERY_USAGE, checkValidity, printEnv, query } from './store-query.js';
 import { UsageError, writeAll, writeErr, writeOut } from './util.js';
 
 const USAGE = `usage: tsnix store <operation> [options] [args]
@@ -29,9 +32,10 @@ operations:
   add-fixed [--recursive] ALGO PATH…  the same with a fixed-output hash (md5, sha1, sha256, sha512)
   dump PATH                          write the NAR of PATH to standard output
   restore PATH                       unpack a NAR from standard input at PATH
-  query QUERY PATH…                  --references, --referrers, --referrers-closure,
-                                     --requisites (-R), --deriver (-d), --hash, --size, --outputs,
-                                     --roots (the GC roots keeping PATH alive)
+${QUERY_USAGE}
+  print-env DRV                      the derivation's environment as shell export lines
+  check-validity [--print-invalid] PATH…
+                                     fail (or print) if a path is not valid
   verify [--check-contents]          check that every valid path exists (and its contents)
   gc [--max-freed N[K|M|G|T]]        delete every path no GC root keeps alive
   gc --print-roots | --print-live | --print-dead
@@ -65,6 +69,10 @@ const OPERATIONS: Record<string, string> = {
   query: 'query',
   '--query': 'query',
   '-q': 'query',
+  'print-env': 'print-env',
+  '--print-env': 'print-env',
+  'check-validity': 'check-validity',
+  '--check-validity': 'check-validity',
   verify: 'verify',
   '--verify': 'verify',
   gc: 'gc',
@@ -89,35 +97,8 @@ const OPERATIONS: Record<string, string> = {
   'path-info': 'path-info',
 };
 
-type Query =
-  | 'references'
-  | 'referrers'
-  | 'referrers-closure'
-  | 'requisites'
-  | 'deriver'
-  | 'hash'
-  | 'size'
-  | 'outputs'
-  | 'roots';
-
-const QUERY_FLAGS: Record<string, Query> = {
-  '--references': 'references',
-  '--referrers': 'referrers',
-  '--referrers-closure': 'referrers-closure',
-  '--requisites': 'requisites',
-  '-R': 'requisites',
-  '--deriver': 'deriver',
-  '-d': 'deriver',
-  '--hash': 'hash',
-  '--size': 'size',
-  '--outputs': 'outputs',
-  '--roots': 'roots',
-};
-
-/** Command-line text (decoded as UTF-8 by Node) as a byte string. */
-function bytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
-}
+/** Command-line text as a byte string. */
+const bytes = toBytes;
 
 export async function storeCommand(args: string[]): Promise<number> {
   const [first, ...rest0] = args;
@@ -128,7 +109,7 @@ export async function storeCommand(args: string[]): Promise<number> {
   let op = OPERATIONS[first];
   let rest = rest0;
   // -qR, -qd: the query operation with short query flags attached.
-  if (op === undefined && /^-q[Rd]+$/.test(first)) {
+  if (op === undefined && /^-q[Rdbuf]+$/.test(first)) {
     op = 'query';
     rest = [...first.slice(2)].map((c) => `-${c}`).concat(rest0);
   }
@@ -147,7 +128,11 @@ export async function storeCommand(args: string[]): Promise<number> {
       case 'restore':
         return await restore(store, rest);
       case 'query':
-        return query(store, rest);
+        return await query(store, rest);
+      case 'print-env':
+        return printEnv(store, rest);
+      case 'check-validity':
+        return checkValidity(store, rest);
       case 'verify':
         return verify(store, rest);
       case 'gc':
@@ -256,70 +241,6 @@ function dump(store: LocalStore, args: string[]): number {
 async function restore(store: LocalStore, args: string[]): Promise<number> {
   const path = onlyOne(splitArgs(args, []).operands);
   await store.restorePath(process.stdin, bytes(path));
-  return 0;
-}
-
-function query(store: LocalStore, args: string[]): number {
-  let q: Query | undefined;
-  const operands: string[] = [];
-  for (const a of args) {
-    const f = QUERY_FLAGS[a];
-    if (f !== undefined) {
-      if (q !== undefined && q !== f) throw new UsageError(`query type '${a}' conflicts with earlier flag`);
-      q = f;
-    } else if (a.startsWith('-') && a !== '-') {
-      throw new UsageError(`unknown flag '${a}'`);
-    } else operands.push(a);
-  }
-  q ??= 'outputs';
-  const paths = operands.map((a) => store.followLinksToStorePath(bytes(a)));
-  let out = '';
-  const line = (s: string): void => {
-    out += s + '\n';
-  };
-  try {
-    switch (q) {
-      case 'references':
-      case 'referrers':
-      case 'referrers-closure': {
-        const set = new Set<string>();
-        for (const p of paths) {
-          const found =
-            q === 'references'
-              ? store.pathInfo(p).references
-              : q === 'referrers'
-                ? store.queryReferrers(p)
-                : store.computeClosure([p], { referrers: true });
-          for (const r of found) set.add(r);
-        }
-        for (const p of store.topoSortPaths(set)) line(p);
-        break;
-      }
-      case 'requisites':
-        for (const p of store.queryRequisites(paths)) line(p);
-        break;
-      case 'deriver':
-        for (const p of paths) line(store.queryDeriver(p) ?? 'unknown-deriver');
-        break;
-      case 'hash':
-        for (const p of paths) line(store.queryNarHash(p).toString());
-        break;
-      case 'size':
-        for (const p of paths) line(String(store.queryNarSize(p)));
-        break;
-      case 'outputs':
-        for (const p of paths) {
-          if (p.endsWith('.drv')) for (const o of store.readDerivation(p).outputs.values()) line(o.path);
-          else line(p);
-        }
-        break;
-      case 'roots':
-        for (const l of rootLines(queryRoots(store, paths))) line(l);
-        break;
-    }
-  } finally {
-    writeOut(out);
-  }
   return 0;
 }
 

@@ -997,6 +997,12 @@ export class LocalStore implements StoreApi {
     return this.db.queryReferrers(path);
   }
 
+  /** The valid .drv files that have `path` as an output (nix-store -q --valid-derivers), sorted. */
+  queryValidDerivers(path: string): string[] {
+    this.commit();
+    return this.db.queryValidDerivers(path);
+  }
+
   /** The deriver recorded for a valid path, if any. */
   queryDeriver(path: string): string | undefined {
     return this.pathInfo(path).deriver;

@@ -1,14 +1,16 @@
-// `tsnix store query` (nix-store -q), `tsnix store print-env` (nix-store
-// --print-env) and `tsnix store check-validity` (nix-store --check-validity):
-// what the store knows about paths, in nix-store's output formats.
+// What the store knows about paths, in nix-store's output formats: `tsnix
+// store query` (nix-store -q), print-env, check-validity, verify-path,
+// dump-db and load-db (nix-store --print-env, … --load-db).
 
 import { toBytes } from '../../grammar/errors.js';
 import { queryRoots } from '../store/gc.js';
 import { rootLines } from '../store/gc-roots.js';
 import { dotGraph, graphML, printTree, type GraphSource } from '../store/graphs.js';
 import { StoreError } from '../store/compute-store.js';
-import type { LocalStore } from '../store/local-store.js';
-import { UsageError, needValue, writeOut } from './util.js';
+import { parseHash } from '../store/hash.js';
+import { modifiedMessage, type LocalStore } from '../store/local-store.js';
+import { parseStorePath } from '../store/store-path.js';
+import { UsageError, needValue, readStdin, writeErr, writeOut } from './util.js';
 
 type Query =
   | 'outputs'
@@ -229,4 +231,70 @@ export function checkValidity(store: LocalStore, args: string[]): number {
     writeOut(out);
   }
   return 0;
+}
+
+/**
+ * `tsnix store dump-db [PATH…]` (nix-store --dump-db): the registration of
+ * the paths (all valid paths, in order, without operands) as nix-store writes
+ * it: path, NAR hash (base16), NAR size, deriver, number of references, references.
+ */
+export function dumpDb(store: LocalStore, args: string[]): number {
+  if (args.some((a) => a.startsWith('-') && a !== '-')) throw new UsageError(`unknown flag '${args.find((a) => a.startsWith('-'))}'`);
+  const paths = args.length ? args.map((a) => store.followLinksToStorePath(toBytes(a))) : store.queryAllValidPaths();
+  let out = '';
+  try {
+    for (const p of paths) {
+      const info = store.pathInfo(p);
+      out += `${p}\n${info.narHash.format('base16', false)}\n${info.narSize}\n${info.deriver ?? ''}\n${info.references.length}\n`;
+      for (const r of info.references) out += r + '\n';
+    }
+  } finally {
+    writeOut(out);
+  }
+  return 0;
+}
+
+/** `tsnix store load-db < DUMP` (nix-store --load-db): registers the paths of a dump-db as valid. */
+export function loadDb(store: LocalStore, args: string[]): number {
+  if (args.length) throw new UsageError('no arguments expected');
+  const lines = readStdin().split('\n');
+  let i = 0;
+  const next = (what: string): string => {
+    const l = lines[i++];
+    if (l === undefined) throw new StoreError(`incomplete registration in the dump: missing ${what}`);
+    return l;
+  };
+  const entries: Parameters<LocalStore['loadRegistrations']>[0][number][] = [];
+  while (i < lines.length && lines[i] !== '') {
+    const path = next('path');
+    const narHash = parseHash(next('hash'), 'sha256');
+    const sizeText = next('size');
+    if (!/^\d+$/.test(sizeText)) throw new StoreError(`invalid NAR size '${sizeText}' of '${path}' in the dump`);
+    const deriver = next('deriver');
+    const countText = next('number of references');
+    if (!/^\d+$/.test(countText)) throw new StoreError(`invalid number of references '${countText}' of '${path}' in the dump`);
+    const references: string[] = [];
+    for (let n = Number(countText); n > 0; n--) references.push(next('reference'));
+    for (const p of [path, ...references, ...(deriver ? [deriver] : [])]) parseStorePath(p, store.storeDir);
+    entries.push({ path, narHash, narSize: Number(sizeText), references, ...(deriver ? { deriver } : {}) });
+  }
+  store.loadRegistrations(entries);
+  return 0;
+}
+
+/**
+ * `tsnix store verify-path PATH…` (nix-store --verify-path): re-hashes each
+ * path; a path whose contents changed is reported, and the status is 1.
+ */
+export function verifyPath(store: LocalStore, args: string[]): number {
+  let status = 0;
+  for (const a of args) {
+    const p = store.followLinksToStorePath(toBytes(a));
+    const found = store.checkContents(p);
+    if (found) {
+      writeErr(modifiedMessage(p, found) + '\n');
+      status = 1;
+    }
+  }
+  return status;
 }

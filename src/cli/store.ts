@@ -6,7 +6,7 @@
 //   tsnix store dump PATH > NAR                    (nix-store --dump)
 //   tsnix store restore PATH < NAR                 (nix-store --restore)
 //   tsnix store query QUERY PATH…                  (nix-store -q; also `-q`, `--query`, `-qR`; in store-query.ts)
-//   tsnix store print-env DRV | check-validity PATH…  (nix-store --print-env, --check-validity; in store-query.ts)
+//   tsnix store print-env | check-validity | verify-path | dump-db | load-db  (nix-store --print-env, …; in store-query.ts)
 //   tsnix store verify [--check-contents]          (nix-store --verify)
 //   tsnix store gc [--print-roots | --print-live | --print-dead] [--max-freed N]  (nix-store --gc)
 //   tsnix store delete PATH…                       (nix-store --delete)
@@ -22,7 +22,7 @@ import { collectGarbage, freedSummary, GcResults, parseSize, type GcOptions } fr
 import { findRoots, rootLines } from '../store/gc-roots.js';
 import { isHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
-import { QUERY_USAGE, checkValidity, printEnv, query } from './store-query.js';
+import { QUERY_USAGE, checkValidity, dumpDb, loadDb, printEnv, query, verifyPath } from './store-query.js';
 import { UsageError, writeAll, writeErr, writeOut } from './util.js';
 
 const USAGE = `usage: tsnix store <operation> [options] [args]
@@ -36,6 +36,9 @@ ${QUERY_USAGE}
   print-env DRV                      the derivation's environment as shell export lines
   check-validity [--print-invalid] PATH…
                                      fail (or print) if a path is not valid
+  verify-path PATH…                  re-hash paths: report (status 1) those whose contents changed
+  dump-db [PATH…] > DUMP             the registrations of paths (all valid paths by default)
+  load-db < DUMP                     register the paths of a dump as valid
   verify [--check-contents]          check that every valid path exists (and its contents)
   gc [--max-freed N[K|M|G|T]]        delete every path no GC root keeps alive
   gc --print-roots | --print-live | --print-dead
@@ -73,6 +76,12 @@ const OPERATIONS: Record<string, string> = {
   '--print-env': 'print-env',
   'check-validity': 'check-validity',
   '--check-validity': 'check-validity',
+  'verify-path': 'verify-path',
+  '--verify-path': 'verify-path',
+  'dump-db': 'dump-db',
+  '--dump-db': 'dump-db',
+  'load-db': 'load-db',
+  '--load-db': 'load-db',
   verify: 'verify',
   '--verify': 'verify',
   gc: 'gc',
@@ -133,6 +142,12 @@ export async function storeCommand(args: string[]): Promise<number> {
         return printEnv(store, rest);
       case 'check-validity':
         return checkValidity(store, rest);
+      case 'verify-path':
+        return verifyPath(store, rest);
+      case 'dump-db':
+        return dumpDb(store, rest);
+      case 'load-db':
+        return loadDb(store, rest);
       case 'verify':
         return verify(store, rest);
       case 'gc':

@@ -513,10 +513,11 @@ export class LocalStore implements StoreApi {
    * Before the first write: the store directory must be ours (empty, or with
    * a tsnix database), then it and the database are created.
    */
-  private prepareWrite(): void {
+  private prepareWrite(adopt = false): void {
     if (this.ready) return;
     const real = toFsPath(this.realStoreDir);
-    if (!this.db.exists) {
+    // (adopt: load-db, whose point is to make a database for files already there)
+    if (!this.db.exists && !adopt) {
       let entries: Buffer[] = [];
       try {
         entries = readdirSync(real, { encoding: 'buffer' });
@@ -684,6 +685,30 @@ export class LocalStore implements StoreApi {
     };
     if (drvOutputs) reg.derivationOutputs = drvOutputs;
     this.register(reg);
+  }
+
+  /**
+   * Register paths from a database dump (nix-store --load-db): valid as
+   * described, in one transaction, whether or not their files are there; a
+   * .drv whose file is there gets its outputs recorded too.
+   */
+  loadRegistrations(entries: readonly Omit<PathRegistration, 'ultimate' | 'derivationOutputs'>[]): void {
+    const regs: PathRegistration[] = entries.map((e) => {
+      const reg: PathRegistration = { ...e, ultimate: false };
+      if (!e.path.endsWith('.drv')) return reg;
+      let text: string;
+      try {
+        text = readFileSync(toFsPath(this.toPhysical(e.path))).toString('latin1');
+      } catch (err) {
+        if (isErrnoException(err) && err.code === 'ENOENT') return reg;
+        throw err;
+      }
+      const outs = new Map<string, string>();
+      for (const [name, o] of this.parseDrvText(e.path, text).outputs) if (o.path !== '') outs.set(name, o.path);
+      return { ...reg, derivationOutputs: outs };
+    });
+    this.prepareWrite(true);
+    this.registerNow(regs);
   }
 
   readDerivation(drvPath: string): Derivation {
@@ -1285,6 +1310,16 @@ export class LocalStore implements StoreApi {
    * there); with `checkContents` every valid path is re-hashed and a mismatch
    * reported. Nothing is repaired.
    */
+  /**
+   * Re-hash a valid path's contents: null when they have the NAR hash the
+   * database records, else both hashes (nix-store --verify-path).
+   */
+  checkContents(path: string): { expected: Hash; actual: Hash } | null {
+    const info = this.pathInfo(path);
+    const actual = hashPathSync(toFsPath(this.toPhysical(path)), info.narHash.algo).hash;
+    return actual.equals(info.narHash) ? null : { expected: info.narHash, actual };
+  }
+
   verify(opts: VerifyOptions = {}): VerifyResult {
     const log = opts.log ?? ((): void => {});
     this.commit();
@@ -1337,25 +1372,29 @@ export class LocalStore implements StoreApi {
       log('checking store hashes...');
       for (const p of all) {
         if (missingSet.has(p)) continue;
-        const info = this.db.queryPathInfo(p);
-        if (!info) continue;
-        let actual: Hash;
+        if (!this.db.queryPathInfo(p)) continue;
+        let found: { expected: Hash; actual: Hash } | null;
         try {
-          actual = hashPathSync(toFsPath(this.toPhysical(p)), info.narHash.algo).hash;
+          found = this.checkContents(p);
         } catch (e) {
           log(`error: ${storeErrorMessage(e)}`);
           result.errors = true;
           continue;
         }
-        if (!actual.equals(info.narHash)) {
-          log(`path '${p}' was modified! expected hash '${info.narHash.toString()}', got '${actual.toString()}'`);
-          result.modified.push({ path: p, expected: info.narHash, actual });
+        if (found) {
+          log(modifiedMessage(p, found));
+          result.modified.push({ path: p, ...found });
           result.errors = true;
         }
       }
     }
     return result;
   }
+}
+
+/** What nix-store says of a path whose contents are not what was registered. */
+export function modifiedMessage(path: string, m: { expected: Hash; actual: Hash }): string {
+  return `path '${path}' was modified! expected hash '${m.expected.toString()}', got '${m.actual.toString()}'`;
 }
 
 /**

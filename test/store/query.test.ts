@@ -3,10 +3,11 @@
 // --print-env, --check-validity), on real builds in a temporary store.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseHash } from '../../src/store/hash.js';
 
 const BIN = resolve(__dirname, '../../bin/tsnix');
 const dir = mkdtempSync(join(tmpdir(), 'tsnix-query-'));
@@ -17,8 +18,9 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function tsnix(args: string[]) {
-  const r = spawnSync(BIN, args, { cwd: dir, env: { ...process.env, ...env }, encoding: 'utf8' });
+function tsnix(args: string[], opts: { input?: string; state?: string } = {}) {
+  const e = { ...process.env, ...env, ...(opts.state ? { TSNIX_STATE_DIR: opts.state } : {}) };
+  const r = spawnSync(BIN, args, { cwd: dir, env: e, encoding: 'utf8', input: opts.input });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const ok = (args: string[]): string => {
@@ -176,5 +178,46 @@ describe('tsnix store print-env and check-validity', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`error: path '${bogus}' is not valid\n`);
     expect(ok(['store', 'check-validity', '--print-invalid', bogus, P.a!])).toBe(`${bogus}\n`);
+  });
+});
+
+describe('tsnix store dump-db, load-db and verify-path', () => {
+  it("dump-db writes nix-store's registrations; load-db makes them valid in another database", () => {
+    const one = ok(['store', '--dump-db', P.b!]);
+    const hex = parseHash(ok(['store', '-q', '--hash', P.b!]).trim()).format('base16', false);
+    expect(one).toBe([P.b, hex, ok(['store', '-q', '--size', P.b!]).trim(), P['b.drv'], '1', P.c, ''].join('\n'));
+    const all = ok(['store', 'dump-db']);
+    const other = join(dir, 'var2');
+    // a malformed dump registers nothing
+    const bad = tsnix(['store', 'load-db'], { input: all.replace(/\n[0-9a-f]{64}\n/, '\nzzz\n'), state: other });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe("error: hash 'zzz' has wrong length for hash type 'sha256'\n");
+    const dangling = tsnix(['store', 'load-db'], { input: `${P.c}\n${'0'.repeat(64)}\n1\n\n1\n${env.TSNIX_STORE_DIR}/00000000000000000000000000000000-x\n`, state: other });
+    expect(dangling.code).toBe(1);
+    expect(dangling.stderr).toContain("its reference '");
+    expect(tsnix(['store', 'dump-db'], { state: other }).stdout).toBe('');
+    // the whole dump: the same registrations, derivations with their outputs
+    const load = tsnix(['store', 'load-db'], { input: all, state: other });
+    expect(load.stderr).toBe('');
+    expect(load.code).toBe(0);
+    expect(tsnix(['store', 'dump-db'], { state: other }).stdout).toBe(all);
+    expect(tsnix(['store', '-q', '--valid-derivers', P.a!], { state: other }).stdout).toBe(`${P['a.drv']}\n`);
+    expect(tsnix(['store', 'verify', '--check-contents'], { state: other }).code).toBe(0);
+  });
+
+  it('verify-path reports a path whose contents changed, with status 1', () => {
+    expect(ok(['store', '--verify-path', P.a!, P.c!])).toBe('');
+    const before = readFileSync(P.c!);
+    chmodSync(P.c!, 0o644);
+    appendFileSync(P.c!, 'changed\n');
+    try {
+      const r = tsnix(['store', 'verify-path', P.a!, P.c!]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`^path '${P.c}' was modified! expected hash 'sha256:[0-9a-z]{52}', got 'sha256:[0-9a-z]{52}'\n$`));
+    } finally {
+      writeFileSync(P.c!, before);
+      chmodSync(P.c!, 0o444);
+    }
+    expect(ok(['store', 'verify-path', P.c!])).toBe('');
   });
 });

@@ -27,14 +27,13 @@ import {
   type PublicKeys,
 } from '../store/signing.js';
 import { makeContentAddressedPath, parseContentAddress } from '../store/content-address.js';
+import { toBytes } from '../../grammar/errors.js';
 import { toFsPath } from '../store/fs-path.js';
 import { compareBytes } from '../store/store-path.js';
 import { UsageError, needValue, writeAll, writeErr, writeOut } from './util.js';
 
-/** Command-line text (decoded as UTF-8 by Node) as a byte string. */
-function bytes(s: string): string {
-  return Buffer.from(s, 'utf8').toString('latin1');
-}
+/** Command-line text as a byte string. */
+const bytes = toBytes;
 
 const log = (l: string): void => writeErr(l + '\n');
 

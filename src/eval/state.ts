@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Expr, Pos } from '../../grammar/ast.js';
 import { Source } from '../../grammar/ast.js';
 import { bind } from '../../grammar/bind.js';
-import { NixParseError, fromBytes, showPosWithFrame, toBytes } from '../../grammar/errors.js';
+import { NixParseError, showPosWithFrame, toBytes } from '../../grammar/errors.js';
 import { parse, type ParseOptions } from '../../grammar/parser.js';
 import { registerAll } from './builtins/index.js';
 import type { BuiltinDef, Registry } from './builtins/registry.js';
@@ -167,12 +167,12 @@ export class EvalState {
     let p = file;
     storeReadBarrier(p);
     try {
-      let text = readFileBytes(fromBytes(p));
+      let text = readFileBytes(Buffer.from(p, 'latin1'));
       if (text === null) {
         p = p.replace(/\/$/, '') + '/default.nix';
-        text = readFileBytes(fromBytes(p));
+        text = readFileBytes(Buffer.from(p, 'latin1'));
         // (a directory default.nix: reading it fails as it always did)
-        if (text === null) text = fs.readFileSync(fromBytes(p)).toString('latin1');
+        if (text === null) text = fs.readFileSync(Buffer.from(p, 'latin1')).toString('latin1');
       }
       return { p, text };
     } catch (e) {
@@ -219,7 +219,7 @@ const SCRATCH_MAX = 1 << 20;
  * Buffer per file (readFileSync) costs more than the read when a
  * package set imports thousands of them.
  */
-function readFileBytes(file: string): string | null {
+function readFileBytes(file: Buffer): string | null {
   const fd = fs.openSync(file, 'r');
   try {
     const st = fs.fstatSync(fd);

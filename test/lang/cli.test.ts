@@ -84,6 +84,34 @@ describe('tsnix command line', () => {
     expect(e.stderr).toContain('1| x \xff\n');
   });
 
+  it('reads, lists, hashes and imports files whose names are not UTF-8, also named on the command line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-bytes-'));
+    try {
+      const name = (s: string) => Buffer.concat([Buffer.from(dir + '/'), Buffer.from(s, 'latin1')]);
+      fs.writeFileSync(name('a\xff.nix'), '"hi"');
+      fs.symlinkSync(Buffer.from('a\xff.nix', 'latin1'), name('l\xfe'));
+      const l = '(./. + "/l\xfe")';
+      fs.writeFileSync(
+        name('t.nix'),
+        Buffer.from(
+          `let d = builtins.readDir ./.; in [ (builtins.attrNames d) (builtins.attrValues d) (builtins.readFile ${l}) ` +
+            `(builtins.hashFile "sha256" ${l}) (builtins.readFileType ${l}) (builtins.pathExists ${l}) (import (./. + "/a\xff.nix")) ]`,
+          'latin1',
+        ),
+      );
+      const r = spawnSync('sh', ['-c', `"$1" instantiate --eval --strict "$2/t.nix" && "$1" instantiate --eval "$(printf '%s/a\\377.nix' "$2")"`, 'sh', BIN, dir], {
+        env: { ...process.env, NIX_CONFIG: '', NIX_PATH: '' },
+      });
+      expect(r.stderr.toString()).toBe('');
+      expect(r.stdout.toString('latin1')).toBe(
+        '[ [ "a\xff.nix" "l\xfe" "t.nix" ] [ "regular" "symlink" "regular" ] "\\"hi\\"" ' +
+          '"b49177e05868b7af8e82a644c1ce20e521af46497adeaffe861d294d9b4bb75e" "symlink" true "hi" ]\n"hi"\n',
+      );
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('escapes the bytes of an argument that are not UTF-8 so that toBytes gives them back', () => {
     const cases = [
       [0xff],

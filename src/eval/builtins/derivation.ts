@@ -1090,7 +1090,7 @@ export function register(r: Registry): void {
       const storeDir = state.store.storeDir;
       if (!isInStore(p, storeDir)) {
         try {
-          p = toBytes(fs.realpathSync(fromBytes(p)));
+          p = fs.realpathSync(Buffer.from(p, 'latin1'), { encoding: 'buffer' }).toString('latin1');
         } catch {
           /* CppNix resolves what it can */
         }

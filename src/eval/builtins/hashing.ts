@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import { createHash, getHashes } from 'node:crypto';
 import type { Pos } from '../../../grammar/ast.js';
-import { fromBytes } from '../../../grammar/errors.js';
 import { BadHashError, hashString, parseHash, parseHashAlgo, type HashAlgo, type HashFormat } from '../../store/hash.js';
 import { NixError, NixUsageError } from '../errors.js';
 import { forceAttrs, forceString, forceStringNoCtx } from '../ops.js';
@@ -74,7 +73,7 @@ function requireAttr(a: Attrs, name: string): Value {
 function readFileBytes(file: string, pos: Pos | null): Buffer {
   storeReadBarrier(file);
   try {
-    return fs.readFileSync(fromBytes(file));
+    return fs.readFileSync(Buffer.from(file, 'latin1'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new NixError(`path '${file}' does not exist`, pos);

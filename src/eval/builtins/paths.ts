@@ -71,7 +71,7 @@ function resolveLinks(file: string): string {
       return file;
     }
     if (!st.isSymbolicLink()) return file;
-    const target = toBytes(fs.readlinkSync(fsPath(file)));
+    const target = fs.readlinkSync(fsPath(file), { encoding: 'buffer' }).toString('latin1');
     file = canonPath(target.startsWith('/') ? target : `${file.slice(0, file.lastIndexOf('/')) || '/'}/${target}`);
   }
   return file;
@@ -87,9 +87,10 @@ export function lstatOrNull(p: string): fs.Stats | null {
   }
 }
 
-function fsPath(p: string): string {
+/** A path (bytes as latin1) for node's fs, which keeps bytes that are not UTF-8 only in a Buffer. */
+function fsPath(p: string): Buffer {
   storeReadBarrier(p);
-  return fromBytes(p);
+  return Buffer.from(p, 'latin1');
 }
 
 function fileType(st: fs.Stats): string {
@@ -149,18 +150,19 @@ export function register(r: Registry): void {
     doc: 'Return the contents of the directory *path* as a set mapping directory entries to the corresponding file type. For instance, if directory `A` contains a regular file `B` and another directory `C`, then `builtins.readDir ./A` returns the set\n\n```nix\n{ B = "regular"; C = "directory"; }\n```\n\nThe possible values for the file type are `"regular"`, `"directory"`, `"symlink"` and `"unknown"`.',
     fn: ([p]) => {
       const dir = resolveLinks(realisePath(state, p!, null));
-      let ents: fs.Dirent[];
+      let ents: fs.Dirent<Buffer>[];
       try {
         if (!fs.statSync(fsPath(dir)).isDirectory()) throw new NixError(`'${dir}' is not a directory`);
-        ents = fs.readdirSync(fsPath(dir), { withFileTypes: true });
+        ents = fs.readdirSync(fsPath(dir), { withFileTypes: true, encoding: 'buffer' });
       } catch (e) {
         if (e instanceof NixError) throw e;
         throw ioError(e, dir);
       }
       const m = new Map<string, Value>();
-      for (const d of ents.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const named = ents.map((d) => ({ d, name: d.name.toString('latin1') }));
+      for (const { d, name } of named.sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const t = d.isDirectory() ? 'directory' : d.isFile() ? 'regular' : d.isSymbolicLink() ? 'symlink' : 'unknown';
-        m.set(toBytes(d.name), t);
+        m.set(name, t);
       }
       return new Attrs(m);
     },

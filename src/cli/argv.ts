@@ -32,10 +32,8 @@ export function commandLineArgs(): string[] {
   const tail = entries.slice(entries.length - args.length);
   return args.map((a, i) => {
     const bytes = tail[i]!;
-    // (an argument that node decoded from other bytes means cmdline is not what we think: keep node's)
-    if (Buffer.from(a, 'utf8').equals(bytes)) return a;
-    const escaped = decodeSurrogateEscape(bytes);
-    return escaped.replace(/[\udc80-\udcff]/g, '\ufffd') === a ? escaped : a;
+    // (bytes that do not decode to node's argument mean cmdline is not what we think: keep node's)
+    return bytes.toString('utf8') === a ? decodeSurrogateEscape(bytes) : a;
   });
 }
 

@@ -9,7 +9,7 @@ import { dotGraph, graphML, printTree, type GraphSource } from '../store/graphs.
 import { StoreError } from '../store/compute-store.js';
 import { parseHash } from '../store/hash.js';
 import { modifiedMessage, type LocalStore } from '../store/local-store.js';
-import { parseStorePath } from '../store/store-path.js';
+import { compareBytes, parseStorePath } from '../store/store-path.js';
 import { UsageError, needValue, readStdin, writeErr, writeOut } from './util.js';
 
 type Query =
@@ -84,7 +84,8 @@ export async function query(store: LocalStore, args0: string[]): Promise<number>
   q ??= 'outputs';
   const given = operands.map((a) => store.followLinksToStorePath(toBytes(a)));
   if (forceRealise) {
-    const code = await realiseAll(store, given);
+    // (nix-store -q -f prints only the query's answer, not the outputs)
+    const code = await (await import('./store-build.js')).realiseQuietly(store, given);
     if (code !== 0) return code;
   }
   // nix-store's maybeUseOutputs: a derivation's outputs in its place (always for --outputs)
@@ -187,13 +188,6 @@ function graphSource(store: LocalStore): GraphSource {
   };
 }
 
-/** -f: build the derivations among the paths (all their outputs); other paths must be valid. */
-async function realiseAll(store: LocalStore, paths: string[]): Promise<number> {
-  const { realiseQuietly } = await import('./store-build.js');
-  // (nix-store -q -f prints only the query's answer, not the outputs)
-  return realiseQuietly(store, paths);
-}
-
 /** `tsnix store print-env DRV`: the derivation's environment as shell `export` lines. */
 export function printEnv(store: LocalStore, args: string[]): number {
   if (args.length !== 1 || args[0]!.startsWith('-')) throw new UsageError("'--print-env' requires one derivation store path");
@@ -201,14 +195,12 @@ export function printEnv(store: LocalStore, args: string[]): number {
   const drv = store.readDerivation(drvPath);
   const shellEscape = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
   let out = '';
-  for (const k of [...drv.env.keys()].sort(compareKeys)) out += `export ${k}; ${k}=${shellEscape(drv.env.get(k)!)}\n`;
+  for (const k of [...drv.env.keys()].sort(compareBytes)) out += `export ${k}; ${k}=${shellEscape(drv.env.get(k)!)}\n`;
   // (as nix-store prints them: the escaped arguments inside one more pair of quotes, unescaped)
   out += `export _args; _args='${drv.args.map(shellEscape).join(' ')}'\n`;
   writeOut(out);
   return 0;
 }
-
-const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** `tsnix store check-validity [--print-invalid] PATH…` */
 export function checkValidity(store: LocalStore, args: string[]): number {
@@ -239,7 +231,8 @@ export function checkValidity(store: LocalStore, args: string[]): number {
  * it: path, NAR hash (base16), NAR size, deriver, number of references, references.
  */
 export function dumpDb(store: LocalStore, args: string[]): number {
-  if (args.some((a) => a.startsWith('-') && a !== '-')) throw new UsageError(`unknown flag '${args.find((a) => a.startsWith('-'))}'`);
+  const flag = args.find((a) => a.startsWith('-') && a !== '-');
+  if (flag !== undefined) throw new UsageError(`unknown flag '${flag}'`);
   const paths = args.length ? args.map((a) => store.followLinksToStorePath(toBytes(a))) : store.queryAllValidPaths();
   let out = '';
   try {

@@ -17,6 +17,7 @@ import { Settings } from './settings.js';
 import { Attrs, PrimOp, Thunk, type Value } from './value.js';
 import { ComputeStore } from '../store/compute-store.js';
 import { storeReadBarrier } from '../store/background-writer.js';
+import { toFsPath } from '../store/fs-path.js';
 import type { StoreApi } from '../store/store-api.js';
 import { DEFAULT_STORE_DIR } from '../store/store-path.js';
 
@@ -167,12 +168,12 @@ export class EvalState {
     let p = file;
     storeReadBarrier(p);
     try {
-      let text = readFileBytes(Buffer.from(p, 'latin1'));
+      let text = readFileBytes(toFsPath(p));
       if (text === null) {
         p = p.replace(/\/$/, '') + '/default.nix';
-        text = readFileBytes(Buffer.from(p, 'latin1'));
+        text = readFileBytes(toFsPath(p));
         // (a directory default.nix: reading it fails as it always did)
-        if (text === null) text = fs.readFileSync(Buffer.from(p, 'latin1')).toString('latin1');
+        if (text === null) text = fs.readFileSync(toFsPath(p)).toString('latin1');
       }
       return { p, text };
     } catch (e) {

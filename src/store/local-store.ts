@@ -1305,12 +1305,6 @@ export class LocalStore implements StoreApi {
   // Verification
 
   /**
-   * `nix-store --verify [--check-contents]`: valid paths whose files are gone
-   * are removed from the database (unless still referenced by a path that is
-   * there); with `checkContents` every valid path is re-hashed and a mismatch
-   * reported. Nothing is repaired.
-   */
-  /**
    * Re-hash a valid path's contents: null when they have the NAR hash the
    * database records, else both hashes (nix-store --verify-path).
    */
@@ -1320,6 +1314,12 @@ export class LocalStore implements StoreApi {
     return actual.equals(info.narHash) ? null : { expected: info.narHash, actual };
   }
 
+  /**
+   * `nix-store --verify [--check-contents]`: valid paths whose files are gone
+   * are removed from the database (unless still referenced by a path that is
+   * there); with `checkContents` every valid path is re-hashed and a mismatch
+   * reported. Nothing is repaired.
+   */
   verify(opts: VerifyOptions = {}): VerifyResult {
     const log = opts.log ?? ((): void => {});
     this.commit();

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Source, type EAttrs, type ELambda, type ELet, type Expr, type Pos } from '../../../grammar/ast.js';
 import { fromBytes, showPos, toBytes } from '../../../grammar/errors.js';
 import { canQueryReferences } from '../../store/compute-store.js';
+import { toFsPath } from '../../store/fs-path.js';
 import {
   derivationReferences,
   fillInOutputPaths,
@@ -877,7 +878,7 @@ function fetch(state: EvalState, what: 'fetchurl' | 'fetchTarball', arg: Value, 
   if (!unpack) {
     const res = storeCall(pos, () => state.store.addPath(file, { name: name!, method: 'flat' }));
     added = res.path;
-    got = storeCall(pos, () => hashFileSync('sha256', Buffer.from(file, 'latin1')));
+    got = storeCall(pos, () => hashFileSync('sha256', toFsPath(file)));
   } else {
     const { dir, tmp } = unpackTarball(file, pos);
     try {
@@ -1090,7 +1091,7 @@ export function register(r: Registry): void {
       const storeDir = state.store.storeDir;
       if (!isInStore(p, storeDir)) {
         try {
-          p = fs.realpathSync(Buffer.from(p, 'latin1'), { encoding: 'buffer' }).toString('latin1');
+          p = fs.realpathSync(toFsPath(p), { encoding: 'buffer' }).toString('latin1');
         } catch {
           /* CppNix resolves what it can */
         }

@@ -21,6 +21,7 @@ import type { Pos } from '../../../grammar/ast.js';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { FileBinaryCache, parseCacheUrl, type NarInfo } from '../../store/binary-cache.js';
 import { makeContentAddressedPath, parseContentAddress } from '../../store/content-address.js';
+import { toFsPath } from '../../store/fs-path.js';
 import { BadHashError, parseHash, type Hash } from '../../store/hash.js';
 import { countValidSignatures, parsePublicKeys } from '../../store/signing.js';
 import { checkStorePathName, isStorePath } from '../../store/store-path.js';
@@ -87,10 +88,10 @@ function releaseTemp(state: EvalState, tmp: string): void {
 
 /** The newest mtime in a tree (as CppNix's dumpPathAndGetMtime). */
 function newestMtime(p: string, filter?: (p: string, st: fs.Stats) => boolean): number {
-  const st = fs.lstatSync(Buffer.from(p, 'latin1'));
+  const st = fs.lstatSync(toFsPath(p));
   let t = Math.floor(st.mtimeMs / 1000);
   if (st.isDirectory()) {
-    for (const e of fs.readdirSync(Buffer.from(p, 'latin1'), { encoding: 'buffer' })) {
+    for (const e of fs.readdirSync(toFsPath(p), { encoding: 'buffer' })) {
       const c = `${p}/${e.toString('latin1')}`;
       if (filter && !filter(c, fs.lstatSync(Buffer.from(c, 'latin1')))) continue;
       t = Math.max(t, newestMtime(c, filter));

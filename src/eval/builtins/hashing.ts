@@ -12,6 +12,7 @@ import type { EvalState } from '../state.js';
 import type { Attrs, Value } from '../value.js';
 import { realisePath } from './paths.js';
 import { storeReadBarrier } from '../../store/background-writer.js';
+import { toFsPath } from '../../store/fs-path.js';
 import { argCtx, type Registry } from './registry.js';
 
 /** An algorithm name as the hashing builtins accept it. */
@@ -73,7 +74,7 @@ function requireAttr(a: Attrs, name: string): Value {
 function readFileBytes(file: string, pos: Pos | null): Buffer {
   storeReadBarrier(file);
   try {
-    return fs.readFileSync(Buffer.from(file, 'latin1'));
+    return fs.readFileSync(toFsPath(file));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new NixError(`path '${file}' does not exist`, pos);

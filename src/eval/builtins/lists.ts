@@ -14,6 +14,9 @@ import { Attrs, NixPath, NixStr, PrimOp, Thunk, force, typeName, typeOf, type Va
 import { compareValues } from './arith.js';
 import { argCtx, attrsArg, determinePos, lazyCall1, listArg, missingAttr, type Registry } from './registry.js';
 
+const FILTER_RESULT = 'while evaluating the return value of the filtering function passed to builtins.filter';
+const PARTITION_RESULT = 'while evaluating the return value of the partition function passed to builtins.partition';
+
 export function register(r: Registry): void {
   r.add({
     name: 'map',
@@ -47,7 +50,7 @@ export function register(r: Registry): void {
       // that had never run would throw that code away when the loop ends)
       let dropped = false;
       for (const x of list) {
-        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the filtering function passed to builtins.filter')) out.push(x);
+        if (forceBool(call1(fn, x, null), null, FILTER_RESULT)) out.push(x);
         else dropped = true;
       }
       return dropped ? out : list;
@@ -243,7 +246,7 @@ export function register(r: Registry): void {
       );
       for (const x of list) {
         force(x);
-        if (forceBool(call1(fn, x, null), null, 'while evaluating the return value of the partition function passed to builtins.partition')) right.push(x);
+        if (forceBool(call1(fn, x, null), null, PARTITION_RESULT)) right.push(x);
         else wrong.push(x);
       }
       return res;
@@ -525,10 +528,7 @@ export function allocList<T = Value>(n: number): T[] {
 function keptFlags(fn: Value, list: Value[], name: 'filter' | 'partition'): { kept: Uint8Array; count: number } {
   const kept = new Uint8Array(list.length);
   let count = 0;
-  const ctx =
-    name === 'filter'
-      ? 'while evaluating the return value of the filtering function passed to builtins.filter'
-      : 'while evaluating the return value of the partition function passed to builtins.partition';
+  const ctx = name === 'filter' ? FILTER_RESULT : PARTITION_RESULT;
   for (let i = 0; i < list.length; i++) {
     if (name === 'partition') force(list[i]!);
     if (forceBool(call1(fn, list[i]!, null), null, ctx)) {

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { canonPath } from '../compile.js';
 import { storeReadBarrier } from '../../store/background-writer.js';
+import { toFsPath } from '../../store/fs-path.js';
 import { NixError, ThrownError } from '../errors.js';
 import { coerceToString, forceStringNoCtx, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, NixPath, NixStr, force, mkStr, type Context, type Value } from '../value.js';
@@ -81,7 +82,7 @@ function resolveLinks(file: string): string {
 export function lstatOrNull(p: string): fs.Stats | null {
   storeReadBarrier(p);
   try {
-    return fs.lstatSync(Buffer.from(p, 'latin1'));
+    return fs.lstatSync(toFsPath(p));
   } catch {
     return null;
   }
@@ -90,7 +91,7 @@ export function lstatOrNull(p: string): fs.Stats | null {
 /** A path (bytes as latin1) for node's fs, which keeps bytes that are not UTF-8 only in a Buffer. */
 function fsPath(p: string): Buffer {
   storeReadBarrier(p);
-  return Buffer.from(p, 'latin1');
+  return toFsPath(p);
 }
 
 function fileType(st: fs.Stats): string {

@@ -24,7 +24,7 @@ import {
   SigningError,
   verifyDetached,
 } from '../../src/store/signing.js';
-import { VECTORS_DIR } from './vectors.js';
+import { readVectorFile } from './vectors.js';
 
 const BIN = resolve(__dirname, '../../bin/tsnix');
 
@@ -62,7 +62,7 @@ interface Vectors {
   };
 }
 
-const V = JSON.parse(readFileSync(join(VECTORS_DIR, 'export-and-binary-cache.json'), 'utf8')) as Vectors;
+const V = readVectorFile('export-and-binary-cache.json') as Vectors;
 const BUILT = V.paths.built_path;
 const TOFILE = V.paths.tofile_path;
 const ALL_PATHS = [...new Set(V.exports.flatMap((e) => e.decoded.map((d) => d.path)))];

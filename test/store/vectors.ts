@@ -1,5 +1,5 @@
 /** Loading of the CppNix 2.8 vectors in ../shared/vectors (see its README). */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,8 +13,17 @@ export interface VectorFile<T> {
   [k: string]: unknown;
 }
 
+/** A vector file (parsed JSON); the tests need them, so their absence is a clear failure. */
+export function readVectorFile(file: string): unknown {
+  const f = join(VECTORS_DIR, file);
+  if (!existsSync(f)) {
+    throw new Error(`CppNix's vectors are needed: ${f} is missing (clone tsnix beside ../shared, or set TSNIX_VECTORS_DIR)`);
+  }
+  return JSON.parse(readFileSync(f, 'utf8'));
+}
+
 export function loadVectors<T>(file: string): VectorFile<T> {
-  return JSON.parse(readFileSync(join(VECTORS_DIR, file), 'utf8')) as VectorFile<T>;
+  return readVectorFile(file) as VectorFile<T>;
 }
 
 /** A JS (Unicode) string as a Nix byte string: its UTF-8 bytes, one char code each. */

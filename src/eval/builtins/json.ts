@@ -5,6 +5,7 @@ import type { Pos } from '../../../grammar/ast.js';
 import { NixError, STRING_TOO_LONG } from '../errors.js';
 import { atMaxDepth, coerceToString, enterDepth, forceStringNoCtx, leaveDepth, mergeContexts, normInt, peelToStringOutPath } from '../ops.js';
 import { Attrs, EMPTY_CTX, Lambda, Layout, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, mkStr, typeName, type Context, type Value } from '../value.js';
+import { jsonSyntaxError } from './json-errors.js';
 import { argCtx, determinePos, forceAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
@@ -23,13 +24,14 @@ export function register(r: Registry): void {
     name: 'fromJSON',
     args: ['e'],
     doc: 'Convert a JSON string to a Nix value. For example,\n\n```nix\nbuiltins.fromJSON \'\'{"x": [1, 2, 3], "y": null}\'\'\n```\n\nreturns the value `{ x = [ 1 2 3 ]; y = null; }`.',
-    fn: ([e]) => {
+    fn: ([e], site) => {
       const text = forceStringNoCtx(e!, null, argCtx('fromJSON', 0));
       try {
         return parseJSON(text, null);
       } catch (err) {
-        // as CppNix, only JSON syntax errors get this frame
-        if (err instanceof NixError && err.msg.startsWith('[json.exception.parse_error')) err.addTrace('while decoding a JSON string');
+        // as CppNix, only the JSON parser's own errors get this frame (not
+        // "outside of Nix integer range" or "null bytes", which are Nix's)
+        if (err instanceof NixError && err.msg.startsWith('[json.exception.')) err.addTrace('while decoding a JSON string', site.pos);
         throw err;
       }
     },
@@ -314,16 +316,27 @@ export function jsonFloat(x: number): string {
   return neg ? '-' + s : s;
 }
 
+/** Bytes inside a JSON string: 0 plain, 1 ends the run (quote, backslash, control character), 2 starts a UTF-8 sequence. */
+const STRING_BYTE = (() => {
+  const t = new Uint8Array(256);
+  for (let b = 0; b < 0x20; b++) t[b] = 1;
+  t[0x22] = 1;
+  t[0x5c] = 1;
+  t.fill(2, 0x80);
+  return t;
+})();
+
 const NUMBER = /-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?/y;
 
 /** Parses JSON text (a byte string) into a Nix value. */
 export function parseJSON(text: string, pos: Pos | null): Value {
   let i = 0;
   const n = text.length;
-  const fail = (what: string): never => {
-    const line = text.slice(0, i).split('\n').length;
-    const col = i - text.lastIndexOf('\n', i - 1);
-    throw new NixError(`[json.exception.parse_error.101] parse error at line ${line}, column ${col}: syntax error while parsing value - ${what}`, pos);
+  // The text is not JSON: nlohmann::json's message for it, from a second,
+  // exact reading (json-errors.ts).  This parser accepts exactly what
+  // nlohmann's accepts, so that reading always finds the error.
+  const fail = (): never => {
+    throw new NixError(jsonSyntaxError(text) ?? 'fromJSON: the text was rejected, but nlohmann::json would accept it (a tsnix bug)', pos);
   };
   const ws = () => {
     while (i < n) {
@@ -336,7 +349,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
     i++; // opening quote
     let r = '';
     for (;;) {
-      if (i >= n) fail("invalid string: missing closing quote; last read: '\"'");
+      if (i >= n) fail();
       const c = text[i]!;
       if (c === '"') {
         i++;
@@ -372,32 +385,40 @@ export function parseJSON(text: string, pos: Pos | null): Value {
             break;
           case 'u': {
             const hex = text.slice(i, i + 4);
-            if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail("invalid string: '\\u' must be followed by 4 hex digits");
+            if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail();
             let cp = parseInt(hex, 16);
             i += 4;
-            if (cp >= 0xd800 && cp <= 0xdbff && text[i] === '\\' && text[i + 1] === 'u') {
-              const lo = parseInt(text.slice(i + 2, i + 6), 16);
-              if (lo >= 0xdc00 && lo <= 0xdfff) {
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                i += 6;
-              }
+            if (cp >= 0xd800 && cp <= 0xdfff) {
+              // a high surrogate needs a low one after it; a low one alone is an error
+              if (cp >= 0xdc00 || text[i] !== '\\' || text[i + 1] !== 'u') fail();
+              const lo = text.slice(i + 2, i + 6);
+              if (!/^[0-9a-fA-F]{4}$/.test(lo)) fail();
+              const low = parseInt(lo, 16);
+              if (low < 0xdc00 || low > 0xdfff) fail();
+              cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+              i += 6;
             }
             r += Buffer.from(String.fromCodePoint(cp), 'utf8').toString('latin1');
             break;
           }
           default:
-            fail("invalid string: forbidden character after backslash");
+            fail();
         }
         continue;
       }
-      if (c.charCodeAt(0) < 0x20) fail('invalid string: control character must be escaped');
-      // copy the run of plain characters at once
-      let j = i + 1;
+      // copy the run of plain characters at once (UTF-8 sequences must be valid)
+      let j = i;
       while (j < n) {
-        const d = text.charCodeAt(j);
-        if (d === 0x22 || d === 0x5c || d < 0x20) break;
-        j++;
+        const k = STRING_BYTE[text.charCodeAt(j)]!;
+        if (k === 0) j++;
+        else if (k === 1) break;
+        else {
+          const len = utf8SeqLen(text, j);
+          if (len === 0) fail();
+          j += len;
+        }
       }
+      if (j === i) fail(); // a control character
       r += text.slice(i, j);
       i = j;
     }
@@ -421,7 +442,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
   };
   const value = (): Value => {
     ws();
-    if (i >= n) fail('unexpected end of input; expected \'[\', \'{\', or a literal');
+    if (i >= n) fail();
     const c = text[i]!;
     if (c === '{') {
       i++;
@@ -434,11 +455,11 @@ export function parseJSON(text: string, pos: Pos | null): Value {
       const vals: Value[] = [null];
       for (;;) {
         ws();
-        if (text[i] !== '"') fail('invalid literal');
+        if (text[i] !== '"') fail();
         const k = str();
         if (k.includes('\0')) throw new NixError(`input string '${k.replace(/\0/g, '\xe2\x90\x80')}' cannot be represented as Nix string because it contains null bytes`, pos);
         ws();
-        if (text[i] !== ':') fail("unexpected character; expected ':'");
+        if (text[i] !== ':') fail();
         i++;
         keys.push(k);
         vals.push(value());
@@ -451,7 +472,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
           i++;
           return object(keys, vals);
         }
-        fail("unexpected character; expected '}'");
+        fail();
       }
     }
     if (c === '[') {
@@ -473,7 +494,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
           i++;
           return l;
         }
-        fail("unexpected character; expected ']'");
+        fail();
       }
     }
     if (c === '"') {
@@ -515,7 +536,7 @@ export function parseJSON(text: string, pos: Pos | null): Value {
     }
     NUMBER.lastIndex = i;
     const m = NUMBER.exec(text);
-    if (!m) fail('invalid literal');
+    if (!m) fail();
     const tok = m![0];
     i += tok.length;
     if (m![2] === undefined && m![3] === undefined) {
@@ -532,8 +553,9 @@ export function parseJSON(text: string, pos: Pos | null): Value {
     if (!Number.isFinite(x)) throw new NixError(`[json.exception.out_of_range.406] number overflow parsing '${tok}'`, pos);
     return new NixFloat(x);
   };
+  if (text.startsWith('\xef\xbb\xbf')) i = 3; // a byte order mark
   const v = value();
   ws();
-  if (i < n) fail("unexpected character; expected end of input");
+  if (i < n) fail();
   return v;
 }

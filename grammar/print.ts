@@ -95,12 +95,32 @@ function stripZeros(s: string): string {
   return s.slice(0, e);
 }
 
+/**
+ * A finite float below 1e21 in magnitude with six decimals, as C's `%f`
+ * (std::to_string) prints it: like toFixed(6), except that an exact tie
+ * rounds to even, as printf does (toFixed rounds it up).
+ */
+export function formatFixed6(v: number): string {
+  const s = v.toFixed(6);
+  const a = Math.abs(v);
+  const longer = a.toFixed(7);
+  if (longer.charCodeAt(longer.length - 1) !== 0x35 || !isExactTie(a, -1)) return s;
+  // an exact tie, which toFixed rounded up: round to even instead
+  const digits = longer.slice(0, -1).replace('.', '');
+  let kept = BigInt(digits);
+  if (kept % 2n === 1n) kept += 1n;
+  const t = kept.toString().padStart(7, '0');
+  return `${v < 0 ? '-' : ''}${t.slice(0, -6)}.${t.slice(-6)}`;
+}
+
 /** Six significant digits of a positive finite double, rounded half-to-even on the exact value. */
 function roundTo6(a: number): [string, number] {
   const s = a.toExponential(5); // d.ddddde±x, rounded (ties away from zero on the exact value)
   let digits = s[0]! + s.slice(2, 7);
   let exp = parseInt(s.slice(s.indexOf('e') + 1), 10);
   // toExponential resolves exact ties upwards; printf rounds them to even.
+  // (a tie needs a 7th significant digit of 5)
+  if (a.toExponential(6).charCodeAt(7) !== 0x35) return [digits, exp];
   const longer = a.toExponential(25);
   const lexp = parseInt(longer.slice(longer.indexOf('e') + 1), 10);
   const ld = longer[0]! + longer.slice(2, longer.indexOf('e'));

@@ -5,6 +5,7 @@
 import type { Pos } from '../../grammar/ast.js';
 import { NixError, nativeStackOverflow, rangeErrorMessage } from './errors.js';
 import { ObjectSet } from './object-set.js';
+import { formatFixed6 } from '../../grammar/print.js';
 import { formatFloat, printForError } from './print.js';
 import {
   Attrs,
@@ -780,7 +781,7 @@ export function floatToString(x: number): string {
   // toFixed switches to exponents from 1e21 on; printf's %f never does
   if (Object.is(x, -0)) return '-0.000000';
   if (Math.abs(x) >= 1e21) return `${x < 0 ? '-' : ''}${BigInt(Math.abs(x))}.000000`;
-  return x.toFixed(6);
+  return formatFixed6(x);
 }
 
 export { formatFloat };

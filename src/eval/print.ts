@@ -2,9 +2,13 @@
 // newer value printer does inside error messages and `trace`.
 
 import { showPos } from '../../grammar/errors.js';
+import { formatFloat } from '../../grammar/print.js';
 import { toBytes } from '../../grammar/errors.js';
 import { Attrs, Lambda, NixFloat, NixPath, NixStr, PrimOp, PrimOpApp, Thunk, type Value } from './value.js';
 import { ObjectSet } from './object-set.js';
+
+/** A float as C++'s `std::ostream <<` prints it (%g: six significant digits, ties to even). */
+export { formatFloat };
 
 const LAQUO = toBytes('«');
 const RAQUO = toBytes('»');
@@ -19,21 +23,6 @@ export function quoteString(s: string): string {
 const NEEDS_QUOTING = /["\\\n\r\t]|\$\{/;
 const QUOTED = /["\\\n\r\t]|\$(?=\{)/g;
 const QUOTES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', $: '\\$' };
-
-/** A float as C++'s `std::ostream <<` prints it (`%g`: 6 significant digits, trailing zeros dropped). */
-export function formatFloat(x: number): string {
-  if (Number.isNaN(x)) return 'nan';
-  if (!Number.isFinite(x)) return x < 0 ? '-inf' : 'inf';
-  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
-  const e = x.toExponential(5);
-  const at = e.indexOf('e');
-  const exp = Number(e.slice(at + 1));
-  const strip = (m: string) => (m.includes('.') ? m.replace(/0+$/, '').replace(/\.$/, '') : m);
-  if (exp < -4 || exp >= 6) {
-    return `${strip(e.slice(0, at))}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
-  }
-  return strip(x.toFixed(5 - exp));
-}
 
 export function isDerivation(v: Value): v is Attrs {
   if (!(v instanceof Attrs)) return false;

@@ -293,6 +293,17 @@ describe('numbers', () => {
     expect(ev('.5')).toBe('0.5');
     expect(ev('1.5e3')).toBe('1500');
   });
+  it('floats exactly halfway round to even, as printf does (JavaScript rounds them up)', () => {
+    // %g (printing, toXML): six significant digits
+    expect(ev('[ 123456.5 123457.5 (-123456.5) 1234565.0 999999.5 0.0001234565 ]')).toBe('[ 123456 123458 -123456 1.23456e+06 1e+06 0.000123457 ]');
+    expect(ev('builtins.toXML 123456.5')).toContain('<float value=\\"123456\\" />');
+    // %f (toString): six decimals; 1/128 = 0.0078125 exactly
+    expect(ev('map toString [ 0.0078125 (-0.0078125) 0.0234375 0.5078125 2.5 ]')).toBe(
+      '[ "0.007812" "-0.007812" "0.023438" "0.507812" "2.500000" ]',
+    );
+    // the sign of a NaN shows, as in C
+    expect(ev('builtins.fromTOML "x = -nan\\ny = nan"')).toBe('{ x = -nan; y = nan; }');
+  });
   it('comparisons', () => {
     expect(ev('[ (1 < 2) (2 < 1.5) ("a" < "b") ([ 1 2 ] < [ 1 3 ]) ([ 1 ] < [ 1 0 ]) (/a < /b) ]')).toBe('[ true false true true true true ]');
     expect(err('{ } < { }')).toBe('cannot compare a set with a set; values of that type are incomparable (values are { } and { })');

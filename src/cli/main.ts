@@ -16,6 +16,7 @@ commands:
   store         the nix-store operations: add, query, realise, gc, export, sign, ... (--help)
   derivation    show [-r] DRV|FILE|-E EXPR: derivations as JSON (nix derivation show, format 4)
   copy          copy paths to or from a file:// binary cache (nix copy)
+  hash          hashes of files and trees, hash format conversion (nix hash, nix-hash)
   repl          interactive environment for evaluating expressions (nix repl)
   --version     print the version
   --help        this text
@@ -31,6 +32,7 @@ const commands: Record<string, () => Promise<Command>> = {
   store: async () => (await import('./store.js')).storeCommand,
   derivation: async () => (await import('./derivation.js')).derivationCommand,
   copy: async () => (await import('./store-copy.js')).copyCommand,
+  hash: async () => (await import('./hash.js')).hashCommand,
   repl: async () => (await import('./repl.js')).replCommand,
 };
 
@@ -77,7 +79,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /** See main: commands that leave nothing running (no builds, children or REPL). */
-const EXIT_AT_ONCE = new Set(['instantiate', 'eval', 'derivation', 'show-config']);
+const EXIT_AT_ONCE = new Set(['instantiate', 'eval', 'derivation', 'show-config', 'hash']);
 
 async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;

@@ -6,11 +6,11 @@ import path from 'node:path';
 import { Source } from '../../grammar/ast.js';
 import { NixParseError, toBytes } from '../../grammar/errors.js';
 import { NATIVE_STACK_OVERFLOW, NixError, NixUsageError, rangeErrorMessage, renderError } from '../eval/errors.js';
-import { callN, forceAttrs } from '../eval/ops.js';
+import { callN, didYouMean } from '../eval/ops.js';
 import type { Settings } from '../eval/settings.js';
 import { EvalState } from '../eval/state.js';
 import type { StoreApi } from '../store/store-api.js';
-import { Attrs, Lambda, Thunk, force, type Value } from '../eval/value.js';
+import { Attrs, Lambda, Thunk, force, typeName, type Value } from '../eval/value.js';
 import { UsageError, needValue, readStdin, settingsWith, writeErr } from './util.js';
 
 export interface CommonOptions {
@@ -158,37 +158,51 @@ function callWith(fn: Lambda, args: Map<string, Value>): Value {
   return callN(fn, [new Attrs(m)], null);
 }
 
-/** Selects an attribute path (`-A a.b.0`) as nix-instantiate does (numbers index lists). */
+/**
+ * Selects an attribute path (`-A a.b.0`) as CppNix's findAlongAttrPath does:
+ * each step auto-calls a function first; a step that is a number indexes a
+ * list, any other names an attribute; `"a.b"` quotes a name with dots.
+ */
 export function selectAttrPath(state: EvalState, v: Value, attrPath: string, o: CommonOptions): Value {
-  if (attrPath === '') return v;
-  for (const part of splitAttrPath(attrPath)) {
+  for (const part of parseAttrPath(attrPath)) {
     v = force(autoCall(state, v, o));
-    if (/^[0-9]+$/.test(part) && Array.isArray(v)) {
+    if (/^[0-9]+$/.test(part) && Number(part) <= 0xffffffff) {
+      if (!Array.isArray(v)) throw new NixError(`the expression selected by the selection path '${attrPath}' should be a list but is ${typeName(v)}`);
       const i = Number(part);
       if (i >= v.length) throw new NixError(`list index ${i} in selection path '${attrPath}' is out of range`);
       v = v[i]!;
       continue;
     }
-    const a = forceAttrs(v, null, `while evaluating the attribute path '${attrPath}'`);
-    const x = a.get(part);
-    if (x === undefined) throw new NixError(`attribute '${part}' in selection path '${attrPath}' not found`);
+    if (!(v instanceof Attrs)) throw new NixError(`the expression selected by the selection path '${attrPath}' should be a set but is ${typeName(v)}`);
+    if (part === '') throw new NixError(`empty attribute name in selection path '${attrPath}'`);
+    const x = v.get(part);
+    if (x === undefined) {
+      const e = new NixError(`attribute '${part}' in selection path '${attrPath}' not found`);
+      e.hint = didYouMean(part, v.keys());
+      throw e;
+    }
     v = x;
   }
   return force(v);
 }
 
-function splitAttrPath(s: string): string[] {
+/** The steps of an attribute path: split at dots outside quotes; a trailing empty step is dropped. */
+function parseAttrPath(s: string): string[] {
   const out: string[] = [];
   let cur = '';
-  let quoted = false;
-  for (const c of s) {
-    if (c === '"') quoted = !quoted;
-    else if (c === '.' && !quoted) {
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c === '.') {
       out.push(cur);
       cur = '';
+    } else if (c === '"') {
+      const close = s.indexOf('"', i + 1);
+      if (close < 0) throw new NixError(`missing closing quote in selection path '${s}'`);
+      cur += s.slice(i + 1, close);
+      i = close;
     } else cur += c;
   }
-  out.push(cur);
+  if (cur !== '') out.push(cur);
   return out.map(toBytes);
 }
 

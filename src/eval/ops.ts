@@ -409,16 +409,19 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
   return env;
 }
 
-/** CppNix's "Did you mean one of a, b or c?" suggestions (names within a small edit distance). */
+/**
+ * CppNix's "Did you mean one of a, b or c?" suggestions: the candidates at
+ * an edit distance of at most 2, the 5 nearest, nearest first (then by name).
+ */
 export function didYouMean(name: string, candidates: Iterable<string>): string | null {
   const scored: [number, string][] = [];
   for (const c of candidates) {
     const d = levenshtein(name, c);
-    if (d <= Math.max(1, Math.floor(name.length / 3)) + 1) scored.push([d, c]);
+    if (d <= 2) scored.push([d, c]);
   }
   if (scored.length === 0) return null;
   scored.sort((a, b) => a[0] - b[0] || compareBytes(a[1], b[1]));
-  const names = scored.slice(0, 10).map((s) => s[1]).sort(compareBytes);
+  const names = scored.slice(0, 5).map((s) => s[1]);
   if (names.length === 1) return `Did you mean ${names[0]}?`;
   return `Did you mean one of ${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}?`;
 }

@@ -251,6 +251,14 @@ describe('attribute sets', () => {
     expect(fail('builtins.getAttr "foo" { fo = 1; }').hint).toBeNull();
   });
 
+  it('a missing attribute suggests the names within two edits, at most five, nearest first (as CppNix 2.8)', () => {
+    expect(fail('{ f = 1; d = 2; x = 3; }.ff').hint).toBe('Did you mean one of f, d or x?');
+    expect(fail('{ a1 = 1; a2 = 2; a3 = 3; a4 = 4; a5 = 5; a6 = 6; b = 1; }.a').hint).toBe('Did you mean one of a1, a2, a3, a4 or a5?');
+    // (a long name gets no more leeway)
+    expect(fail('{ abcdefghij = 1; }.abcdefgxyz').hint).toBeNull();
+    expect(fail('({ x, z }: x) { x = 1; y = 2; z = 3; }').hint).toBe('Did you mean one of x or z?');
+  });
+
   it('listToAttrs evaluates all names first, then takes the values in name order', () => {
     expect(trace('builtins.listToAttrs [ { } ]').slice(1)).toEqual(['in a {name=...; value=...;} pair', "error: attribute 'name' missing"]);
     expect(trace('builtins.listToAttrs [ { name = "b"; } { name = 1; } ]').at(-1)).toBe('error: expected a string but found an integer: 1 @1:42');

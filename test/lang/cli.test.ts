@@ -144,6 +144,32 @@ describe('tsnix command line', () => {
     expect(decodeSurrogateEscape(Buffer.from([0x61, 0xff]))).toBe('a\udcff');
   });
 
+  it('-A selects along an attribute path as CppNix does (output and errors as nix-instantiate 2.8 prints them)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-attrpath-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'g.nix'), '{ x = [ { y = 1; } 2 ]; "a.b" = { c = 3; }; s = { "0" = "zero"; }; f = 1; d = 2; xx2 = 3; }');
+      const sel = (p: string) => {
+        const r = tsnix(['instantiate', '--eval', '--strict', 'g.nix', '-A', p], { cwd: dir });
+        return r.code === 0 ? r.stdout.trim() : r.stderr.trim();
+      };
+      expect(sel('x.0.y')).toBe('1');
+      expect(sel('"a.b".c')).toBe('3');
+      // a trailing dot is ignored, an empty step in the middle is not
+      expect(sel('x.')).toBe('[ { y = 1; } 2 ]');
+      expect(sel('.')).toBe("error: empty attribute name in selection path '.'");
+      expect(sel('x.y')).toBe("error: the expression selected by the selection path 'x.y' should be a set but is a list");
+      // a number always indexes a list
+      expect(sel('s.0')).toBe("error: the expression selected by the selection path 's.0' should be a list but is a set");
+      expect(sel('x.2')).toBe("error: list index 2 in selection path 'x.2' is out of range");
+      expect(sel('a"b')).toBe("error: missing closing quote in selection path 'a\"b'");
+      // suggestions: at most 5 names within 2 edits, nearest first
+      expect(sel('ff')).toBe("error: attribute 'ff' in selection path 'ff' not found\n       Did you mean one of f, d, s or x?");
+      expect(sel('xy')).toBe("error: attribute 'xy' in selection path 'xy' not found\n       Did you mean one of x, d, f, s or xx2?");
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints its version', () => {
     const r = tsnix(['--version']);
     expect(r.code).toBe(0);

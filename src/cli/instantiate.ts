@@ -119,7 +119,9 @@ export async function instantiate(args: string[]): Promise<number> {
           continue;
         }
         if (strict) v = forceDeep(v);
-        if (json) writeValueJSON(v, { ctx: new Set() }, writeOutBytes); // no newline, as nix-instantiate prints it
+        // (no newline, as nix-instantiate 2.8 prints it; paths are copied to the
+        // store, as CppNix's nix-instantiate does: computed, not written, see makeState)
+        if (json) writeValueJSON(v, { ctx: new Set() }, writeOutBytes, true);
         else {
           printInstantiate(v, writeOut);
           writeOut('\n');

@@ -170,6 +170,25 @@ describe('tsnix command line', () => {
     }
   });
 
+  it('--eval --json gives a path as the store path it would be copied to, without writing it (as nix-instantiate)', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-jsonpath-'));
+    try {
+      fs.writeFileSync(path.join(dir, 'g.nix'), '{ x = 1; }\n');
+      const env = { TSNIX_STORE_DIR: path.join(dir, 'store'), TSNIX_STATE_DIR: path.join(dir, 'state') };
+      const json = tsnix(['instantiate', '--eval', '--json', '-E', '[ ./g.nix { p = ./g.nix; } ]'], { cwd: dir, env });
+      const interpolated = tsnix(['instantiate', '--eval', '-E', '"${./g.nix}"'], { cwd: dir, env });
+      expect(json.code).toBe(0);
+      const p = JSON.parse(interpolated.stdout) as string;
+      expect(p).toMatch(new RegExp(`^${path.join(dir, 'store')}/[0-9a-z]{32}-g\\.nix$`));
+      expect(json.stdout).toBe(`[${JSON.stringify(p)},{"p":${JSON.stringify(p)}}]`);
+      expect(fs.existsSync(p)).toBe(false);
+      // (`tsnix eval --json`, as `nix eval --json`, leaves paths as they are)
+      expect(tsnix(['eval', '--json', '-E', './g.nix'], { cwd: dir, env }).stdout).toBe(`${JSON.stringify(path.join(dir, 'g.nix'))}\n`);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints its version', () => {
     const r = tsnix(['--version']);
     expect(r.code).toBe(0);

@@ -54,11 +54,12 @@ export function valueToJSON(v: Value, pos: Pos | null, copyToStore: boolean, acc
 
 /**
  * The JSON text of `v` given to `write` as bytes (`--json` output): a JS
- * string holds at most 512 MiB, a Buffer several GiB.  Nothing is written
+ * string holds at most 512 MiB, a Buffer several GiB.  With `copyToStore`,
+ * paths become store paths (nix-instantiate --eval --json).  Nothing is written
  * when the value has no JSON form.
  */
-export function writeValueJSON(v: Value, acc: { ctx: Context }, write: (bytes: Buffer) => void): void {
-  jsonOf(v, null, false, acc, (b, len) => write(b.subarray(0, len)));
+export function writeValueJSON(v: Value, acc: { ctx: Context }, write: (bytes: Buffer) => void, copyToStore = false): void {
+  jsonOf(v, null, copyToStore, acc, (b, len) => write(b.subarray(0, len)));
 }
 
 function jsonOf<R>(v: Value, pos: Pos | null, copyToStore: boolean, acc: { ctx: Context }, done: (b: Buffer, len: number) => R): R {

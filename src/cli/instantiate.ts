@@ -5,7 +5,9 @@ import path from 'node:path';
 import { Source } from '../../grammar/ast.js';
 import { toBytes } from '../../grammar/errors.js';
 import { printExpr } from '../../grammar/print.js';
-import { forceDeep } from '../eval/ops.js';
+import { NixError } from '../eval/errors.js';
+import { callN, forceDeep } from '../eval/ops.js';
+import { NixPath, force, type Value } from '../eval/value.js';
 import { printInstantiate } from '../eval/print.js';
 import { writeValueJSON } from '../eval/builtins/json.js';
 import { valueToXML } from '../eval/builtins/xml.js';
@@ -16,7 +18,7 @@ import { UsageError, needValue, readStdin, writeErr, writeOut, writeOutBytes } f
 
 export async function instantiate(args: string[]): Promise<number> {
   const o = newCommonOptions();
-  let mode: 'instantiate' | 'eval' | 'parse' = 'instantiate';
+  let mode: 'instantiate' | 'eval' | 'parse' | 'find-file' = 'instantiate';
   let strict = false;
   let json = false;
   let xml = false;
@@ -35,6 +37,9 @@ export async function instantiate(args: string[]): Promise<number> {
     switch (a) {
       case '--parse':
         mode = 'parse';
+        break;
+      case '--find-file':
+        mode = 'find-file';
         break;
       case '--eval':
       case '--eval-only':
@@ -78,6 +83,28 @@ export async function instantiate(args: string[]): Promise<number> {
   }
   const settings = makeSettings(o);
   const showTrace = settings.showTrace;
+
+  if (mode === 'find-file') {
+    // each operand looked up in the search path (-I, NIX_PATH), as `<operand>` would be
+    const state = makeState(o, settings);
+    try {
+      const findFile = state.builtins.get('findFile')!;
+      const nixPath = state.builtins.get('nixPath')!;
+      for (const name of files) {
+        let p: Value;
+        try {
+          p = force(callN(force(findFile), [nixPath, toBytes(name)], null));
+        } catch (e) {
+          // (CppNix's lookup is not a builtin call here: the message alone)
+          throw e instanceof NixError ? new NixError(e.msg, null) : e;
+        }
+        writeOut((p instanceof NixPath ? p.path : String(p)) + '\n');
+      }
+      return 0;
+    } catch (e) {
+      return reportError(e, showTrace, 'nix-instantiate');
+    }
+  }
 
   if (mode === 'parse') {
     const state = makeState(o, settings);

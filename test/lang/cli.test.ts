@@ -189,6 +189,24 @@ describe('tsnix command line', () => {
     }
   });
 
+  it('instantiate --find-file looks names up in the search path (-I, NIX_PATH), as nix-instantiate does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsnix-findfile-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'lib'));
+      fs.writeFileSync(path.join(dir, 'lib', 'a.nix'), '1');
+      const r = tsnix(['instantiate', '-I', `foo=${dir}`, '--find-file', 'foo', 'foo/lib/a.nix'], { env: { NIX_PATH: `bar=${dir}/lib` } });
+      expect(r).toEqual({ code: 0, stdout: `${dir}\n${dir}/lib/a.nix\n`, stderr: '' });
+      expect(tsnix(['instantiate', '--find-file', 'bar/a.nix'], { env: { NIX_PATH: `bar=${dir}/lib` } }).stdout).toBe(`${dir}/lib/a.nix\n`);
+      expect(tsnix(['instantiate', '--find-file', 'foo/nope'], { env: { NIX_PATH: `foo=${dir}` } })).toEqual({
+        code: 1,
+        stdout: '',
+        stderr: "error: file 'foo/nope' was not found in the Nix search path (add it using $NIX_PATH or -I)\n",
+      });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('prints its version', () => {
     const r = tsnix(['--version']);
     expect(r.code).toBe(0);

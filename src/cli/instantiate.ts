@@ -7,7 +7,7 @@ import { toBytes } from '../../grammar/errors.js';
 import { printExpr } from '../../grammar/print.js';
 import { NixError } from '../eval/errors.js';
 import { callN, forceDeep } from '../eval/ops.js';
-import { NixPath, force, type Value } from '../eval/value.js';
+import { NixPath, force } from '../eval/value.js';
 import { printInstantiate } from '../eval/print.js';
 import { writeValueJSON } from '../eval/builtins/json.js';
 import { valueToXML } from '../eval/builtins/xml.js';
@@ -91,14 +91,14 @@ export async function instantiate(args: string[]): Promise<number> {
       const findFile = state.builtins.get('findFile')!;
       const nixPath = state.builtins.get('nixPath')!;
       for (const name of files) {
-        let p: Value;
+        let p: NixPath; // (what findFile returns)
         try {
-          p = force(callN(force(findFile), [nixPath, toBytes(name)], null));
+          p = force(callN(force(findFile), [nixPath, toBytes(name)], null)) as NixPath;
         } catch (e) {
           // (CppNix's lookup is not a builtin call here: the message alone)
           throw e instanceof NixError ? new NixError(e.msg, null) : e;
         }
-        writeOut((p instanceof NixPath ? p.path : String(p)) + '\n');
+        writeOut(p.path + '\n');
       }
       return 0;
     } catch (e) {

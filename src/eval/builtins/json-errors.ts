@@ -82,7 +82,6 @@ export function jsonSyntaxError(text: string): string | null {
   let lines = 0;
   let read: number[] = []; // "token_string": the bytes read since the last reset
   let lexError = '';
-  let numberText = '';
 
   const get = (): number => {
     charsTotal++;
@@ -254,11 +253,9 @@ export function jsonSyntaxError(text: string): string | null {
       while (isDigit(get()));
     }
     unget();
-    numberText = '';
-    for (const b of read) numberText += String.fromCharCode(b);
     // integers that do not fit 64 bits are read as floats
-    if (kind === Tok.Unsigned && BigInt(numberText) > UINT64_MAX) kind = Tok.Float;
-    if (kind === Tok.Integer && -BigInt(numberText.slice(1)) < -INT64_MAX - 1n) kind = Tok.Float;
+    if (kind === Tok.Unsigned && BigInt(lastRead()) > UINT64_MAX) kind = Tok.Float;
+    if (kind === Tok.Integer && BigInt(lastRead()) < -INT64_MAX - 1n) kind = Tok.Float;
     return kind;
   };
 
@@ -318,22 +315,30 @@ export function jsonSyntaxError(text: string): string | null {
     return parseError(msg);
   };
 
+  /** After `{` or `,` in an object, at its key: the key, `:` and the value's first token (or the error). */
+  const member = (): string | null => {
+    if (tok() !== Tok.String) return syntax(Tok.String, 'object key');
+    if (next() !== Tok.NameSeparator) return syntax(Tok.NameSeparator, 'object separator');
+    next();
+    return null;
+  };
+
   next();
   const states: boolean[] = []; // true: in an array, false: in an object
   for (;;) {
     // a value starts at `last`
     let done = false;
     switch (last) {
-      case Tok.BeginObject:
+      case Tok.BeginObject: {
         if (next() === Tok.EndObject) {
           done = true;
           break;
         }
-        if (tok() !== Tok.String) return syntax(Tok.String, 'object key');
-        if (next() !== Tok.NameSeparator) return syntax(Tok.NameSeparator, 'object separator');
+        const err = member();
+        if (err !== null) return err;
         states.push(false);
-        next();
         continue;
+      }
       case Tok.BeginArray:
         if (next() === Tok.EndArray) {
           done = true;
@@ -342,7 +347,8 @@ export function jsonSyntaxError(text: string): string | null {
         states.push(true);
         continue;
       case Tok.Float:
-        if (!Number.isFinite(Number(numberText))) return `[json.exception.out_of_range.406] number overflow parsing '${lastRead()}'`;
+        // (the lexer's text is still the number's)
+        if (!Number.isFinite(Number(lastRead()))) return `[json.exception.out_of_range.406] number overflow parsing '${lastRead()}'`;
         done = true;
         break;
       case Tok.True:
@@ -372,9 +378,9 @@ export function jsonSyntaxError(text: string): string | null {
         } else if (tok() === Tok.EndArray) states.pop();
         else return syntax(Tok.EndArray, 'array');
       } else if (next() === Tok.ValueSeparator) {
-        if (next() !== Tok.String) return syntax(Tok.String, 'object key');
-        if (next() !== Tok.NameSeparator) return syntax(Tok.NameSeparator, 'object separator');
         next();
+        const err = member();
+        if (err !== null) return err;
         more = true;
       } else if (tok() === Tok.EndObject) states.pop();
       else return syntax(Tok.EndObject, 'object');

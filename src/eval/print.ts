@@ -121,7 +121,8 @@ function printScalar(v: Value): string {
 }
 
 const ID_RE = /^[a-zA-Z_][a-zA-Z0-9_'-]*$/;
-const KEYWORDS = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit', 'or']);
+// (as CppNix's printer: `or` is a keyword only after a selection, so it prints bare)
+const KEYWORDS = new Set(['if', 'then', 'else', 'assert', 'with', 'let', 'in', 'rec', 'inherit']);
 
 export function printAttrName(k: string): string {
   return ID_RE.test(k) && !KEYWORDS.has(k) ? k : quoteString(k);

@@ -556,6 +556,14 @@ describe('empty set literals', () => {
   });
 });
 
+describe('printing attribute names', () => {
+  it('quotes names that are not identifiers and the reserved keywords, not `or`', () => {
+    expect(ev('{ "or" = 1; "rec" = 2; "inherit" = 3; "y z" = 4; a-b = 5; "a\'" = 6; "1a" = 7; "" = 8; "-a" = 9; _x = 10; }')).toBe(
+      '{ "" = 8; "-a" = 9; "1a" = 7; _x = 10; a\' = 6; a-b = 5; "inherit" = 3; or = 1; "rec" = 2; "y z" = 4; }',
+    );
+  });
+});
+
 describe('printing big values (--eval output goes out in pieces)', () => {
   const N = 300_000;
   const expected = `[ ${Array.from({ length: N }, (_, i) => i * 3).join(' ')} ]`;

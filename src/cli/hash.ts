@@ -15,11 +15,11 @@
 // use); `--flat`/`file` hash a regular file's bytes.
 
 import { StoreError } from '../store/compute-store.js';
-import { BadHashError, Hash, compressHash, hashFileSync, parseHash, parseHashAlgo, parseHashFormat, type HashAlgo, type HashFormat } from '../store/hash.js';
+import { BadHashError, Hash, MissingFeatureError, compressHash, hashFileSync, parseHash, parseHashAlgo, parseHashFormat, type HashAlgo, type HashFormat } from '../store/hash.js';
 import { hashPathSync } from '../store/nar.js';
 import { isErrnoException, strerror, sysErrorMessage } from '../store/local-store.js';
 import { toBytes } from '../../grammar/errors.js';
-import { UsageError, needValue, writeErr, writeOut } from './util.js';
+import { UsageError, needValue, settingsWith, takeFeatureFlags, writeErr, writeOut } from './util.js';
 
 const USAGE = `usage: tsnix hash <subcommand> [options] ARGS…
 
@@ -39,7 +39,9 @@ const USAGE = `usage: tsnix hash <subcommand> [options] ARGS…
 
 const SUBCOMMANDS = new Set(['path', 'file', 'convert', 'to-base16', 'to-base32', 'to-nix32', 'to-base64', 'to-sri']);
 
-export function hashCommand(args: string[]): number {
+export function hashCommand(argv: string[]): number {
+  const args = takeFeatureFlags(argv);
+  settingsWith([]);
   const [sub, ...rest] = args;
   if (sub === '--help' || sub === '-h') {
     writeOut(USAGE);
@@ -53,7 +55,7 @@ export function hashCommand(args: string[]): number {
     }
     return nixHash(args);
   } catch (e) {
-    if (e instanceof BadHashError || e instanceof StoreError) {
+    if (e instanceof BadHashError || e instanceof StoreError || e instanceof MissingFeatureError) {
       writeErr(`error: ${e.message}\n`);
       return 1;
     }

@@ -20,10 +20,10 @@
 import { toBytes } from '../../grammar/errors.js';
 import { collectGarbage, freedSummary, GcResults, parseSize, type GcOptions } from '../store/gc.js';
 import { findRoots, rootLines } from '../store/gc-roots.js';
-import { isHashAlgo, type HashAlgo } from '../store/hash.js';
+import { isHashAlgo, parseHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
 import { QUERY_USAGE, checkValidity, dumpDb, loadDb, printEnv, query, verifyPath } from './store-query.js';
-import { UsageError, writeAll, writeErr, writeOut } from './util.js';
+import { UsageError, settingsWith, takeFeatureFlags, writeAll, writeErr, writeOut } from './util.js';
 
 const USAGE = `usage: tsnix store <operation> [options] [args]
 
@@ -109,7 +109,9 @@ const OPERATIONS: Record<string, string> = {
 /** Command-line text as a byte string. */
 const bytes = toBytes;
 
-export async function storeCommand(args: string[]): Promise<number> {
+export async function storeCommand(argv: string[]): Promise<number> {
+  const args = takeFeatureFlags(argv);
+  settingsWith([]);
   const [first, ...rest0] = args;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     process.stdout.write(USAGE);
@@ -231,6 +233,7 @@ function addFixed(store: LocalStore, args: string[]): number {
   const [algoArg, ...paths] = operands;
   if (algoArg === undefined) throw new UsageError('first argument must be hash algorithm');
   if (!isHashAlgo(algoArg)) throw new UsageError(`unknown hash algorithm '${algoArg}'`);
+  parseHashAlgo(algoArg); // (blake3: only with its experimental feature)
   const method = flags.has('--recursive') ? 'recursive' : 'flat';
   let out = '';
   try {

@@ -42,14 +42,35 @@ export function needValue(args: string[], i: number, flag: string): string {
   return v;
 }
 
+/** Settings given to a whole command (see takeFeatureFlags), applied by every settingsWith. */
+const commandOptions: [string, string][] = [];
+
+/**
+ * `args` without `--experimental-features F` and `--extra-experimental-features F`,
+ * which are kept for every settingsWith of this command (for commands whose
+ * operations read no other settings flags: store, hash).
+ */
+export function takeFeatureFlags(args: readonly string[]): string[] {
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--experimental-features' || a === '--extra-experimental-features') {
+      commandOptions.push([a.slice(2), needValue(args as string[], i, a)]);
+      i++;
+    } else rest.push(a);
+  }
+  return rest;
+}
+
 /** Settings from the config file, NIX_CONFIG and `--option`s (as [name, value] pairs); warnings printed. */
 export function settingsWith(options: readonly [string, string][]): Settings {
   const { settings, error } = loadSettings();
   if (error) throw new UsageError(error);
-  for (const [k, v] of options) {
+  for (const [k, v] of [...commandOptions, ...options]) {
     const err = settings.set(k, v, 'command line');
     if (err) throw new UsageError(err);
   }
   for (const w of settings.warnings) writeErr(`warning: ${w}\n`);
+  settings.applyProcessWide();
   return settings;
 }

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { enableBlake3 } from '../store/hash.js';
 
 export type SettingType = 'bool' | 'int' | 'string' | 'list';
 
@@ -55,6 +56,15 @@ export class Settings {
   private values = new Map<string, string>();
   /** Warnings found while reading (unknown settings); the caller prints them. */
   readonly warnings: string[] = [];
+
+  /**
+   * Makes these settings' experimental features that the store's code checks
+   * those of the process (they are process-wide, as in CppNix): called by
+   * each evaluator (EvalState) and command line (settingsWith) as it starts.
+   */
+  applyProcessWide(): void {
+    enableBlake3(this.experimentalFeatures.has('blake3-hashes'));
+  }
 
   get(name: string): string {
     const v = this.values.get(name);

@@ -54,6 +54,7 @@ export class EvalState {
 
   constructor(opts: EvalOptions = {}) {
     this.settings = opts.settings ?? new Settings();
+    this.settings.applyProcessWide();
     this.env = opts.env ?? process.env;
     this.store = opts.store ?? new ComputeStore(storeDirFromEnv(this.env));
     this.stderrFn = opts.stderr ?? ((s) => process.stderr.write(Buffer.from(s, 'latin1')));

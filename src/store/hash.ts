@@ -1,23 +1,26 @@
 /**
- * Hashes as Nix uses them: md5, sha1, sha256 and sha512 digests, parsed from
- * and printed to base16, nix32, base64 and SRI, with CppNix's parse rules and
- * error messages.
+ * Hashes as Nix uses them: md5, sha1, sha256, sha512 and (behind the
+ * `blake3-hashes` experimental feature, as in CppNix) BLAKE3 digests, parsed
+ * from and printed to base16, nix32, base64 and SRI, with CppNix's parse rules
+ * and error messages.
  *
  * Strings that come from Nix are byte strings (each char code is one byte);
  * `hashString` and the parsers take such strings.
  */
-import { createHash, hash as oneShotHash, type Hash as NodeHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
+// (BLAKE3: node:crypto has none; @noble/hashes is an audited, dependency-free implementation)
+import { blake3 } from '@noble/hashes/blake3.js';
 import { nix32Decode, nix32Encode, nix32EncodedLength, Nix32Error } from './base32.js';
 import { toFsPath, type FsPath } from './fs-path.js';
 
-export type HashAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512';
-export const HASH_ALGOS: readonly HashAlgo[] = ['md5', 'sha1', 'sha256', 'sha512'];
+export type HashAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512' | 'blake3';
+export const HASH_ALGOS: readonly HashAlgo[] = ['md5', 'sha1', 'sha256', 'sha512', 'blake3'];
 
 /** Output formats. `base32` is accepted as the old name of `nix32`. */
 export type HashFormat = 'base16' | 'nix32' | 'base64' | 'sri';
 
-const SIZES: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64 };
+const SIZES: Record<HashAlgo, number> = { md5: 16, sha1: 20, sha256: 32, sha512: 64, blake3: 32 };
 
 export function hashSize(algo: HashAlgo): number {
   return SIZES[algo];
@@ -57,12 +60,31 @@ export class UnknownHashAlgorithmError extends BadHashError {
   }
 }
 
-export function isHashAlgo(s: string): s is HashAlgo {
-  return s === 'md5' || s === 'sha1' || s === 'sha256' || s === 'sha512';
+/** A hash algorithm whose experimental feature is off (CppNix's MissingExperimentalFeature). */
+export class MissingFeatureError extends Error {
+  constructor(readonly feature: string) {
+    super(`experimental Nix feature '${feature}' is disabled; add '--extra-experimental-features ${feature}' to enable it`);
+    this.name = 'MissingFeatureError';
+  }
 }
 
-/** Parse an algorithm name (case-sensitive, as in CppNix). */
+/**
+ * Whether BLAKE3 may be used: CppNix's `blake3-hashes` experimental feature,
+ * which, like all of CppNix's experimental features, is a setting of the whole
+ * process (the evaluator's settings set it, see Settings).
+ */
+let blake3Enabled = false;
+export function enableBlake3(on: boolean): void {
+  blake3Enabled = on;
+}
+
+export function isHashAlgo(s: string): s is HashAlgo {
+  return s === 'md5' || s === 'sha1' || s === 'sha256' || s === 'sha512' || s === 'blake3';
+}
+
+/** Parse an algorithm name (case-sensitive, as in CppNix); `blake3` needs the `blake3-hashes` feature. */
 export function parseHashAlgo(s: string): HashAlgo {
+  if (s === 'blake3' && !blake3Enabled) throw new MissingFeatureError('blake3-hashes');
   if (isHashAlgo(s)) return s;
   throw new UnknownHashAlgorithmError(s);
 }
@@ -280,8 +302,18 @@ function toBytes(data: string | Uint8Array): Uint8Array {
 let scratch: Buffer | null = null;
 const SCRATCH_SIZE = 1 << 16;
 
+/** An incremental hash of `algo` (node:crypto's, or BLAKE3's). */
+interface Hasher {
+  update(data: Uint8Array): unknown;
+  digest(): Uint8Array;
+}
+function newHasher(algo: HashAlgo): Hasher {
+  return algo === 'blake3' ? blake3.create() : createHash(algo);
+}
+
 /** Hash of a byte string (or bytes). */
 export function hashString(algo: HashAlgo, data: string | Uint8Array): Hash {
+  if (algo === 'blake3') return new Hash(algo, blake3(toBytes(data)));
   // (crypto.hash, one call without a Hash object, is about twice as fast on the small inputs of .drv files)
   if (typeof data === 'string' && data.length <= SCRATCH_SIZE) {
     // the bytes of a small string go to a reused buffer: hashing is
@@ -309,10 +341,10 @@ export function compressHash(bytes: Uint8Array, size: number): Buffer {
 
 /** An incremental hasher that also counts the bytes it was fed. */
 export class HashSink {
-  private readonly h: NodeHash;
+  private readonly h: Hasher;
   private n = 0;
   constructor(readonly algo: HashAlgo) {
-    this.h = createHash(algo);
+    this.h = newHasher(algo);
   }
   update(chunk: Uint8Array | string): this {
     const b = toBytes(chunk);
@@ -332,7 +364,7 @@ export class HashSink {
 
 /** Flat hash of a file's contents (`nix-hash --flat`), streaming. */
 export async function hashFile(algo: HashAlgo, path: FsPath): Promise<Hash> {
-  const h = createHash(algo);
+  const h = newHasher(algo);
   for await (const chunk of createReadStream(toFsPath(path), { highWaterMark: 1 << 20 })) {
     h.update(chunk as Buffer);
   }
@@ -341,7 +373,7 @@ export async function hashFile(algo: HashAlgo, path: FsPath): Promise<Hash> {
 
 /** Flat hash of a file's contents, synchronously. */
 export function hashFileSync(algo: HashAlgo, path: FsPath): Hash {
-  const h = createHash(algo);
+  const h = newHasher(algo);
   const fd = openSync(toFsPath(path), 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

@@ -74,7 +74,7 @@ import {
   type DrvHashModulo,
 } from './derivation.js';
 import { toFsPath, writeAll, type FsPath } from './fs-path.js';
-import { BadHashError, hashFileSync, HashSink, sha256, type Hash, type HashAlgo } from './hash.js';
+import { BadHashError, MissingFeatureError, hashFileSync, HashSink, sha256, type Hash, type HashAlgo } from './hash.js';
 import {
   hashPathSync,
   narChunks,
@@ -219,7 +219,8 @@ export function storeErrorMessage(e: unknown): string {
     e instanceof DerivationError ||
     e instanceof DerivationParseError ||
     e instanceof BadStorePathError ||
-    e instanceof BadHashError
+    e instanceof BadHashError ||
+    e instanceof MissingFeatureError
   ) {
     return e.message;
   }

@@ -109,3 +109,28 @@ describe('tsnix hash path|file|convert|to-*, as nix hash', () => {
     expect(hash(['convert', '--to', 'base16', 'sha1-gA1Zz808BekAy04hS+SPa4hqCN8=']).stdout).toBe('800d59cfcd3c05e900cb4e214be48f6b886a08df\n');
   });
 });
+
+describe('tsnix hash with BLAKE3 (the blake3-hashes experimental feature)', () => {
+  const off = "error: experimental Nix feature 'blake3-hashes' is disabled; add '--extra-experimental-features blake3-hashes' to enable it\n";
+  it('refuses BLAKE3 without the feature', () => {
+    expect(hash(['file', '--algo', 'blake3', 'd/a.txt'])).toEqual({ code: 1, stdout: '', stderr: off });
+    expect(hash(['--flat', '--type', 'blake3', 'd/a.txt'])).toEqual({ code: 1, stdout: '', stderr: off });
+  });
+  it('hashes with it, from the command line or the configuration', () => {
+    // (BLAKE3 of "hello", as b3sum prints it)
+    expect(hash(['file', '--extra-experimental-features', 'blake3-hashes', '--algo', 'blake3', 'd/a.txt'])).toEqual({
+      code: 0,
+      stdout: 'blake3-6o8WPbOGgpJeRJHF5Y1Ls1Bu+MFOt4qG6QjFYkpnIA8=\n',
+      stderr: '',
+    });
+    const r = spawnSync(BIN, ['hash', '--flat', '--type', 'blake3', 'd/a.txt'], {
+      cwd: dir,
+      env: { ...process.env, NIX_CONFIG: 'extra-experimental-features = blake3-hashes' },
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toBe('ea8f163db38682925e4491c5e58d4bb3506ef8c14eb78a86e908c5624a67200f\n');
+    const tree = hash(['path', '--extra-experimental-features', 'blake3-hashes', '--algo', 'blake3', 'd']);
+    expect(tree.stdout).toMatch(/^blake3-[A-Za-z0-9+/]{43}=\n$/);
+    expect(tree.stdout).not.toBe(hash(['file', '--extra-experimental-features', 'blake3-hashes', '--algo', 'blake3', 'd/a.txt']).stdout);
+  });
+});

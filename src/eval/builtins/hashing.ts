@@ -3,9 +3,8 @@
 // messages.
 
 import fs from 'node:fs';
-import { createHash, getHashes } from 'node:crypto';
 import type { Pos } from '../../../grammar/ast.js';
-import { BadHashError, hashString, parseHash, parseHashAlgo, type HashAlgo, type HashFormat } from '../../store/hash.js';
+import { BadHashError, MissingFeatureError, hashString, parseHash, parseHashAlgo, type HashAlgo, type HashFormat } from '../../store/hash.js';
 import { NixError, NixUsageError } from '../errors.js';
 import { forceAttrs, forceString, forceStringNoCtx } from '../ops.js';
 import type { EvalState } from '../state.js';
@@ -15,37 +14,23 @@ import { storeReadBarrier } from '../../store/background-writer.js';
 import { toFsPath } from '../../store/fs-path.js';
 import { argCtx, type Registry } from './registry.js';
 
-/** An algorithm name as the hashing builtins accept it. */
-type Algo = HashAlgo | 'blake3';
-
-/** Parses an algorithm name; errors carry CppNix's message (no position, like CppNix's usage error). */
-function parseAlgo(name: string): Algo {
-  if (name === 'blake3') return 'blake3';
+/**
+ * Parses an algorithm name; errors carry CppNix's message (no position, like
+ * CppNix's usage error).  `blake3` needs the `blake3-hashes` experimental feature.
+ */
+function parseAlgo(name: string): HashAlgo {
   try {
     return parseHashAlgo(name);
   } catch (e) {
     // CppNix's parseHashAlgo throws a UsageError
     if (e instanceof BadHashError) throw new NixUsageError(e.message);
+    if (e instanceof MissingFeatureError) throw new NixError(e.message);
     throw e;
   }
 }
 
-function blake3Available(): boolean {
-  return getHashes().includes('blake3');
-}
-
-function blake3Unsupported(): NixError {
-  return new NixError("hash algorithm 'blake3' is not implemented in tsnix (node:crypto has no BLAKE3)");
-}
-
 /** The base-16 digest of bytes (a byte string or a buffer). */
-function base16Digest(algo: Algo, data: string | Uint8Array): string {
-  if (algo === 'blake3') {
-    if (!blake3Available()) throw blake3Unsupported();
-    return createHash('blake3')
-      .update(typeof data === 'string' ? Buffer.from(data, 'latin1') : data)
-      .digest('hex');
-  }
+function base16Digest(algo: HashAlgo, data: string | Uint8Array): string {
   return hashString(algo, data).toBase16();
 }
 
@@ -90,7 +75,7 @@ export function register(r: Registry): void {
     name: 'hashString',
     args: ['type', 's'],
     doc:
-      'Return a base-16 representation of the cryptographic hash of string *s*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"` or `"sha512"` (or `"blake3"` in CppNix).\n\n' +
+      'Return a base-16 representation of the cryptographic hash of string *s*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"`, `"sha512"` or, with the `blake3-hashes` experimental feature, `"blake3"`.\n\n' +
       'For example, `builtins.hashString "sha256" ""` evaluates to `"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`.',
     fn: ([type, s]) => {
       const algo = parseAlgo(forceStringNoCtx(type!, null, argCtx('hashString', 0)));
@@ -103,7 +88,7 @@ export function register(r: Registry): void {
     name: 'hashFile',
     args: ['type', 'p'],
     doc:
-      'Return a base-16 representation of the cryptographic hash of the file at path *p*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"` or `"sha512"` (or `"blake3"` in CppNix).',
+      'Return a base-16 representation of the cryptographic hash of the file at path *p*. The hash algorithm specified by *type* must be one of `"md5"`, `"sha1"`, `"sha256"`, `"sha512"` or, with the `blake3-hashes` experimental feature, `"blake3"`.',
     fn: ([type, p]) => {
       const algo = parseAlgo(forceStringNoCtx(type!, null, argCtx('hashFile', 0)));
       const file = realisePath(state, p!, null, 'while realising the context of a path');
@@ -117,7 +102,7 @@ export function register(r: Registry): void {
     doc:
       'Return the specified representation of a hash string, based on the attributes presented in *args*:\n\n' +
       '- `hash`: the hash to be converted. It can be in any of the supported formats: base-16, Nix-specific base-32, base-64 (all optionally prefixed with `ALGO:`), or an [SRI hash](https://developer.mozilla.org/en-US/docs/Web/Security/Subresource_Integrity) (`ALGO-BASE64`).\n' +
-      '- `hashAlgo` (optional): the algorithm of the hash, one of `"md5"`, `"sha1"`, `"sha256"` or `"sha512"`. It may be omitted when `hash` names its algorithm (a prefix or an SRI hash); when both are given they must agree.\n' +
+      '- `hashAlgo` (optional): the algorithm of the hash, one of `"md5"`, `"sha1"`, `"sha256"`, `"sha512"` or `"blake3"` (with the `blake3-hashes` experimental feature). It may be omitted when `hash` names its algorithm (a prefix or an SRI hash); when both are given they must agree.\n' +
       '- `toHashFormat`: the format of the result, one of `"base16"`, `"nix32"` (`"base32"` is a deprecated alias), `"base64"` or `"sri"`.\n\n' +
       'For example,\n\n```nix\nbuiltins.convertHash {\n  hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";\n  toHashFormat = "base16";\n}\n```\n\nevaluates to `"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"`, and\n\n' +
       '```nix\nbuiltins.convertHash {\n  hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";\n  hashAlgo = "sha256";\n  toHashFormat = "nix32";\n}\n```\n\nevaluates to `"0mdqa9w1p6cmli6976v4wi0sw9r4p5prkj7lzfd1877wk11c9c73"`.',
@@ -128,19 +113,16 @@ export function register(r: Registry): void {
       let algo: HashAlgo | undefined;
       if (algoV !== undefined) {
         const name = forceStringNoCtx(algoV, null, "while evaluating the attribute 'hashAlgo'");
-        const parsed = parseAlgo(name);
-        if (parsed === 'blake3') throw blake3Unsupported();
-        algo = parsed;
+        algo = parseAlgo(name);
       }
       const format = parseFormat(
         state,
         forceStringNoCtx(requireAttr(a, 'toHashFormat'), null, "while evaluating the attribute 'toHashFormat'"),
       );
-      if (/^blake3[:-]/.test(hash)) throw blake3Unsupported();
       try {
         return parseHash(hash, algo).format(format, format === 'sri');
       } catch (e) {
-        if (e instanceof BadHashError) throw new NixError(e.message);
+        if (e instanceof BadHashError || e instanceof MissingFeatureError) throw new NixError(e.message);
         throw e;
       }
     },

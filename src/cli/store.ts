@@ -20,7 +20,7 @@
 import { toBytes } from '../../grammar/errors.js';
 import { collectGarbage, freedSummary, GcResults, parseSize, type GcOptions } from '../store/gc.js';
 import { findRoots, rootLines } from '../store/gc-roots.js';
-import { isHashAlgo, parseHashAlgo, type HashAlgo } from '../store/hash.js';
+import { UnknownHashAlgorithmError, parseHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
 import { QUERY_USAGE, checkValidity, dumpDb, loadDb, printEnv, query, verifyPath } from './store-query.js';
 import { UsageError, settingsWith, takeFeatureFlags, writeAll, writeErr, writeOut } from './util.js';
@@ -232,12 +232,17 @@ function addFixed(store: LocalStore, args: string[]): number {
   const { flags, operands } = splitArgs(args, ['--recursive']);
   const [algoArg, ...paths] = operands;
   if (algoArg === undefined) throw new UsageError('first argument must be hash algorithm');
-  if (!isHashAlgo(algoArg)) throw new UsageError(`unknown hash algorithm '${algoArg}'`);
-  parseHashAlgo(algoArg); // (blake3: only with its experimental feature)
+  let algo: HashAlgo;
+  try {
+    algo = parseHashAlgo(algoArg); // (blake3: only with its experimental feature)
+  } catch (e) {
+    if (e instanceof UnknownHashAlgorithmError) throw new UsageError(e.shortMessage);
+    throw e;
+  }
   const method = flags.has('--recursive') ? 'recursive' : 'flat';
   let out = '';
   try {
-    for (const a of paths) out += addOne(store, a, method, algoArg) + '\n';
+    for (const a of paths) out += addOne(store, a, method, algo) + '\n';
   } finally {
     writeOut(out);
   }

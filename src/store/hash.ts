@@ -15,7 +15,6 @@ import { nix32Decode, nix32Encode, nix32EncodedLength, Nix32Error } from './base
 import { toFsPath, type FsPath } from './fs-path.js';
 
 export type HashAlgo = 'md5' | 'sha1' | 'sha256' | 'sha512' | 'blake3';
-export const HASH_ALGOS: readonly HashAlgo[] = ['md5', 'sha1', 'sha256', 'sha512', 'blake3'];
 
 /** Output formats. `base32` is accepted as the old name of `nix32`. */
 export type HashFormat = 'base16' | 'nix32' | 'base64' | 'sri';
@@ -60,7 +59,7 @@ export class UnknownHashAlgorithmError extends BadHashError {
   }
 }
 
-/** A hash algorithm whose experimental feature is off (CppNix's MissingExperimentalFeature). */
+/** An experimental feature that is off (CppNix's MissingExperimentalFeature), with CppNix's message. */
 export class MissingFeatureError extends Error {
   constructor(readonly feature: string) {
     super(`experimental Nix feature '${feature}' is disabled; add '--extra-experimental-features ${feature}' to enable it`);

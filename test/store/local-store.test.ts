@@ -799,6 +799,7 @@ describe('tsnix store (command line)', () => {
       [['-q', '--hash', '/etc/passwd'], /^error: path '\/etc\/passwd' is not in the Nix store\n$/],
       [['-q', '--hash', `${join(base, 'store')}/00000000000000000000000000000000-x`], /^error: path '.*' is not valid\n$/],
       [['add-fixed', 'sha257', 'hello.txt'], /^error: unknown hash algorithm 'sha257'\n/],
+      [['add-fixed', 'blake3', 'hello.txt'], /^error: experimental Nix feature 'blake3-hashes' is disabled; add '--extra-experimental-features blake3-hashes' to enable it\n$/],
       [['-q', '--references', '--hash', 'x'], /^error: query type '--hash' conflicts with earlier flag\n/],
       [['dump', 'a', 'b'], /^error: only one argument allowed\n/],
       [['frob'], /^error: unknown store operation 'frob'/],

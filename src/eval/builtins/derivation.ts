@@ -22,7 +22,7 @@ import {
   type DrvHashContext,
   type DrvHashModulo,
 } from '../../store/derivation.js';
-import { hashFileSync, parseHashAlgo, parseHashAllowEmpty, type Hash, type HashAlgo } from '../../store/hash.js';
+import { MissingFeatureError, hashFileSync, parseHashAlgo, parseHashAllowEmpty, type Hash, type HashAlgo } from '../../store/hash.js';
 import type { AddPathOptions, FileType, StoreApi } from '../../store/store-api.js';
 import {
   BadStorePathNameError,
@@ -83,10 +83,7 @@ function storeCall<T>(pos: Pos | null, f: () => T): T {
 }
 
 function experimentalFeatureError(feature: string, pos: Pos | null): NixError {
-  return new NixError(
-    `experimental Nix feature '${feature}' is disabled; add '--extra-experimental-features ${feature}' to enable it`,
-    pos,
-  );
+  return new NixError(new MissingFeatureError(feature).message, pos);
 }
 
 function requireFeature(state: EvalState, feature: string, pos: Pos | null): void {

@@ -22,7 +22,7 @@ import { fromBytes, toBytes } from '../../../grammar/errors.js';
 import { FileBinaryCache, parseCacheUrl, type NarInfo } from '../../store/binary-cache.js';
 import { makeContentAddressedPath, parseContentAddress } from '../../store/content-address.js';
 import { toFsPath } from '../../store/fs-path.js';
-import { BadHashError, parseHash, type Hash } from '../../store/hash.js';
+import { BadHashError, MissingFeatureError, parseHash, type Hash } from '../../store/hash.js';
 import { countValidSignatures, parsePublicKeys } from '../../store/signing.js';
 import { checkStorePathName, isStorePath } from '../../store/store-path.js';
 import { NixError } from '../errors.js';
@@ -683,10 +683,7 @@ export function register(r: Registry): void {
       '`fetch-closure` experimental feature.',
     fn: ([a], site) => {
       if (!state.settings.experimentalFeatures.has('fetch-closure')) {
-        throw new NixError(
-          `experimental Nix feature 'fetch-closure' is disabled; add '--extra-experimental-features fetch-closure' to enable it`,
-          site.pos,
-        );
+        throw new NixError(new MissingFeatureError('fetch-closure').message, site.pos);
       }
       return fetchClosure(state, a!, site.pos);
     },

@@ -34,6 +34,7 @@ import {
   NixStr,
   Thunk,
   UNMADE,
+  filledArray,
   mkStr,
   namesKey,
   isDerivationAttrs,
@@ -188,7 +189,7 @@ export class Compiler {
         const n = elems.length;
         if (n === 0) return () => [];
         return (env) => {
-          const r = new Array<Value>(n);
+          const r = filledArray(n, null);
           for (let i = 0; i < n; i++) r[i] = elems[i]!(env);
           return r;
         };
@@ -480,7 +481,8 @@ export class Compiler {
       return { code: inheritSelect(names[i]!, this.pos(d.pos)), outer: false, from: d.from };
     });
     return (env) => {
-      const inner: Env = new Array<Value>(n + 1);
+      // (null, not a hole: lazyRec tells unfilled slots by `??`)
+      const inner: Env = filledArray(n + 1, null);
       inner[0] = env as unknown as Value;
       // (one environment per `inherit (e)` source, shared by its names)
       const srcs = fromSrc.length ? fromSrc.map((f) => [null, f(inner)] as Env) : null;
@@ -613,16 +615,14 @@ export class Compiler {
     if (!hasFrom && deferred.some((x) => x)) {
       layout.lazyCodes = defs.map((d, i) => (deferred[i] ? this.thunkCode((d as { expr: Expr }).expr) : null));
       return (env) => {
-        const vals = new Array<Value>(n + 1);
-        vals[0] = env as unknown as Value;
+        const vals = filledArray(n + 1, env as unknown as Value);
         for (let i = 0; i < n; i++) vals[i + 1] = deferred[i] ? UNMADE : codes[i]!(env);
         const attrs = Attrs.slots(layout, vals, posTables);
         return dyn.length ? withDynamic(env, attrs) : attrs;
       };
     }
     return (env) => {
-      const vals = new Array<Value>(n + 1);
-      vals[0] = null;
+      const vals = filledArray(n + 1, null);
       if (hasFrom) {
         // (one environment per `inherit (e)` source, shared by its names)
         const srcs = fromSrc.map((f) => [null, f(env)] as Env);

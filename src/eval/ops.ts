@@ -19,6 +19,7 @@ import {
   PrimOpApp,
   Thunk,
   compareBytes,
+  filledArray,
   force,
   isDerivationAttrs,
   typeName,
@@ -366,7 +367,7 @@ function bindFormals(fn: Lambda, arg: Value, pos: Pos | null): Env {
   const info = fn.info;
   const f = info.formals!;
   // (slot i is vals[i + 1]; element 0 is the enclosing environment)
-  const vals: Env = new Array(info.slots + 1);
+  const vals: Env = filledArray(info.slots + 1, null);
   vals[0] = fn.env as unknown as Value;
   const env = vals;
   let attrs: Attrs;

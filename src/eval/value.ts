@@ -207,6 +207,37 @@ type PosTable = AttrPositions | Map<string, Pos> | FoldedPositions | ((name: str
 export const UNMADE: Value = Object.freeze([]) as unknown as Value;
 
 /**
+ * A new array of `n` elements, each `x`.  Up to 16 elements it is made by an
+ * array literal: V8 tracks where literals are allocated and, when most of
+ * what a literal makes lives long (the sets and environments of a package
+ * set do), allocates them straight in the old generation instead of copying
+ * each one out of the young generation at the next scavenges (`new Array(n)`
+ * gets no such tracking).  The literal must not be constant: a constant one
+ * shares a copy-on-write backing store that the first write copies.
+ */
+export function filledArray(n: number, x: Value): Value[] {
+  switch (n) {
+    case 1: return [x];
+    case 2: return [x, x];
+    case 3: return [x, x, x];
+    case 4: return [x, x, x, x];
+    case 5: return [x, x, x, x, x];
+    case 6: return [x, x, x, x, x, x];
+    case 7: return [x, x, x, x, x, x, x];
+    case 8: return [x, x, x, x, x, x, x, x];
+    case 9: return [x, x, x, x, x, x, x, x, x];
+    case 10: return [x, x, x, x, x, x, x, x, x, x];
+    case 11: return [x, x, x, x, x, x, x, x, x, x, x];
+    case 12: return [x, x, x, x, x, x, x, x, x, x, x, x];
+    case 13: return [x, x, x, x, x, x, x, x, x, x, x, x, x];
+    case 14: return [x, x, x, x, x, x, x, x, x, x, x, x, x, x];
+    case 15: return [x, x, x, x, x, x, x, x, x, x, x, x, x, x, x];
+    case 16: return [x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x];
+    default: return new Array<Value>(n).fill(x);
+  }
+}
+
+/**
  * Element 0 of the values of a copy (removeAttrs) of a set with unmade
  * slots: an unmade slot of the copy is made by the set it was copied from,
  * so that both share one thunk (the value is computed once).
@@ -403,7 +434,7 @@ export class Attrs {
   extended(layout: Layout, extra: Value[], posTables: PosTable[] | null): Attrs {
     const vs = this.vals as Value[];
     const n = vs.length;
-    const vals = new Array<Value>(n + extra.length);
+    const vals = filledArray(n + extra.length, null);
     // (element 0: the environment of unmade slots, only for lazy layouts)
     vals[0] = layout.lazyCodes !== null ? vs[0]! : null;
     for (let i = 1; i < n; i++) vals[i] = vs[i]!;
@@ -435,7 +466,7 @@ export class Attrs {
       if (drop.length === 0) return this;
       const { layout, from } = r.minus(drop);
       const vs = this.vals as Value[];
-      const vals = new Array<Value>(from.length + 1);
+      const vals = filledArray(from.length + 1, null);
       // (unmade slots stay unmade: the copy makes them through this set, see LazyCopy)
       // (element 0 is null once all slots are made, and in sets that were never lazy:
       // mapAttrs results share a literal's layout but not its unmade slots)

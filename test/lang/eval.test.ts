@@ -215,6 +215,24 @@ describe('scopes', () => {
     expect(ev('let s = { a = 1; b = 2; }; in { inherit (s) a b; }')).toBe('{ a = 1; b = 2; }');
     expect(ev('rec { s = { a = 1; }; inherit (s) a; }')).toBe('{ a = 1; s = { a = 1; }; }');
     expect(ev('let { x = 1; body = x + 1; }')).toBe('2');
+    // `inherit (s)` before `s` is bound: the source is a thunk of the later slot
+    expect(ev('let inherit (s) a; f = a + 1; s = { a = 1; }; in f')).toBe('2');
+    expect(ev('let x = y; inherit (s) a; y = a; s = { a = 7; }; in x')).toBe('7');
+  });
+  it('sets, lists and environments of every small size (made by array literals) and bigger ones', () => {
+    for (let n = 0; n <= 20; n++) {
+      const names = Array.from({ length: n }, (_, i) => `a${i}`);
+      const set = `{ ${names.map((k, i) => `${k} = ${i} + 0;`).join(' ')} }`;
+      const sorted = [...names].sort();
+      expect(ev(`builtins.attrValues ${set}`)).toBe(`[ ${sorted.map((k) => `${k.slice(1)} `).join('')}]`);
+      expect(ev(`[ ${names.map((_, i) => `(${i} + 1)`).join(' ')} ]`)).toBe(`[ ${names.map((_, i) => `${i + 1} `).join('')}]`);
+      // a let of n bindings and a function with n formals
+      if (n > 0) {
+        expect(ev(`let ${names.map((k, i) => `${k} = ${i};`).join(' ')} in ${names.join(' + ')}`)).toBe(String((n * (n - 1)) / 2));
+        expect(ev(`({ ${names.join(', ')} }: ${names.join(' + ')}) ${set}`)).toBe(String((n * (n - 1)) / 2));
+        expect(ev(`builtins.attrNames (removeAttrs ${set} [ "a0" ])`)).toBe(`[ ${sorted.filter((k) => k !== 'a0').map((k) => `"${k}" `).join('')}]`);
+      }
+    }
   });
   it('with is dynamic and loses to static bindings', () => {
     expect(ev('with { a = 1; }; a')).toBe('1');

@@ -6,7 +6,7 @@
 
 import { NixError } from '../errors.js';
 import { call2, forceFunction, forceStringNoCtx } from '../ops.js';
-import { Attrs, Thunk, compareBytes, posInTables, type PosTable, type Value } from '../value.js';
+import { Attrs, Thunk, compareBytes, filledArray, posInTables, type PosTable, type Value } from '../value.js';
 import { argCtx, attrsArg, determinePos, lazyCall, listArg, missingAttr, withFrameAt, type Registry } from './registry.js';
 
 export function register(r: Registry): void {
@@ -236,8 +236,7 @@ export function register(r: Registry): void {
       const layout = a.slotLayout;
       if (layout !== null) {
         // same names as a literal's set: share its layout
-        const vals = new Array<Value>(layout.keys.length + 1);
-        vals[0] = null;
+        const vals = filledArray(layout.keys.length + 1, null);
         let i = 1;
         a.forEach((k, v) => (vals[i++] = mk(k, v)));
         return Attrs.slots(layout, vals, null);

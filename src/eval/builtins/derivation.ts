@@ -49,7 +49,7 @@ import {
 } from '../ops.js';
 import type { EvalState } from '../state.js';
 import { Compiler, updateAttrs } from '../compile.js';
-import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, UNMADE, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
+import { Attrs, EMPTY_CTX, Lambda, Layout, NixStr, Thunk, UNMADE, filledArray, force, type Context, type Env, type PosTable, type Value, namesKey } from '../value.js';
 import { valueToJSON } from './json.js';
 import { lstatOrNull, realisePath } from './paths.js';
 import { argCtx, type Registry } from './registry.js';
@@ -688,12 +688,12 @@ function derivationFunction(state: EvalState): Value {
   const body = (env: Env): Value => {
     const outs = plainOutputNames(env[iOutputs]!);
     if (outs === null) return nixBody(env);
-    const letEnv: Env = new Array<Value>(slots.length + 1).fill(null);
+    const letEnv: Env = filledArray(slots.length + 1, null);
     letEnv[0] = env as unknown as Value;
     letEnv[iStrict] = new Thunk(strictCode, letEnv);
     // each output's set is made when first asked for (see outputsShapes)
     const shapes = outputsShapes(outs);
-    const vals = new Array<Value>(outs.length + 1).fill(UNMADE);
+    const vals = filledArray(outs.length + 1, UNMADE);
     vals[0] = letEnv as unknown as Value;
     const outputSets = Attrs.slots(shapes.outputs, vals, shapes.outputsPosTables);
     letEnv[iOutputSets] = outputSets;
@@ -751,9 +751,8 @@ function derivationFunction(state: EvalState): Value {
   /** Output `o`'s set: drvAttrs // own (see outputsShapes). */
   const ownOutput = (letEnv: Env, o: string, own: Layout, posTables: PosTable[]): Value => {
     const n = own.keys.length;
-    const vals = new Array<Value>(n + 1);
+    const vals = filledArray(n + 1, UNMADE);
     vals[0] = [letEnv as unknown as Value, o] as unknown as Value;
-    for (let i = 1; i < n - 3; i++) vals[i] = UNMADE;
     const drvAttrs = (letEnv[0] as unknown as Env)[iDrvAttrs] as Attrs;
     vals[n - 3] = UNMADE; // all
     vals[n - 2] = drvAttrs;

@@ -10,6 +10,7 @@
 //   tsnix store verify [--check-contents]          (nix-store --verify)
 //   tsnix store gc [--print-roots | --print-live | --print-dead] [--max-freed N]  (nix-store --gc)
 //   tsnix store delete PATH…                       (nix-store --delete)
+//   tsnix store optimise                           (nix-store --optimise; in src/store/optimise.ts)
 //   tsnix store realise DRV…                       (nix-store --realise; in store-build.ts)
 //   tsnix store log PATH                           (nix-store --read-log; in store-build.ts)
 //   tsnix store export | import | path-info | generate-binary-cache-key | sign | verify-sigs
@@ -18,10 +19,11 @@
 // nix-store's spellings of the operations (`--add`, `--dump`, …) work too.
 
 import { toBytes } from '../../grammar/errors.js';
-import { collectGarbage, freedSummary, GcResults, parseSize, type GcOptions } from '../store/gc.js';
+import { collectGarbage, freedSummary, GcResults, parseSize, showBytes, type GcOptions } from '../store/gc.js';
 import { findRoots, rootLines } from '../store/gc-roots.js';
 import { UnknownHashAlgorithmError, parseHashAlgo, type HashAlgo } from '../store/hash.js';
 import { absolutePath, LocalStore, storeErrorMessage } from '../store/local-store.js';
+import { optimiseStore } from '../store/optimise.js';
 import { QUERY_USAGE, checkValidity, dumpDb, loadDb, printEnv, query, verifyPath } from './store-query.js';
 import { UsageError, settingsWith, takeFeatureFlags, writeAll, writeErr, writeOut } from './util.js';
 
@@ -44,6 +46,7 @@ ${QUERY_USAGE}
   gc --print-roots | --print-live | --print-dead
                                      list the roots, the live or the dead paths (deletes nothing)
   delete PATH…                       delete these paths, unless they are still alive
+  optimise                           replace identical files in the store by hard links to one copy
   realise [-j N] [-k] PATH[!OUT]…    build derivations (or check paths), print the output paths
   log PATH…                          the build log of a derivation or of a built path
   export PATH… > FILE                write the paths with their metadata (nix-store --export)
@@ -88,6 +91,8 @@ const OPERATIONS: Record<string, string> = {
   '--gc': 'gc',
   delete: 'delete',
   '--delete': 'delete',
+  optimise: 'optimise',
+  '--optimise': 'optimise',
   realise: 'realise',
   '--realise': 'realise',
   '-r': 'realise',
@@ -156,6 +161,8 @@ export async function storeCommand(argv: string[]): Promise<number> {
         return gc(store, rest);
       case 'delete':
         return deletePaths(store, rest);
+      case 'optimise':
+        return optimise(store, rest);
       case 'realise':
         return await (await import('./store-build.js')).realise(store, rest);
       case 'log':
@@ -329,5 +336,12 @@ function deletePaths(store: LocalStore, args: string[]): number {
   } finally {
     writeOut(freedSummary(results) + '\n');
   }
+  return 0;
+}
+
+function optimise(store: LocalStore, args: string[]): number {
+  if (splitArgs(args, []).operands.length) throw new UsageError('no arguments expected');
+  const stats = optimiseStore(store, (l) => writeErr(l + '\n'));
+  writeErr(`${showBytes(stats.bytesFreed)} freed by hard-linking ${stats.filesLinked} files\n`);
   return 0;
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { enableBlake3 } from '../store/hash.js';
+import { setAutoOptimise } from '../store/optimise.js';
 
 export type SettingType = 'bool' | 'int' | 'string' | 'list';
 
@@ -27,6 +28,7 @@ function detectSystem(): string {
 export const SETTINGS: Record<string, SettingDef> = {
   'abort-on-warn': { type: 'bool', def: 'false', desc: 'turn warnings into errors' },
   'allow-import-from-derivation': { type: 'bool', def: 'true', desc: 'allow import of files built by derivations' },
+  'auto-optimise-store': { type: 'bool', def: 'false', desc: 'hard-link the identical files of new store paths, as `tsnix store optimise` does' },
   'allowed-uris': { type: 'list', def: '', desc: 'URI prefixes allowed in restricted evaluation' },
   'build-users-group': { type: 'string', def: '', desc: 'group of the build users (ignored)' },
   cores: { type: 'int', def: String(os.availableParallelism()), desc: 'value of NIX_BUILD_CORES in builds' },
@@ -64,6 +66,7 @@ export class Settings {
    */
   applyProcessWide(): void {
     enableBlake3(this.experimentalFeatures.has('blake3-hashes'));
+    setAutoOptimise(this.bool('auto-optimise-store'));
   }
 
   get(name: string): string {

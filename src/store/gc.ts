@@ -38,8 +38,9 @@ import {
 import { posix } from 'node:path';
 import { StoreError } from './compute-store.js';
 import { findRoots, type Roots } from './gc-roots.js';
-import { isErrnoException, LocalStore, strerror, sysErrorMessage, TEMP_PREFIX } from './local-store.js';
+import { isErrnoException, LINKS_DIR, LocalStore, strerror, sysErrorMessage, TEMP_PREFIX } from './local-store.js';
 import { FileLock } from './lock.js';
+import { removeUnusedLinks, signedMiB } from './optimise.js';
 import { gcLockPath, readTempRoots } from './temp-roots.js';
 
 export type GcAction =
@@ -88,13 +89,7 @@ class LimitReached extends Error {}
 
 /** `N.NN MiB` as CppNix's showBytes prints it (printf's `%.2f`: exact value, ties to even). */
 export function showBytes(bytes: number): string {
-  const b = BigInt(Math.max(0, Math.floor(bytes)));
-  const unit = 1n << 20n;
-  let q = (b * 100n) / unit;
-  const r2 = ((b * 100n) % unit) * 2n;
-  if (r2 > unit || (r2 === unit && q % 2n === 1n)) q += 1n;
-  const frac = (q % 100n).toString().padStart(2, '0');
-  return `${q / 100n}.${frac} MiB`;
+  return signedMiB(BigInt(Math.max(0, Math.floor(bytes))));
 }
 
 /** The summary line nix-store prints after deleting. */
@@ -369,7 +364,7 @@ export function collectGarbage(store: LocalStore, opts: GcOptions, results: GcRe
         : undefined;
       return names
         .filter((n) => {
-          if (valid.has(`${store.storeDir}/${n}`) || tempNames.has(n) || n === stateIn) return false;
+          if (valid.has(`${store.storeDir}/${n}`) || tempNames.has(n) || n === stateIn || n === LINKS_DIR) return false;
           const tmp = new RegExp(`^${TEMP_PREFIX.replace(/[.]/g, '\\.')}(\\d+)-`).exec(n);
           if (tmp && processAlive(Number(tmp[1]))) return false;
           // A lock (and its SQLite journal, see lock.ts) of a path being built, or held by anyone.
@@ -474,6 +469,11 @@ export function collectGarbage(store: LocalStore, opts: GcOptions, results: GcRe
       }
     } catch (e) {
       if (!(e instanceof LimitReached)) throw e;
+    }
+    if (opts.action === 'delete-dead' || opts.action === 'delete-specific') {
+      // (the files of deleted paths that were shared are still in .links: see optimise.ts)
+      log('deleting unused links...');
+      log(removeUnusedLinks(store, (bytes) => (results.bytesFreed += bytes)));
     }
     return results;
   });

@@ -94,6 +94,7 @@ import {
   T_REGULAR,
   T_SYMLINK,
 } from './nar.js';
+import { optimiseNewPaths } from './optimise.js';
 import type { AddedPath, AddPathOptions, StoreApi } from './store-api.js';
 import {
   storeLocation,
@@ -233,6 +234,13 @@ export function storeErrorMessage(e: unknown): string {
 
 /** Prefix of temporary names in the store directory (never a valid store path: it starts with '.'). */
 export const TEMP_PREFIX = '.tsnix-tmp-';
+
+/**
+ * The directory of the hard links that share identical files between store
+ * paths (see optimise.ts), in the store directory, as CppNix names it; made
+ * with the store.
+ */
+export const LINKS_DIR = '.links';
 
 /** NARs up to this size are kept in memory until the path is known to be new (bigger ones: see ingest). */
 const NAR_BUFFER_LIMIT = 4 * 1024 * 1024;
@@ -452,6 +460,7 @@ export class LocalStore implements StoreApi {
       this.writer?.drain();
       this.db.registerValidPaths(regs);
       for (const r of regs) this.known.add(r.path);
+      optimiseNewPaths(this, regs.map((r) => r.path));
     } finally {
       this.temp?.flush();
     }
@@ -476,6 +485,7 @@ export class LocalStore implements StoreApi {
     this.commit();
     this.db.registerValidPaths(regs);
     for (const r of regs) this.known.add(r.path);
+    optimiseNewPaths(this, regs.map((r) => r.path));
   }
 
   /**
@@ -541,6 +551,8 @@ export class LocalStore implements StoreApi {
     }
     sys('creating directory', this.realStoreDir, () => mkdirSync(real, { recursive: true }));
     this.db.ensureWritable();
+    const links = `${this.realStoreDir}/${LINKS_DIR}`;
+    sys('creating directory', links, () => mkdirSync(toFsPath(links), { recursive: true }));
     this.ready = true;
   }
 

@@ -11,6 +11,7 @@ import { StoreDatabase } from '../../src/store/database.js';
 import { computeDrvPath, fillInOutputPaths, printDerivation, type Derivation } from '../../src/store/derivation.js';
 import { LocalStore, removeTree } from '../../src/store/local-store.js';
 import { storeLocationAt, type StoreLocation } from '../../src/store/store-location.js';
+import { storeDirEntries } from './tree-helpers.js';
 
 const dirs: string[] = [];
 const stores: LocalStore[] = [];
@@ -103,7 +104,7 @@ describe('derivation files written in the background', () => {
       expect(other.isValidPath(p)).toBe(true);
     }
     other.close();
-    expect(readdirSync(loc.realStoreDir).length).toBe(300);
+    expect(storeDirEntries(loc.realStoreDir).length).toBe(300);
     expect(store.verify({ checkContents: true }).errors).toBe(false);
   });
 

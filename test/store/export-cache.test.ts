@@ -25,6 +25,7 @@ import {
   verifyDetached,
 } from '../../src/store/signing.js';
 import { readVectorFile } from './vectors.js';
+import { storeDirEntries } from './tree-helpers.js';
 
 const BIN = resolve(__dirname, '../../bin/tsnix');
 
@@ -141,8 +142,7 @@ function listTree(dir: string): string[] {
 }
 
 function storeEntries(r: Root): string[] {
-  const d = join(r.env.TSNIX_ROOT as string, 'nix', 'store');
-  return existsSync(d) ? readdirSync(d).sort() : [];
+  return storeDirEntries(join(r.env.TSNIX_ROOT as string, 'nix', 'store'));
 }
 
 const exportBytes = (i: number): Buffer => Buffer.from((V.exports[i] as Vectors['exports'][number]).export_base64, 'base64');

@@ -36,7 +36,7 @@ import {
   type StoreLocation,
 } from '../../src/store/store-location.js';
 import { makeFixedOutputPath, makeSourcePath, makeTextPath } from '../../src/store/store-path.js';
-import { createTree, type TreeDesc } from './tree-helpers.js';
+import { createTree, storeDirEntries, type TreeDesc } from './tree-helpers.js';
 import { bytes, loadVectors } from './vectors.js';
 
 // ---------------------------------------------------------------------------
@@ -107,7 +107,7 @@ function narOf(p: string): Buffer {
 
 /** Names in the physical store directory (temporary names included). */
 function storeEntries(loc: StoreLocation): string[] {
-  return existsSync(loc.realStoreDir) ? readdirSync(loc.realStoreDir).sort() : [];
+  return storeDirEntries(loc.realStoreDir);
 }
 
 // ---------------------------------------------------------------------------

@@ -76,3 +76,18 @@ export function tempDir(prefix = 'tsnix-store-test-'): { dir: string; cleanup: (
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/**
+ * The entries of a store directory, sorted, without `.links` (the hard links
+ * of `store optimise`, made with every store: see optimise.test.ts); [] when
+ * there is no such directory.
+ */
+export function storeDirEntries(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => n !== '.links').sort();
+}
